@@ -1,0 +1,166 @@
+//! The application: shared state, the router, and serving on a listener until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{StatusCode, Uri};
+use axum::{Extension, Router, middleware};
+use tokio::net::TcpListener;
+
+use crate::auth::Authenticator;
+use crate::http::{ApiError, conventions};
+use crate::records::Effects;
+use crate::storage::{self, Storage, StorageError};
+use crate::{bootstrap, table_api};
+
+/// Settings that shape a running server.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Run migrations at start.
+    pub migrate: bool,
+    /// Request bodies above this are refused (the platform's default is 10 MB).
+    pub max_body_bytes: usize,
+    /// How long a verified Basic credential is trusted without re-hashing (0 disables).
+    pub credential_cache_ttl: Duration,
+    /// The first admin's password; random (and logged once) when absent.
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &storage::redact(&self.database_url))
+            .field("migrate", &self.migrate)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("credential_cache_ttl", &self.credential_cache_ttl)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
+}
+
+impl Config {
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            migrate: true,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            credential_cache_ttl: Duration::from_secs(60),
+            admin_password: None,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Storage>,
+    pub auth: Arc<Authenticator>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Opens the database, migrates it, and makes sure the built-in roles and first admin exist.
+    pub async fn open(config: Config) -> Result<AppState, StartError> {
+        let store = storage::open(&config.database_url).await?;
+        if config.migrate {
+            store.migrate().await?;
+        }
+        bootstrap::run(&*store, config.admin_password.as_deref()).await?;
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            config.credential_cache_ttl,
+        ));
+        Ok(AppState {
+            store,
+            auth,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Called after every committed write, so caches never serve what the write changed.
+    pub fn after_write(&self, effects: Effects) {
+        if effects.identity_changed {
+            self.auth.invalidate();
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("could not prepare the database: {0}")]
+    Records(#[from] crate::records::RecordError),
+    #[error("could not listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    Latest,
+    V1,
+    V2,
+}
+
+/// Every route, behind the platform's conventions.
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new();
+    for (prefix, version) in [
+        ("/api/now", ApiVersion::Latest),
+        ("/api/now/v1", ApiVersion::V1),
+        ("/api/now/v2", ApiVersion::V2),
+    ] {
+        api = api.nest(prefix, table_api::router().layer(Extension(version)));
+    }
+    let routed = api
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    // The method override must act before routing, so it wraps the routed service.
+    Router::new()
+        .fallback_service(routed)
+        .layer(middleware::from_fn(conventions::conventions))
+        .layer(middleware::from_fn(conventions::method_override))
+}
+
+async fn unknown_path(uri: Uri) -> ApiError {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        ApiError::invalid_uri()
+    } else {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            Some(format!("No resource at {}", uri.path())),
+        )
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not Supported",
+        Some("The HTTP method is not supported by this resource".into()),
+    )
+}
+
+/// Serves until `shutdown` completes, then finishes requests in flight and closes storage.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    store.close().await;
+    served
+}

@@ -1,0 +1,156 @@
+//! Who is calling: Basic authentication against `sys_user`, and role guards.
+
+pub mod cache;
+pub mod password;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+
+use crate::app::AppState;
+use crate::filter::{Filter, Select};
+use crate::http::ApiError;
+use crate::records::roles;
+use crate::registry::table;
+use crate::storage::Storage;
+use cache::CredentialCache;
+
+/// An authenticated user, as handlers see it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sys_id: String,
+    pub user_name: String,
+    /// Effective roles, comma separated (the `sys_user.roles` field).
+    pub roles: String,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: &str) -> bool {
+        roles::holds(&self.roles, role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role(roles::ADMIN)
+    }
+
+    /// The guard for APIs that need a role: 403 without it.
+    pub fn require(&self, role: &str) -> Result<(), ApiError> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "User Not Authorized",
+                Some(format!("This operation requires the role '{role}'")),
+            ))
+        }
+    }
+}
+
+/// Checks credentials, with a cache so a steady client is not re-hashed on every request.
+pub struct Authenticator {
+    store: Arc<dyn Storage>,
+    cache: CredentialCache,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Storage>, cache_ttl: Duration) -> Self {
+        Authenticator {
+            store,
+            cache: CredentialCache::new(cache_ttl, 10_000),
+        }
+    }
+
+    /// Called after a committed write that changed users, roles or grants.
+    pub fn invalidate(&self) {
+        self.cache.invalidate();
+    }
+
+    pub async fn basic(&self, user_name: &str, password: &str) -> Result<Caller, ApiError> {
+        let key = CredentialCache::key(user_name, password);
+        if let Some(caller) = self.cache.get(&key) {
+            return Ok(caller);
+        }
+        let epoch = self.cache.epoch();
+        let users = table("sys_user").expect("sys_user");
+        let found = self
+            .store
+            .select(
+                users,
+                &Select::filter(Filter::eq(users, "user_name", user_name.into())).limit(1),
+            )
+            .await?
+            .pop();
+        let hash = found
+            .as_ref()
+            .and_then(|u| u.str("user_password"))
+            .map(str::to_owned);
+        let verified = password::verify(password.to_owned(), hash).await;
+        let user = match found {
+            Some(u) if verified && u.get("active") == &crate::record::Value::Bool(true) => u,
+            _ => {
+                tracing::info!(user = user_name, "authentication failed");
+                return Err(ApiError::unauthenticated());
+            }
+        };
+        let caller = Caller {
+            sys_id: user.sys_id().to_owned(),
+            user_name: user_name.to_owned(),
+            roles: user.str("roles").unwrap_or_default().to_owned(),
+        };
+        self.cache.put(key, caller.clone(), epoch);
+        Ok(caller)
+    }
+}
+
+/// `user:password` from a Basic `Authorization` header.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let (user, password) = basic_credentials(header).ok_or_else(ApiError::unauthenticated)?;
+        state.auth.basic(&user, &password).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_headers() {
+        assert_eq!(
+            basic_credentials("Basic YWRtaW46cDpx"),
+            Some(("admin".into(), "p:q".into()))
+        );
+        assert_eq!(
+            basic_credentials("basic YTpi"),
+            Some(("a".into(), "b".into()))
+        );
+        assert_eq!(basic_credentials("Bearer abc"), None);
+        assert_eq!(basic_credentials("Basic !!!"), None);
+        assert_eq!(basic_credentials("Basic YWRtaW4="), None);
+    }
+}

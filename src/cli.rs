@@ -1,0 +1,109 @@
+//! The command line: `switchboard serve` and `switchboard migrate`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState, Config, StartError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A self-hosted stand-in for the ServiceNow contact-center REST APIs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST APIs.
+    Serve(ServeArgs),
+    /// Run the database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (created if missing).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE_URL",
+        default_value = "sqlite://switchboard.db"
+    )]
+    pub database: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Do not run migrations at start (run `switchboard migrate` instead).
+    #[arg(long, env = "SWITCHBOARD_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = Config::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Seconds a verified Basic credential is trusted without re-hashing (0 disables the cache).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CREDENTIAL_CACHE_SECONDS",
+        default_value_t = 60
+    )]
+    pub credential_cache_seconds: u64,
+}
+
+/// Runs a parsed command line to completion.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    // The admin password comes only from the environment, never a flag visible in `ps`.
+    let admin_password = std::env::var("SWITCHBOARD_ADMIN_PASSWORD").ok();
+    match cli.command {
+        Command::Migrate(db) => {
+            let store = crate::storage::open(&db.database).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let config = Config {
+                database_url: args.db.database,
+                migrate: !args.no_migrate,
+                max_body_bytes: args.max_body_bytes,
+                credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
+                admin_password,
+            };
+            tracing::debug!(?config, "starting");
+            let state = AppState::open(config).await?;
+            let listener = TcpListener::bind(args.listen).await?;
+            println!("listening on http://{}", listener.local_addr()?);
+            app::serve(listener, state, shutdown_signal()).await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler succeeds");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}

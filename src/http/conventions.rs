@@ -1,0 +1,103 @@
+//! The platform's conventions that hold for every request, in one middleware: the
+//! `X-Transaction-ID`, content negotiation (406), the envelope in JSON or XML, and
+//! `X-no-response-body`; plus the method override, which must run before routing.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::Instrument;
+
+use super::negotiate::{self, Format};
+use super::respond::Payload;
+use super::xml;
+
+pub const TRANSACTION_ID: &str = "x-transaction-id";
+
+pub async fn conventions(mut req: Request, next: Next) -> Response {
+    let id = hex::encode(rand::random::<[u8; 16]>());
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let mut response = match negotiate::accept(accept) {
+        None => render(Format::Json, not_acceptable()),
+        Some(format) => {
+            let suppress = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+                && req
+                    .headers()
+                    .get("x-no-response-body")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+            req.extensions_mut().insert(format);
+            let response = next.run(req).instrument(span.clone()).await;
+            let mut response = render(format, response);
+            if suppress && response.status().is_success() {
+                *response.body_mut() = Body::empty();
+                response.headers_mut().remove(header::CONTENT_TYPE);
+            }
+            response
+        }
+    };
+    let _enter = span.enter();
+    tracing::info!(status = response.status().as_u16(), "answered");
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(TRANSACTION_ID, v);
+    }
+    response
+}
+
+fn not_acceptable() -> Response {
+    let mut response = StatusCode::NOT_ACCEPTABLE.into_response();
+    response.extensions_mut().insert(Payload::Error {
+        message: "Not Acceptable".into(),
+        detail: Some(
+            "The Accept header names no format this resource serves: use application/json or application/xml"
+                .into(),
+        ),
+    });
+    response
+}
+
+/// Renders the payload a handler attached, if any, in `format`.
+fn render(format: Format, mut response: Response) -> Response {
+    let Some(payload) = response.extensions_mut().remove::<Payload>() else {
+        return response;
+    };
+    let body = match (format, payload) {
+        (Format::Json, Payload::Result(v)) => json!({ "result": v }).to_string(),
+        (Format::Json, Payload::Error { message, detail }) => {
+            json!({"error": {"message": message, "detail": detail}, "status": "failure"})
+                .to_string()
+        }
+        (Format::Xml, Payload::Result(v)) => xml::write_result(&v),
+        (Format::Xml, Payload::Error { message, detail }) => {
+            xml::write_error(&message, detail.as_deref())
+        }
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = Body::from(body);
+    response
+}
+
+/// `X-HTTP-Method-Override` on a POST turns it into the named method (for clients that can only
+/// send GET and POST). Anything but a POST, or an unknown method name, is left alone.
+pub async fn method_override(mut req: Request, next: Next) -> Response {
+    if req.method() == Method::POST
+        && let Some(method) = req
+            .headers()
+            .get("x-http-method-override")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Method::from_bytes(v.trim().to_ascii_uppercase().as_bytes()).ok())
+    {
+        *req.method_mut() = method;
+    }
+    next.run(req).await
+}

@@ -1,0 +1,143 @@
+//! One error type for every handler: it renders the platform's error envelope and logs a 5xx
+//! with its cause, never sending the cause to the client.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::respond::Payload;
+use crate::filter::FilterError;
+use crate::query::QueryError;
+use crate::records::RecordError;
+use crate::storage::StorageError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: Cow<'static, str>,
+    pub detail: Option<String>,
+    /// Logged for a 5xx, never sent.
+    cause: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        message: impl Into<Cow<'static, str>>,
+        detail: Option<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            detail,
+            cause: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message, Some(detail.into()))
+    }
+
+    /// A body that could not be read: too large, malformed, or of the wrong kind.
+    pub fn unreadable(detail: impl Into<String>) -> Self {
+        Self::bad_request("Exception while reading request", detail)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "User Not Authenticated",
+            Some("Required to provide Auth information".into()),
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Operation Failed",
+            Some(detail.into()),
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "No Record found",
+            Some("Record doesn't exist or ACL restricts the record retrieval".into()),
+        )
+    }
+
+    pub fn invalid_uri() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Requested URI does not represent any resource",
+            None,
+        )
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Internal server error".into(),
+            detail: Some("An unexpected error occurred while processing the request".into()),
+            cause: Some(cause.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, cause = self.cause.as_deref().unwrap_or("-"), "request failed");
+        }
+        let mut response = self.status.into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("BASIC realm=\"Service-now\""),
+            );
+        }
+        response.extensions_mut().insert(Payload::Error {
+            message: self.message.into_owned(),
+            detail: self.detail,
+        });
+        response
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unique { table, fields } => ApiError::bad_request(
+                "Operation Failed",
+                format!("A record with the same {fields} already exists in {table}"),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Invalid { .. } => ApiError::bad_request("Operation Failed", e.to_string()),
+            RecordError::Forbidden(detail) => ApiError::forbidden(detail),
+            RecordError::NotFound => ApiError::not_found(),
+            RecordError::Storage(s) => s.into(),
+            RecordError::Hashing(h) => ApiError::internal(h),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        ApiError::bad_request("Invalid query", e.to_string())
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(e: FilterError) -> Self {
+        ApiError::bad_request("Invalid query", e.to_string())
+    }
+}

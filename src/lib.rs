@@ -1,0 +1,29 @@
+//! switchboard: a self-hosted stand-in for the ServiceNow contact-center REST APIs.
+//!
+//! The map, from the outside in:
+#![forbid(unsafe_code)]
+
+/// Shared state, the router, and serving on a listener.
+pub mod app;
+/// Authentication (Basic) and role guards.
+pub mod auth;
+/// Built-in roles and the first admin, present from a database's first start.
+pub mod bootstrap;
+/// The command line (`serve`, `migrate`).
+pub mod cli;
+/// Typed, table-checked query conditions.
+pub mod filter;
+/// The platform's REST conventions: envelopes, negotiation, bodies, errors, XML.
+pub mod http;
+/// The encoded-query (`sysparm_query`) parser.
+pub mod query;
+/// Record values, sys_ids and timestamps.
+pub mod record;
+/// Rules about records, applied on every write path.
+pub mod records;
+/// Every table and field switchboard stores.
+pub mod registry;
+/// Storage behind one trait: SQLite now, PostgreSQL later.
+pub mod storage;
+/// The Table API over every registry table.
+pub mod table_api;

@@ -1,0 +1,136 @@
+//! Records as they travel between storage, the record rules and rendering.
+
+use std::collections::BTreeMap;
+
+use time::{OffsetDateTime, format_description::FormatItem, macros::format_description};
+
+/// A stored field value. Empty values are `Null`: the platform renders them as `""`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Bool(bool),
+    Int(i64),
+}
+
+impl Value {
+    pub fn text(s: impl Into<String>) -> Value {
+        let s = s.into();
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::Text(s)
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value as the Table API shows it: every value is a string.
+    pub fn to_api_string(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+        }
+    }
+}
+
+/// One record: field name to value. Field names are the registry's, so they are `'static`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record(pub BTreeMap<&'static str, Value>);
+
+impl Record {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, field: &str) -> &Value {
+        self.0.get(field).unwrap_or(&Value::Null)
+    }
+
+    pub fn str(&self, field: &str) -> Option<&str> {
+        self.get(field).as_str()
+    }
+
+    pub fn sys_id(&self) -> &str {
+        self.str("sys_id").unwrap_or_default()
+    }
+
+    pub fn set(&mut self, field: &'static str, value: Value) {
+        self.0.insert(field, value);
+    }
+
+    pub fn with(mut self, field: &'static str, value: Value) -> Self {
+        self.set(field, value);
+        self
+    }
+}
+
+/// A new random sys_id: 32 lowercase hex digits.
+pub fn new_sys_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Whether `s` has the form of a sys_id.
+pub fn is_sys_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+const DATE_TIME: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+
+/// The current time in the platform's format, `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn now() -> String {
+    format_date_time(OffsetDateTime::now_utc())
+}
+
+pub fn format_date_time(t: OffsetDateTime) -> String {
+    t.format(DATE_TIME)
+        .expect("the date-time format has only numeric components")
+}
+
+/// Whether `s` is a valid `YYYY-MM-DD HH:MM:SS` date-time.
+pub fn is_date_time(s: &str) -> bool {
+    time::PrimitiveDateTime::parse(s, DATE_TIME).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sys_ids_are_32_lowercase_hex_and_distinct() {
+        let a = new_sys_id();
+        assert!(is_sys_id(&a), "{a}");
+        assert_ne!(a, new_sys_id());
+        assert!(!is_sys_id("ABCDEF0123456789abcdef0123456789"));
+        assert!(!is_sys_id("abc"));
+    }
+
+    #[test]
+    fn dates_use_the_platform_format() {
+        let now = now();
+        assert_eq!(now.len(), 19);
+        assert!(is_date_time(&now));
+        assert!(is_date_time("2026-01-31 23:59:59"));
+        assert!(!is_date_time("2026-02-31 00:00:00"));
+        assert!(!is_date_time("2026-01-01T00:00:00"));
+    }
+
+    #[test]
+    fn empty_text_is_null() {
+        assert_eq!(Value::text(""), Value::Null);
+        assert_eq!(Value::Null.to_api_string(), "");
+        assert_eq!(Value::Bool(true).to_api_string(), "true");
+    }
+}

@@ -1,0 +1,227 @@
+//! Writing records: every write path (Table API and the seed APIs) goes through these functions,
+//! so the rules of [`rules`] hold whatever the client used.
+
+pub mod input;
+pub mod roles;
+pub mod rules;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::filter::{Filter, Select};
+use crate::record::{self, Record, Value, is_sys_id};
+use crate::registry::{self, OnDelete, Table};
+use crate::storage::{StorageError, Tx};
+pub use input::{Changes, Pending};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A field value the platform would refuse: 400.
+    #[error("Invalid value for field '{field}': {message}")]
+    Invalid { field: String, message: String },
+    /// A business rule refused the write: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("No Record found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Hashing(#[from] crate::auth::password::HashError),
+}
+
+impl RecordError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        RecordError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = RecordError> = std::result::Result<T, E>;
+
+/// What a write touched that others may cache (credentials, roles).
+#[must_use]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Effects {
+    pub identity_changed: bool,
+}
+
+impl Effects {
+    fn of(table: &Table) -> Self {
+        Effects {
+            identity_changed: matches!(
+                table.name,
+                "sys_user"
+                    | "sys_user_role"
+                    | "sys_user_has_role"
+                    | "sys_user_role_contains"
+                    | "oauth_entity"
+            ),
+        }
+    }
+}
+
+/// Inserts a record built from `changes`, with defaults, sys fields and the table's rules.
+/// `sys_id` may be chosen by the caller.
+pub async fn insert(
+    tx: &mut dyn Tx,
+    table: &'static Table,
+    sys_id: Option<String>,
+    changes: Changes,
+    actor: &str,
+) -> Result<(Record, Effects)> {
+    let sys_id = match sys_id {
+        Some(id) if is_sys_id(&id) => id,
+        Some(_) => {
+            return Err(RecordError::invalid(
+                "sys_id",
+                "must be 32 lowercase hexadecimal characters",
+            ));
+        }
+        None => record::new_sys_id(),
+    };
+    let now = record::now();
+    let mut rec = Record::new();
+    for f in table.fields {
+        let v = match f.default {
+            Some(d) => default_value(f, d),
+            None => Value::Null,
+        };
+        rec.set(f.name, v);
+    }
+    rec.set("sys_id", Value::Text(sys_id));
+    rec.set("sys_created_on", Value::Text(now.clone()));
+    rec.set("sys_updated_on", Value::Text(now));
+    rec.set("sys_created_by", Value::text(actor));
+    rec.set("sys_updated_by", Value::text(actor));
+    rec.set("sys_mod_count", Value::Int(0));
+    apply(tx, &mut rec, changes).await?;
+    rules::before_insert(tx, table, &mut rec).await?;
+    tx.insert(table, &rec).await?;
+    rules::after_write(tx, table, None, Some(&rec)).await?;
+    Ok((rec, Effects::of(table)))
+}
+
+/// Applies `changes` to an existing record; `NotFound` if there is none.
+pub async fn update(
+    tx: &mut dyn Tx,
+    table: &'static Table,
+    sys_id: &str,
+    changes: Changes,
+    actor: &str,
+) -> Result<(Record, Effects)> {
+    let before = tx.get(table, sys_id).await?.ok_or(RecordError::NotFound)?;
+    let mut rec = before.clone();
+    apply(tx, &mut rec, changes).await?;
+    rules::before_update(tx, table, &before, &mut rec).await?;
+    if rec == before {
+        // Like the platform, an update that changes nothing writes nothing.
+        return Ok((before, Effects::default()));
+    }
+    rec.set("sys_updated_on", Value::Text(record::now()));
+    rec.set("sys_updated_by", Value::text(actor));
+    let count = match before.get("sys_mod_count") {
+        Value::Int(n) => n + 1,
+        _ => 1,
+    };
+    rec.set("sys_mod_count", Value::Int(count));
+    let mut diff = Record::new();
+    for (name, value) in &rec.0 {
+        if before.get(name) != value {
+            diff.set(name, value.clone());
+        }
+    }
+    tx.update(table, sys_id, &diff).await?;
+    rules::after_write(tx, table, Some(&before), Some(&rec)).await?;
+    Ok((rec, Effects::of(table)))
+}
+
+/// Deletes a record; records that reference it are deleted or cleared by their cascade rule.
+pub fn delete<'a>(
+    tx: &'a mut dyn Tx,
+    table: &'static Table,
+    sys_id: &'a str,
+) -> Pin<Box<dyn Future<Output = Result<Effects>> + Send + 'a>> {
+    Box::pin(async move {
+        let before = tx.get(table, sys_id).await?.ok_or(RecordError::NotFound)?;
+        let mut effects = Effects::of(table);
+        for (referrer, field) in registry::references_to(table.name) {
+            let select = Select::filter(Filter::eq(referrer, field.name, sys_id.into()));
+            for dependant in tx.select(referrer, &select).await? {
+                let id = dependant.sys_id().to_owned();
+                match field.on_delete {
+                    OnDelete::Cascade => {
+                        let more = delete(&mut *tx, referrer, &id).await?;
+                        effects.identity_changed |= more.identity_changed;
+                    }
+                    OnDelete::Clear => {
+                        let cleared = Record::new().with(field.name, Value::Null);
+                        tx.update(referrer, &id, &cleared).await?;
+                    }
+                }
+            }
+        }
+        tx.delete(table, sys_id).await?;
+        rules::after_write(tx, table, Some(&before), None).await?;
+        Ok(effects)
+    })
+}
+
+fn default_value(field: &registry::Field, text: &'static str) -> Value {
+    match field.ty {
+        registry::FieldType::Boolean => Value::Bool(text == "true"),
+        registry::FieldType::Integer => Value::Int(text.parse().unwrap_or_default()),
+        _ => Value::text(text),
+    }
+}
+
+/// Sets each changed field, resolving references to the sys_id of exactly one existing record.
+async fn apply(tx: &mut dyn Tx, rec: &mut Record, changes: Changes) -> Result<()> {
+    for (field, pending) in changes.0 {
+        let value = match pending {
+            Pending::Ready(v) => v,
+            Pending::Reference(target, given) => {
+                Value::Text(resolve_reference(tx, field.name, target, &given).await?)
+            }
+        };
+        rec.set(field.name, value);
+    }
+    Ok(())
+}
+
+/// A reference may name its record by sys_id or by display value (which must be unambiguous).
+pub async fn resolve_reference(
+    tx: &mut dyn Tx,
+    field: &str,
+    target: &'static str,
+    given: &str,
+) -> Result<String> {
+    let table = registry::table(target).expect("reference targets are registry tables");
+    if is_sys_id(given) && tx.get(table, given).await?.is_some() {
+        return Ok(given.to_owned());
+    }
+    let by_display: Vec<Filter> = table
+        .display
+        .iter()
+        .map(|d| Filter::eq(table, d, given.into()))
+        .collect();
+    let found = if by_display.is_empty() {
+        Vec::new()
+    } else {
+        tx.select(table, &Select::filter(Filter::Or(by_display)).limit(2))
+            .await?
+    };
+    match found.as_slice() {
+        [one] => Ok(one.sys_id().to_owned()),
+        [] => Err(RecordError::invalid(
+            field,
+            format!("no record in {target} has sys_id or display value '{given}'"),
+        )),
+        _ => Err(RecordError::invalid(
+            field,
+            format!("more than one record in {target} has the display value '{given}'"),
+        )),
+    }
+}

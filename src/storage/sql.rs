@@ -1,0 +1,353 @@
+//! SQL text built from the registry and typed filters, with every value bound as a parameter.
+//!
+//! Identifiers come only from the registry (`&'static str`), never from a request, and every
+//! value goes through [`Sql::bind`], so nothing a client sends is spliced into SQL text.
+
+use std::fmt::Write;
+
+use crate::filter::{Filter, Op, Select};
+use crate::record::{Record, Value};
+use crate::registry::{Field, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A statement and its parameters, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Value>,
+    dialect: Dialect,
+}
+
+impl Sql {
+    fn new(dialect: Dialect) -> Self {
+        Sql {
+            text: String::with_capacity(128),
+            params: Vec::new(),
+            dialect,
+        }
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder for `v`.
+    fn bind(&mut self, v: Value) -> &mut Self {
+        self.params.push(v);
+        match self.dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => {
+                let _ = write!(self.text, "${}", self.params.len());
+            }
+        }
+        self
+    }
+
+    fn ident(&mut self, name: &str) -> &mut Self {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        self.push("\"").push(name).push("\"")
+    }
+}
+
+fn column_list(table: &Table, sql: &mut Sql) {
+    for (i, f) in table.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.ident(f.name);
+    }
+}
+
+/// `SELECT <every registry column> FROM t WHERE ... ORDER BY ... LIMIT ... OFFSET ...`
+pub fn select(table: &Table, select: &Select, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT ");
+    column_list(table, &mut sql);
+    sql.push(" FROM ").ident(table.name);
+    where_clause(&select.filter, &mut sql);
+    sql.push(" ORDER BY ");
+    for (field, descending) in &select.order {
+        sql.ident(field.name);
+        // Empty values first when ascending, on both backends.
+        sql.push(if *descending {
+            " DESC NULLS LAST, "
+        } else {
+            " ASC NULLS FIRST, "
+        });
+    }
+    sql.ident("sys_id");
+    if let Some(limit) = select.limit {
+        sql.push(" LIMIT ").bind(Value::Int(clamp(limit)));
+    } else if select.offset > 0 {
+        // SQLite needs a LIMIT before OFFSET; -1 means none there, and PostgreSQL takes ALL.
+        sql.push(match dialect {
+            Dialect::Sqlite => " LIMIT -1",
+            Dialect::Postgres => " LIMIT ALL",
+        });
+    }
+    if select.offset > 0 {
+        sql.push(" OFFSET ").bind(Value::Int(clamp(select.offset)));
+    }
+    sql
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub fn count(table: &Table, filter: &Filter, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT COUNT(*) FROM ").ident(table.name);
+    where_clause(filter, &mut sql);
+    sql
+}
+
+/// Inserts every registry column; fields the record lacks are NULL.
+pub fn insert(table: &Table, record: &Record, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(table.name).push(" (");
+    column_list(table, &mut sql);
+    sql.push(") VALUES (");
+    for (i, f) in table.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(record.get(f.name).clone());
+    }
+    sql.push(")");
+    sql
+}
+
+/// Sets the fields present in `changes` (which must not be empty).
+pub fn update(table: &Table, sys_id: &str, changes: &Record, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("UPDATE ").ident(table.name).push(" SET ");
+    let mut first = true;
+    for f in table.fields {
+        if let Some(v) = changes.0.get(f.name) {
+            if !first {
+                sql.push(", ");
+            }
+            first = false;
+            sql.ident(f.name).push(" = ").bind(v.clone());
+        }
+    }
+    sql.push(" WHERE ")
+        .ident("sys_id")
+        .push(" = ")
+        .bind(Value::text(sys_id));
+    sql
+}
+
+pub fn delete(table: &Table, sys_id: &str, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("DELETE FROM ")
+        .ident(table.name)
+        .push(" WHERE ")
+        .ident("sys_id")
+        .push(" = ")
+        .bind(Value::text(sys_id));
+    sql
+}
+
+fn where_clause(filter: &Filter, sql: &mut Sql) {
+    if *filter != Filter::All {
+        sql.push(" WHERE ");
+        condition(filter, sql);
+    }
+}
+
+fn condition(filter: &Filter, sql: &mut Sql) {
+    match filter {
+        Filter::All => {
+            sql.push("1 = 1");
+        }
+        Filter::And(parts) => join(parts, " AND ", sql),
+        Filter::Or(parts) => join(parts, " OR ", sql),
+        Filter::Cond(field, op) => comparison(field, op, sql),
+    }
+}
+
+fn join(parts: &[Filter], with: &str, sql: &mut Sql) {
+    sql.push("(");
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(with);
+        }
+        condition(p, sql);
+    }
+    sql.push(")");
+}
+
+fn comparison(field: &Field, op: &Op, sql: &mut Sql) {
+    let col = |sql: &mut Sql| {
+        sql.ident(field.name);
+    };
+    let binary = |sql: &mut Sql, operator: &str, v: &Value| {
+        col(sql);
+        sql.push(operator).bind(v.clone());
+    };
+    match op {
+        Op::Eq(v) => binary(sql, " = ", v),
+        // The platform's "is not" also matches empty values.
+        Op::Ne(v) => {
+            sql.push("(");
+            binary(sql, " <> ", v);
+            sql.push(" OR ").ident(field.name).push(" IS NULL)");
+        }
+        Op::Lt(v) => binary(sql, " < ", v),
+        Op::Le(v) => binary(sql, " <= ", v),
+        Op::Gt(v) => binary(sql, " > ", v),
+        Op::Ge(v) => binary(sql, " >= ", v),
+        Op::Between(a, b) => {
+            binary(sql, " BETWEEN ", a);
+            sql.push(" AND ").bind(b.clone());
+        }
+        Op::IsEmpty => {
+            col(sql);
+            sql.push(" IS NULL");
+        }
+        Op::IsNotEmpty => {
+            col(sql);
+            sql.push(" IS NOT NULL");
+        }
+        Op::In(values) | Op::NotIn(values) if values.is_empty() => {
+            sql.push(if matches!(op, Op::In(_)) {
+                "1 = 0"
+            } else {
+                "1 = 1"
+            });
+        }
+        Op::In(values) => {
+            col(sql);
+            in_list(values, sql);
+        }
+        Op::NotIn(values) => {
+            sql.push("(");
+            col(sql);
+            sql.push(" NOT");
+            in_list(values, sql);
+            sql.push(" OR ").ident(field.name).push(" IS NULL)");
+        }
+        // Substring tests by position, not LIKE: no wildcard escaping, and case-sensitive on
+        // both backends, as the platform's query values are.
+        Op::Contains(s) => {
+            position(field, s, sql);
+            sql.push(" > 0");
+        }
+        Op::NotContains(s) => {
+            sql.push("(");
+            col(sql);
+            sql.push(" IS NULL OR ");
+            position(field, s, sql);
+            sql.push(" = 0)");
+        }
+        Op::StartsWith(s) => {
+            sql.push("substr(");
+            col(sql);
+            sql.push(", 1, ")
+                .bind(Value::Int(char_len(s)))
+                .push(") = ")
+                .bind(Value::Text(s.clone()));
+        }
+        Op::EndsWith(s) => {
+            match sql.dialect {
+                Dialect::Sqlite => {
+                    sql.push("substr(");
+                    col(sql);
+                    sql.push(", -").bind(Value::Int(char_len(s)));
+                }
+                Dialect::Postgres => {
+                    sql.push("right(");
+                    col(sql);
+                    sql.push(", ").bind(Value::Int(char_len(s)));
+                }
+            }
+            sql.push(") = ").bind(Value::Text(s.clone()));
+        }
+    }
+}
+
+fn char_len(s: &str) -> i64 {
+    clamp(s.chars().count() as u64)
+}
+
+fn position(field: &Field, needle: &str, sql: &mut Sql) {
+    sql.push(match sql.dialect {
+        Dialect::Sqlite => "instr(",
+        Dialect::Postgres => "strpos(",
+    });
+    sql.ident(field.name)
+        .push(", ")
+        .bind(Value::Text(needle.to_owned()))
+        .push(")");
+}
+
+fn in_list(values: &[Value], sql: &mut Sql) {
+    sql.push(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v.clone());
+    }
+    sql.push(")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::resolve;
+    use crate::query::parse;
+    use crate::registry::table;
+
+    fn sql_for(q: &str, dialect: Dialect) -> Sql {
+        let t = table("sys_user").unwrap();
+        select(t, &resolve(t, &parse(q).unwrap()).unwrap(), dialect)
+    }
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let hostile = "x' OR '1'='1\"; DROP TABLE sys_user; --";
+        let sql = sql_for(&format!("user_name={hostile}"), Dialect::Sqlite);
+        assert!(!sql.text.contains("DROP"), "{}", sql.text);
+        assert!(
+            sql.text
+                .ends_with("WHERE \"user_name\" = ? ORDER BY \"sys_id\"")
+        );
+        assert_eq!(sql.params, vec![Value::Text(hostile.into())]);
+    }
+
+    #[test]
+    fn postgres_numbers_its_placeholders() {
+        let sql = sql_for("user_nameINa,b^ORemailENDSWITHx", Dialect::Postgres);
+        assert!(
+            sql.text
+                .contains("(\"user_name\" IN ($1, $2) OR right(\"email\", $3) = $4)"),
+            "{}",
+            sql.text
+        );
+    }
+
+    #[test]
+    fn ordering_paging_and_negations() {
+        let t = table("sys_user").unwrap();
+        let mut s = resolve(t, &parse("emailNOT INa^ORDERBYDESCuser_name").unwrap()).unwrap();
+        s.limit = Some(5);
+        s.offset = 10;
+        let sql = select(t, &s, Dialect::Sqlite);
+        assert!(
+            sql.text.ends_with(
+                "WHERE (\"email\" NOT IN (?) OR \"email\" IS NULL) ORDER BY \"user_name\" DESC NULLS LAST, \"sys_id\" LIMIT ? OFFSET ?"
+            ),
+            "{}",
+            sql.text
+        );
+    }
+}
