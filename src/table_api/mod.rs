@@ -4,7 +4,7 @@ pub mod access;
 pub mod params;
 pub mod render;
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -68,7 +68,7 @@ async fn list(
     Extension(version): Extension<ApiVersion>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
     access::require_read(&caller, table)?;

@@ -1,0 +1,13 @@
+//! Integration tests: a real server (in-process on a free port, or the binary) on a fresh
+//! database, driven over HTTP as a client would.
+
+mod helpers;
+
+mod auth;
+mod conventions;
+mod durability;
+mod negotiation;
+mod query;
+mod references;
+mod schema;
+mod table_api;
