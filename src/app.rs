@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
@@ -127,6 +129,7 @@ pub fn router(state: AppState) -> Router {
     // The method override must act before routing, so it wraps the routed service.
     Router::new()
         .fallback_service(routed)
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(conventions::conventions))
         .layer(middleware::from_fn(conventions::method_override))
 }
@@ -141,6 +144,16 @@ async fn unknown_path(uri: Uri) -> ApiError {
             Some(format!("No resource at {}", uri.path())),
         )
     }
+}
+
+/// A panic in a handler is a bug: log it and answer 500 in the envelope, keeping the connection.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

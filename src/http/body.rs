@@ -52,7 +52,7 @@ impl FromRequest<AppState> for Body {
         let declared = headers
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("?"));
-        let format = negotiate::content_type(declared).map_err(|()| {
+        let format = negotiate::content_type(declared).map_err(|_| {
             ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported Media Type",

@@ -57,13 +57,18 @@ pub fn accept(header: Option<&str>) -> Option<Format> {
     best.map(|(_, f)| f)
 }
 
-/// The body format a `Content-Type` names: `Ok(None)` when absent, `Err` when unsupported.
-pub fn content_type(header: Option<&str>) -> Result<Option<Format>, ()> {
+/// A `Content-Type` naming neither JSON nor XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported media type")]
+pub struct Unsupported;
+
+/// The body format a `Content-Type` names: `Ok(None)` when absent.
+pub fn content_type(header: Option<&str>) -> Result<Option<Format>, Unsupported> {
     match header {
         None => Ok(None),
         Some(h) => media(h.split(';').next().unwrap_or_default())
             .map(Some)
-            .ok_or(()),
+            .ok_or(Unsupported),
     }
 }
 
@@ -108,10 +113,10 @@ mod tests {
             Ok(Some(Format::Json))
         );
         assert_eq!(content_type(Some("TEXT/XML")), Ok(Some(Format::Xml)));
-        assert_eq!(content_type(Some("text/plain")), Err(()));
+        assert_eq!(content_type(Some("text/plain")), Err(Unsupported));
         assert_eq!(
             content_type(Some("application/x-www-form-urlencoded")),
-            Err(())
+            Err(Unsupported)
         );
     }
 }

@@ -127,7 +127,10 @@ async fn first_start_without_a_password_logs_a_random_one_once() {
     let stderr = server.child.stderr.take().unwrap();
     server.signal("TERM");
     server.wait();
-    let log: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+    let log: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     let line = log
         .iter()
         .find(|l| l.contains("created user 'admin' with password"))
@@ -138,7 +141,10 @@ async fn first_start_without_a_password_logs_a_random_one_once() {
     // The printed password works, and a second start prints none.
     let mut server = Server::start_with(&db, &[]);
     let response = reqwest::Client::new()
-        .get(format!("{}/api/now/table/sys_user?user_name=admin", server.base))
+        .get(format!(
+            "{}/api/now/table/sys_user?user_name=admin",
+            server.base
+        ))
         .basic_auth("admin", Some(&password))
         .send()
         .await
@@ -147,7 +153,10 @@ async fn first_start_without_a_password_logs_a_random_one_once() {
     let stderr = server.child.stderr.take().unwrap();
     server.signal("TERM");
     server.wait();
-    let log: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+    let log: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     assert!(!log.iter().any(|l| l.contains("password")), "{log:?}");
 }
 
