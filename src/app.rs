@@ -7,14 +7,14 @@ use std::time::Duration;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
-use tower_http::catch_panic::CatchPanicLayer;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
 use crate::storage::{self, Storage, StorageError};
-use crate::{bootstrap, table_api};
+use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, table_api};
 
 /// Settings that shape a running server.
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// The first admin's password; random (and logged once) when absent.
     pub admin_password: Option<String>,
+    /// Load (or restore) the demo data set at start.
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +57,7 @@ impl Config {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
+            demo: false,
         }
     }
 }
@@ -74,7 +77,15 @@ impl AppState {
         if config.migrate {
             store.migrate().await?;
         }
-        bootstrap::run(&*store, config.admin_password.as_deref()).await?;
+        // The demo's admin is admin/admin: do not generate (and log) a password it replaces.
+        let admin_password = match config.demo {
+            true => Some("admin"),
+            false => config.admin_password.as_deref(),
+        };
+        bootstrap::run(&*store, admin_password).await?;
+        if config.demo {
+            demo::load(&*store).await?;
+        }
         let auth = Arc::new(Authenticator::new(
             store.clone(),
             config.credential_cache_ttl,
@@ -120,9 +131,13 @@ pub fn router(state: AppState) -> Router {
         ("/api/now/v1", ApiVersion::V1),
         ("/api/now/v2", ApiVersion::V2),
     ] {
-        api = api.nest(prefix, table_api::router().layer(Extension(version)));
+        let apis = table_api::router()
+            .merge(interaction_api::router())
+            .merge(member_api::router());
+        api = api.nest(prefix, apis.layer(Extension(version)));
     }
     let routed = api
+        .merge(mapping_api::router())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

@@ -6,6 +6,10 @@ use crate::records::{self, Changes, RecordError, roles};
 use crate::registry::table;
 use crate::storage::Storage;
 
+/// The sys_id `admin` has on every instance of the platform (it appears in the documentation's
+/// samples as `closed_by`), so samples and scripts that hard-code it work here too.
+pub const ADMIN_SYS_ID: &str = "6816f79cc0a8016401c5a33be04be441";
+
 /// Makes sure the built-in roles exist and, on a database with no users, creates `admin`.
 pub async fn run(store: &dyn Storage, admin_password: Option<&str>) -> Result<(), RecordError> {
     let users = table("sys_user").expect("sys_user");
@@ -30,7 +34,8 @@ pub async fn run(store: &dyn Storage, admin_password: Option<&str>) -> Result<()
             .set(field("first_name"), Value::text("System"))
             .set(field("last_name"), Value::text("Administrator"))
             .set(field("user_password"), Value::Text(hash));
-        let (admin, _) = records::insert(&mut *tx, users, None, changes, "system").await?;
+        let id = Some(ADMIN_SYS_ID.to_owned());
+        let (admin, _) = records::insert(&mut *tx, users, id, changes, "system").await?;
         grant(&mut *tx, admin.sys_id(), roles::ADMIN).await?;
         if generated {
             tracing::warn!(

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = Config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Load the demo data set (idempotently) in which every sample of the API pages works,
+    /// and print its credentials.
+    #[arg(long, env = "SWITCHBOARD_DEMO")]
+    pub demo: bool,
     /// Seconds a verified Basic credential is trusted without re-hashing (0 disables the cache).
     #[arg(
         long,
@@ -79,11 +83,16 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 max_body_bytes: args.max_body_bytes,
                 credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
                 admin_password,
+                demo: args.demo,
             };
             tracing::debug!(?config, "starting");
             let state = AppState::open(config).await?;
             let listener = TcpListener::bind(args.listen).await?;
-            println!("listening on http://{}", listener.local_addr()?);
+            let base = format!("http://{}", listener.local_addr()?);
+            println!("listening on {base}");
+            if args.demo {
+                println!("{}", crate::demo::banner(&base));
+            }
             app::serve(listener, state, shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(())

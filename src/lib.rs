@@ -11,10 +11,18 @@ pub mod auth;
 pub mod bootstrap;
 /// The command line (`serve`, `migrate`).
 pub mod cli;
+/// The demo data set of `serve --demo`.
+pub mod demo;
 /// Typed, table-checked query conditions.
 pub mod filter;
 /// The platform's REST conventions: envelopes, negotiation, bodies, errors, XML.
 pub mod http;
+/// The Interaction Management API.
+pub mod interaction_api;
+/// The Agent Mapping API.
+pub mod mapping_api;
+/// The Conversation Member API.
+pub mod member_api;
 /// The encoded-query (`sysparm_query`) parser.
 pub mod query;
 /// Record values, sys_ids and timestamps.

@@ -135,6 +135,42 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A role an API requires, as a type, so the check is an extractor: it runs before the body is
+/// read, and a handler cannot forget it.
+pub trait Role: Send + Sync {
+    const NAME: &'static str;
+}
+
+/// The caller, known to hold role `R` (403 otherwise).
+pub struct Authorized<R: Role>(pub Caller, pub std::marker::PhantomData<R>);
+
+impl<R: Role> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(R::NAME)?;
+        Ok(Authorized(caller, std::marker::PhantomData))
+    }
+}
+
+macro_rules! roles {
+    ($($(#[$doc:meta])* $name:ident = $role:literal;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Role for $name {
+            const NAME: &'static str = $role;
+        }
+    )*};
+}
+
+roles! {
+    /// Creates and closes interactions; maps agents.
+    InteractionAgent = "interaction_agent";
+    /// Manages conversation members for a CCaaS integration.
+    AwaIntegrationUser = "awa_integration_user";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,14 +11,18 @@ use super::negotiate::{self, Format};
 use super::xml;
 use crate::app::AppState;
 
-/// A request body read as JSON; `Json::Null` when the request has no body.
+/// A request body read as JSON (`Json::Null` when the request has no body), and the format it
+/// was written in.
 #[derive(Debug)]
-pub struct Body(pub Json);
+pub struct Body {
+    pub value: Json,
+    pub format: Option<Format>,
+}
 
 impl Body {
     /// The body as an object of fields; an empty body is an empty object.
     pub fn into_object(self) -> Result<serde_json::Map<String, Json>, ApiError> {
-        match self.0 {
+        match self.value {
             Json::Object(map) => Ok(map),
             Json::Null => Ok(serde_json::Map::new()),
             _ => Err(ApiError::unreadable(
@@ -66,18 +70,22 @@ impl FromRequest<AppState> for Body {
             .await
             .map_err(|_| too_large(format!("more than {limit}"), limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Body(Json::Null));
+            return Ok(Body {
+                value: Json::Null,
+                format,
+            });
         }
-        match format {
-            None => Err(ApiError::unreadable(
-                "A request with a body must have a Content-Type header (application/json or application/xml)",
-            )),
-            Some(Format::Json) => serde_json::from_slice(&bytes)
-                .map(Body)
-                .map_err(|e| ApiError::unreadable(format!("The payload is not valid JSON: {e}"))),
+        let value = match format {
+            None => {
+                return Err(ApiError::unreadable(
+                    "A request with a body must have a Content-Type header (application/json or application/xml)",
+                ));
+            }
+            Some(Format::Json) => serde_json::from_slice::<Json>(&bytes)
+                .map_err(|e| ApiError::unreadable(format!("The payload is not valid JSON: {e}")))?,
             Some(Format::Xml) => xml::read(&bytes)
-                .map(Body)
-                .map_err(|e| ApiError::unreadable(format!("The payload is not valid XML: {e}"))),
-        }
+                .map_err(|e| ApiError::unreadable(format!("The payload is not valid XML: {e}")))?,
+        };
+        Ok(Body { value, format })
     }
 }

@@ -62,11 +62,17 @@ fn not_acceptable() -> Response {
     response
 }
 
-/// Renders the payload a handler attached, if any, in `format`.
+/// Renders the payload a handler attached, if any, in `format` (or the format the route forced,
+/// see [`json_only`]).
 fn render(format: Format, mut response: Response) -> Response {
     let Some(payload) = response.extensions_mut().remove::<Payload>() else {
         return response;
     };
+    let format = response
+        .extensions()
+        .get::<Format>()
+        .copied()
+        .unwrap_or(format);
     let body = match (format, payload) {
         (Format::Json, Payload::Result(v)) => json!({ "result": v }).to_string(),
         (Format::Json, Payload::Error { message, detail }) => {
@@ -100,4 +106,42 @@ pub async fn method_override(mut req: Request, next: Next) -> Response {
         *req.method_mut() = method;
     }
     next.run(req).await
+}
+
+/// For APIs that speak only JSON (Agent Mapping): an `Accept` that chose XML is a 406 and an XML
+/// body a 415, both checked before authentication; every answer is JSON.
+pub async fn json_only(req: Request, next: Next) -> Response {
+    let refusal = if req.extensions().get::<Format>() == Some(&Format::Xml) {
+        Some((
+            StatusCode::NOT_ACCEPTABLE,
+            "Not Acceptable",
+            "This API answers only application/json",
+        ))
+    } else if req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| negotiate::content_type(Some(ct)) != Ok(Some(Format::Json)))
+    {
+        Some((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type",
+            "This API reads only application/json",
+        ))
+    } else {
+        None
+    };
+    let mut response = match refusal {
+        Some((status, message, detail)) => {
+            let mut response = status.into_response();
+            response.extensions_mut().insert(Payload::Error {
+                message: message.into(),
+                detail: Some(detail.into()),
+            });
+            response
+        }
+        None => next.run(req).await,
+    };
+    response.extensions_mut().insert(Format::Json);
+    response
 }

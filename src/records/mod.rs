@@ -2,6 +2,9 @@
 //! so the rules of [`rules`] hold whatever the client used.
 
 pub mod input;
+pub mod interactions;
+pub mod mappings;
+pub mod members;
 pub mod roles;
 pub mod rules;
 
@@ -72,6 +75,42 @@ pub async fn insert(
     changes: Changes,
     actor: &str,
 ) -> Result<(Record, Effects)> {
+    let rec = build(tx, table, sys_id, changes, actor).await?;
+    tx.insert(table, &rec).await?;
+    rules::after_write(tx, table, None, Some(&rec)).await?;
+    Ok((rec, Effects::of(table)))
+}
+
+/// Inserts a record unless one with the same values of the unique `key` exists, in which case
+/// that record's `update` fields take the new values. Returns the record's sys_id and whether it
+/// was created. For tables whose rules need no before/after hooks (agent mappings).
+pub async fn upsert(
+    tx: &mut dyn Tx,
+    table: &'static Table,
+    changes: Changes,
+    key: &[&str],
+    update: &[&str],
+    actor: &str,
+) -> Result<(String, bool)> {
+    debug_assert!(
+        table.unique.contains(&key),
+        "{}: {key:?} is not a unique key",
+        table.name
+    );
+    let rec = build(tx, table, None, changes, actor).await?;
+    let id = tx.upsert(table, &rec, key, update).await?;
+    let created = id == rec.sys_id();
+    Ok((id, created))
+}
+
+/// A new record: defaults, sys fields, the caller's changes, and the table's insert rules.
+async fn build(
+    tx: &mut dyn Tx,
+    table: &'static Table,
+    sys_id: Option<String>,
+    changes: Changes,
+    actor: &str,
+) -> Result<Record> {
     let sys_id = match sys_id {
         Some(id) if is_sys_id(&id) => id,
         Some(_) => {
@@ -99,9 +138,7 @@ pub async fn insert(
     rec.set("sys_mod_count", Value::Int(0));
     apply(tx, &mut rec, changes).await?;
     rules::before_insert(tx, table, &mut rec).await?;
-    tx.insert(table, &rec).await?;
-    rules::after_write(tx, table, None, Some(&rec)).await?;
-    Ok((rec, Effects::of(table)))
+    Ok(rec)
 }
 
 /// Applies `changes` to an existing record; `NotFound` if there is none.

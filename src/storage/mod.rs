@@ -57,6 +57,16 @@ pub trait Tx: Send {
         Ok(self.select(table, &select).await?.pop())
     }
     async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()>;
+    /// Inserts `record` unless one with the same `key` values exists, in which case that one's
+    /// `update` fields are set. Atomic under concurrency (a unique key and `ON CONFLICT`, never
+    /// check-then-insert). Returns the sys_id of the record holding the key.
+    async fn upsert(
+        &mut self,
+        table: &'static Table,
+        record: &Record,
+        key: &[&str],
+        update: &[&str],
+    ) -> Result<String>;
     /// Sets the given fields of one record; false if there is no such record.
     async fn update(
         &mut self,
@@ -67,6 +77,8 @@ pub trait Tx: Send {
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool>;
     /// The next value of a named counter (1, 2, ...), unique across every writer.
     async fn next_number(&mut self, counter: &str) -> Result<i64>;
+    /// Raises a counter so that the next number is above `at_least` (never lowers it).
+    async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()>;
     /// Makes every write durable before returning.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -124,6 +124,40 @@ pub fn insert(table: &Table, record: &Record, dialect: Dialect) -> Sql {
     sql
 }
 
+/// Inserts `record`, or, when a record with the same values of `key` exists, sets its `update`
+/// fields and bumps its `sys_mod_count`. Returns the sys_id of the record now holding the key.
+pub fn upsert(
+    table: &Table,
+    record: &Record,
+    key: &[&str],
+    update: &[&str],
+    dialect: Dialect,
+) -> Sql {
+    let mut sql = insert(table, record, dialect);
+    sql.push(" ON CONFLICT (");
+    for (i, k) in key.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.ident(k);
+    }
+    sql.push(") DO UPDATE SET ");
+    for field in update.iter().chain(&["sys_updated_on", "sys_updated_by"]) {
+        sql.ident(field)
+            .push(" = excluded.")
+            .ident(field)
+            .push(", ");
+    }
+    sql.ident("sys_mod_count")
+        .push(" = ")
+        .ident(table.name)
+        .push(".")
+        .ident("sys_mod_count")
+        .push(" + 1 RETURNING ")
+        .ident("sys_id");
+    sql
+}
+
 /// Sets the fields present in `changes` (which must not be empty).
 pub fn update(table: &Table, sys_id: &str, changes: &Record, dialect: Dialect) -> Sql {
     let mut sql = Sql::new(dialect);

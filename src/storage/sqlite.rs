@@ -122,6 +122,20 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    async fn upsert(
+        &mut self,
+        table: &'static Table,
+        record: &Record,
+        key: &[&str],
+        update: &[&str],
+    ) -> Result<String> {
+        let sql = sql::upsert(table, record, key, update, Dialect::Sqlite);
+        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| on_constraint(table, e))
+    }
+
     async fn update(
         &mut self,
         table: &'static Table,
@@ -145,6 +159,18 @@ impl Tx for SqliteTx {
         .bind(counter)
         .fetch_one(&mut *self.tx)
         .await?)
+    }
+
+    async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sys_counter (name, value) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+        )
+        .bind(counter)
+        .bind(at_least)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
