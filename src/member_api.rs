@@ -14,42 +14,25 @@ use crate::http::{ApiError, Body, respond};
 use crate::records::members::{self, Action};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/conversation/member/{user_id}/drop",
-            put(drop_member).post(drop_member),
-        )
-        .route(
-            "/conversation/member/{user_id}/update",
-            put(update_member).post(update_member),
-        )
+    Router::new().route(
+        "/conversation/member/{user_id}/{action}",
+        put(change_member).post(change_member),
+    )
 }
 
-async fn drop_member(
-    state: State<AppState>,
-    caller: Authorized<AwaIntegrationUser>,
-    user: Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    change(state, caller, user, body, Action::Drop).await
-}
-
-async fn update_member(
-    state: State<AppState>,
-    caller: Authorized<AwaIntegrationUser>,
-    user: Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    change(state, caller, user, body, Action::MakePublic).await
-}
-
-async fn change(
+async fn change_member(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<AwaIntegrationUser>,
-    Path(user): Path<String>,
+    Path((user, action)): Path<(String, String)>,
+    caller: Result<Authorized<AwaIntegrationUser>, ApiError>,
     body: Body,
-    action: Action,
 ) -> Result<Response, ApiError> {
+    // Any other action names no resource, whoever asks: the same 400 as an unknown path.
+    let action = match action.as_str() {
+        "drop" => Action::Drop,
+        "update" => Action::MakePublic,
+        _ => return Err(ApiError::invalid_uri()),
+    };
+    let Authorized(caller, _) = caller?;
     let body = body.into_object()?;
     let mut tx = state.store.begin().await?;
     let outcome = members::change(&mut *tx, action, &user, &body, &caller.user_name).await?;
