@@ -5,7 +5,7 @@
 //! a name that is not a registry column nor a value it would have to splice into SQL.
 
 use crate::query::{Condition, EncodedQuery, Operator};
-use crate::record::Value;
+use crate::record::{Value, is_date_time};
 use crate::registry::{Access, Field, FieldType, Table};
 
 /// A condition tree over one table's fields.
@@ -182,6 +182,12 @@ fn condition(table: &'static Table, c: &Condition) -> Result<Filter, FilterError
         Operator::Ne(v) if v.is_empty() => Op::IsNotEmpty,
         Operator::Eq(v) => Op::Eq(typed(v)?),
         Operator::Ne(v) => Op::Ne(typed(v)?),
+        // An empty operand is contained in, starts and ends every non-empty value (the
+        // platform's `LIKE '%%'`); decided here so both backends agree.
+        Operator::Like(v) | Operator::StartsWith(v) | Operator::EndsWith(v) if v.is_empty() => {
+            text_only(v, |_| Op::IsNotEmpty)?
+        }
+        Operator::NotLike(v) if v.is_empty() => text_only(v, |_| Op::IsEmpty)?,
         Operator::Like(v) => text_only(v, Op::Contains)?,
         Operator::NotLike(v) => text_only(v, Op::NotContains)?,
         Operator::StartsWith(v) => text_only(v, Op::StartsWith)?,
@@ -215,8 +221,15 @@ fn typed_value(field: &Field, v: &str) -> Result<Value, FilterError> {
             .parse::<i64>()
             .map(Value::Int)
             .map_err(|_| bad("an integer")),
+        // A date alone compares as the start of that day.
+        FieldType::DateTime if is_date_time(v) || is_date(v) => Ok(Value::Text(v.to_owned())),
+        FieldType::DateTime => Err(bad("a date-time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)")),
         _ => Ok(Value::Text(v.to_owned())),
     }
+}
+
+fn is_date(v: &str) -> bool {
+    is_date_time(&format!("{v} 00:00:00"))
 }
 
 /// The platform's spellings of a boolean: `true`/`false` (any case) and `1`/`0`.
@@ -267,6 +280,24 @@ mod tests {
         assert!(resolve_str("sys_user", "active=maybe").is_err());
         assert!(resolve_str("sys_user", "sys_mod_count<x").is_err());
         assert!(resolve_str("sys_user", "activeLIKEtr").is_err());
+    }
+
+    #[test]
+    fn date_times_are_checked() {
+        assert!(resolve_str("interaction", "opened_at>2026-01-01").is_ok());
+        assert!(resolve_str("interaction", "opened_at>=2026-01-01 10:00:00").is_ok());
+        let e = resolve_str("interaction", "opened_at<garbage").unwrap_err();
+        assert!(e.0.contains("opened_at"), "{e}");
+    }
+
+    #[test]
+    fn empty_text_operands() {
+        for q in ["emailLIKE", "emailSTARTSWITH", "emailENDSWITH"] {
+            let s = resolve_str("sys_user", q).unwrap();
+            assert!(matches!(s.filter, Filter::Cond(_, Op::IsNotEmpty)), "{q}");
+        }
+        let s = resolve_str("sys_user", "emailNOT LIKE").unwrap();
+        assert!(matches!(s.filter, Filter::Cond(_, Op::IsEmpty)));
     }
 
     #[test]

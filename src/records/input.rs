@@ -66,9 +66,13 @@ pub async fn from_json(
 
 fn convert(field: &'static Field, raw: &Json) -> Result<Pending, RecordError> {
     let invalid = |what: &str| RecordError::invalid(field.name, what);
-    // A reference object read back from the Table API ({"value": ..., "link": ...}) is accepted.
+    // A reference object read back from the Table API is accepted: `{"value", "link"}` names the
+    // record by sys_id, `{"display_value", "link"}` (sysparm_display_value=true) by display value.
     let raw = match (field.ty, raw) {
-        (FieldType::Reference(_), Json::Object(o)) => o.get("value").unwrap_or(&Json::Null),
+        (FieldType::Reference(_), Json::Object(o)) => o
+            .get("value")
+            .or_else(|| o.get("display_value"))
+            .ok_or_else(|| invalid("a reference object needs a value or a display_value"))?,
         _ => raw,
     };
     let text = match raw {
