@@ -37,15 +37,17 @@ impl Caller {
         self.has_role(roles::ADMIN)
     }
 
-    /// The guard for APIs that need a role: 403 without it.
+    /// The guard for APIs that need a role: 403 without it, with the platform's answer to a
+    /// failed API-level ACL (ServiceNow KB2466644).
     pub fn require(&self, role: &str) -> Result<(), ApiError> {
         if self.has_role(role) {
             Ok(())
         } else {
+            tracing::info!(user = %self.user_name, role, "role missing");
             Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "User Not Authorized",
-                Some(format!("This operation requires the role '{role}'")),
+                Some("Failed API level ACL Validation".into()),
             ))
         }
     }

@@ -254,6 +254,69 @@ async fn a_user_created_inactive_cannot_authenticate() {
 }
 
 #[tokio::test]
+async fn a_user_without_a_password_cannot_authenticate() {
+    let app = TestApp::spawn().await;
+    app.insert("sys_user", json!({"user_name": "nopass"})).await;
+    for password in ["", "nopass", "null"] {
+        let response = app
+            .as_user(("nopass", password), Method::GET, USERS)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthenticated(response).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_user_cannot_authenticate_right_after_succeeding() {
+    let app = TestApp::spawn().await;
+    let id = app.user("gone", "gone-pw", &["interaction_agent"]).await;
+    assert_eq!(
+        status_as(&app, ("gone", "gone-pw"), USERS).await,
+        StatusCode::OK
+    );
+    let response = app
+        .admin(Method::DELETE, &format!("{USERS}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app
+        .as_user(("gone", "gone-pw"), Method::GET, USERS)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthenticated(response).await;
+}
+
+#[tokio::test]
+async fn a_renamed_user_must_use_the_new_name_at_once() {
+    let app = TestApp::spawn().await;
+    let id = app.user("oldname", "same-pw", &[]).await;
+    assert_eq!(
+        status_as(&app, ("oldname", "same-pw"), USERS).await,
+        StatusCode::OK
+    );
+    let response = app
+        .admin(Method::PATCH, &format!("{USERS}/{id}"))
+        .json(&json!({"user_name": "newname"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .as_user(("oldname", "same-pw"), Method::GET, USERS)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthenticated(response).await;
+    assert_eq!(
+        status_as(&app, ("newname", "same-pw"), USERS).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn a_password_change_takes_effect_at_once() {
     let app = TestApp::spawn().await;
     let id = app.user("bob", "old-secret", &[]).await;
