@@ -195,6 +195,17 @@ pub async fn load(store: &dyn Storage) -> Result<(), RecordError> {
             }
         }
     }
+    // The demo agent starts unmapped, so the mapping samples answer "inserted" then "updated"
+    // after every start, as on the page.
+    let mappings = table("external_agent_mapping").expect("external_agent_mapping");
+    let select = crate::filter::Select::filter(crate::filter::Filter::eq(
+        mappings,
+        "user",
+        MAPPED_AGENT.into(),
+    ));
+    for mapping in tx.select(mappings, &select).await? {
+        let _ = records::delete(&mut *tx, mappings, mapping.sys_id()).await?;
+    }
     let interactions = table("interaction").expect("interaction");
     for (id, n) in NUMBERS {
         let number = Value::Text(rules::interaction_number(*n));

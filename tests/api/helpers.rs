@@ -14,8 +14,10 @@ pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    pub dir: TempDir,
-    stop: Option<oneshot::Sender<()>>,
+    /// Holds the database; removed when the test ends.
+    _dir: TempDir,
+    /// Dropping it (when the test ends) shuts the server down.
+    _stop: oneshot::Sender<()>,
 }
 
 impl TestApp {
@@ -39,8 +41,8 @@ impl TestApp {
         TestApp {
             base,
             client: reqwest::Client::new(),
-            dir,
-            stop: Some(stop),
+            _dir: dir,
+            _stop: stop,
         }
     }
 
@@ -88,12 +90,6 @@ impl TestApp {
                 .await;
         }
         user["sys_id"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -260,3 +256,29 @@ fn parse_raw(bytes: &[u8]) -> RawResponse {
         body,
     }
 }
+
+// --- Seed API helpers (interaction_api, member_api, mapping_api, demo) ---
+
+/// One record read through the Table API as admin, references as plain sys_ids;
+/// `None` when the Table API answers 404.
+pub async fn fetch_record(app: &TestApp, table: &str, sys_id: &str) -> Option<Value> {
+    let path = format!("/api/now/table/{table}/{sys_id}?sysparm_exclude_reference_link=true");
+    let (status, body) = json_of(app.admin(Method::GET, &path).send().await.unwrap()).await;
+    match status {
+        StatusCode::OK => Some(body["result"].clone()),
+        StatusCode::NOT_FOUND => None,
+        other => panic!("GET {path}: {other} {body}"),
+    }
+}
+
+/// The records of `table` matching `query` (a Table API query string such as
+/// `interaction=<id>`, or ""), read as admin, references as plain sys_ids.
+pub async fn fetch_records(app: &TestApp, table: &str, query: &str) -> Vec<Value> {
+    let path = format!(
+        "/api/now/table/{table}?sysparm_exclude_reference_link=true&sysparm_limit=10000&{query}"
+    );
+    let (status, body) = json_of(app.admin(Method::GET, &path).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+    body["result"].as_array().expect("a list").clone()
+}
+// --- end of seed API helpers ---

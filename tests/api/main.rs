@@ -5,7 +5,11 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod demo;
 mod durability;
+mod interaction_api;
+mod mapping_api;
+mod member_api;
 mod negotiation;
 mod query;
 mod references;

@@ -1,0 +1,571 @@
+//! `serve --demo`: every curl sample of the three seed pages, replayed as written (quoting
+//! repaired) against the real binary, answers what the page shows; the banner gives the
+//! credentials; a restart restores the demo state without duplicating anything.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::helpers::{database_url, json_of};
+
+const ADMIN: (&str, &str) = ("admin", "admin");
+const INTEGRATION: (&str, &str) = ("integration", "integration");
+
+const CHANNEL: &str = "28a59893873103002ae97e2526cb0b5d";
+const QUEUE: &str = "f3a50867b30303002186a72256a8dcb7";
+const TO_CLOSE: &str = "b243cde4208f1700964f959e0488dee8";
+const CHAT_INTERACTION: &str = "27f675e3739713004a905ee515f6a7c3";
+const CHAT_AGENT: &str = "0b10223c57a313005baaaa65ef94f970";
+/// `src/demo.rs` SUPERVISOR: the observer the update sample makes a public fulfiller.
+const SUPERVISOR: &str = "a8f98bb0eb32010045e1a5115206fe3a";
+const MAPPED_AGENT: &str = "da419c1fc312310015519f2974d3ae15";
+
+const SETTINGS: &[&str] = &[
+    "SWITCHBOARD_ADMIN_PASSWORD",
+    "SWITCHBOARD_DATABASE_URL",
+    "SWITCHBOARD_LISTEN",
+    "SWITCHBOARD_NO_MIGRATE",
+    "SWITCHBOARD_MAX_BODY_BYTES",
+    "SWITCHBOARD_DEMO",
+    "SWITCHBOARD_CREDENTIAL_CACHE_SECONDS",
+];
+
+/// A `switchboard serve --demo` process on a free port.
+struct DemoServer {
+    child: Child,
+    base: String,
+    /// The lines printed after `listening on ...`.
+    banner: Vec<String>,
+}
+
+impl DemoServer {
+    fn start(database: &str) -> DemoServer {
+        Self::start_with(database, true, &[])
+    }
+
+    /// Starts `serve` (with `--demo` when `demo`) with these extra environment variables.
+    fn start_with(database: &str, demo: bool, env: &[(&str, &str)]) -> DemoServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.arg("serve");
+        if demo {
+            command.arg("--demo");
+        }
+        command
+            .args(["--listen", "127.0.0.1:0", "--database", database])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for name in SETTINGS {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().expect("start switchboard");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = DemoServer {
+            child,
+            base: String::new(),
+            banner: Vec::new(),
+        };
+        let first = received
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server printed its address");
+        server.base = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .to_owned();
+        // With --demo the banner follows at once: its three lines, or whatever came in the wait.
+        while demo && server.banner.len() < 3 {
+            match received.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) => server.banner.push(line),
+                Err(_) => break,
+            }
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server with SIGTERM and waits for a clean exit.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in 0..400 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit after SIGTERM: {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the server did not stop within 10 s");
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A curl-equivalent request: the sample's method, headers, body and user.
+async fn sample(
+    server: &DemoServer,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    who: (&str, &str),
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, server.url(path))
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/json")
+        .basic_auth(who.0, Some(who.1));
+    if let Some(body) = body {
+        request = request.body(body.to_owned());
+    }
+    json_of(request.send().await.unwrap()).await
+}
+
+async fn table_get(server: &DemoServer, path: &str) -> (StatusCode, Value) {
+    json_of(
+        reqwest::Client::new()
+            .get(server.url(path))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn is_sys_id(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| {
+        s.len() == 32
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// The page's create sample.
+async fn create_sample(server: &DemoServer) -> (StatusCode, Value) {
+    sample(
+        server,
+        Method::POST,
+        "/api/now/interaction",
+        Some(&format!(
+            "{{\"channel\":\"{CHANNEL}\",\"queue\":\"{QUEUE}\"}}"
+        )),
+        ADMIN,
+    )
+    .await
+}
+
+async fn close_sample(server: &DemoServer) -> (StatusCode, Value) {
+    sample(
+        server,
+        Method::POST,
+        &format!("/api/now/interaction/{TO_CLOSE}/close"),
+        None,
+        ADMIN,
+    )
+    .await
+}
+
+async fn drop_sample(server: &DemoServer) -> (StatusCode, Value) {
+    sample(
+        server,
+        Method::POST,
+        &format!("/api/now/conversation/member/{CHAT_AGENT}/drop"),
+        Some(&format!("{{\"interaction_id\":\"{CHAT_INTERACTION}\"}}")),
+        INTEGRATION,
+    )
+    .await
+}
+
+async fn update_sample(server: &DemoServer) -> (StatusCode, Value) {
+    sample(
+        server,
+        Method::POST,
+        &format!("/api/now/conversation/member/{SUPERVISOR}/update"),
+        Some(&format!(
+            "{{ \n \"interaction_id\":\"{CHAT_INTERACTION}\", \n \"member_type\":\"public_fulfiller\" \n}}"
+        )),
+        INTEGRATION,
+    )
+    .await
+}
+
+/// The page's update response, `conversation_id` being the interaction's sys_id.
+fn update_response() -> Value {
+    json!({
+      "result": {
+        "conversation_member": {
+          "active": true,
+          "memberType": "public_fulfiller",
+          "conversation_id": CHAT_INTERACTION
+        },
+        "success": true,
+        "message": "Request to update agent member type processed successfully."
+      }
+    })
+}
+
+/// The page's close response, every value as shown.
+fn close_response() -> Value {
+    json!({
+      "result": {
+        "channel": "28a59893873103002ae97e2526cb0b5d",
+        "context": {
+          "present": true
+        },
+        "queue": "f3a50867b30303002186a72256a8dcb7",
+        "state": "closed_complete",
+        "number": "IMS0000060",
+        "contextDocument": "3a43cde4208f1700964f959e0488dee7",
+        "contextTable": "interaction_json_blob",
+        "channelMetadataDocument": "fa43cde4208f1700964f959e0488dee8",
+        "channelMetadataTable": "live_group_profile",
+        "channel_metadata": {
+          "present": true
+        },
+        "sys_id": "b243cde4208f1700964f959e0488dee8",
+        "assigned_to": "",
+        "closed_by": "6816f79cc0a8016401c5a33be04be441",
+        "opened_for": "46d44a23a9fe19810012d100cca80666"
+      }
+    })
+}
+
+/// The page's drop response.
+fn drop_response() -> Value {
+    json!({
+      "result": {
+        "conversation_member": {
+          "active": false,
+          "memberType": "public_fulfiller",
+          "conversation_id": "27f675e3739713004a905ee515f6a7c3"
+        },
+        "success": true,
+        "message": "Request to drop agent processed successfully."
+      }
+    })
+}
+
+#[tokio::test]
+async fn the_banner_gives_the_credentials_and_a_curl_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    let banner = server.banner.join("\n");
+    assert!(!server.banner.is_empty(), "no banner after the first line");
+    for name in ["admin", "integration", "password"] {
+        assert!(banner.contains(name), "{name} in {banner}");
+    }
+    let curl = server
+        .banner
+        .iter()
+        .find(|l| l.contains("curl "))
+        .unwrap_or_else(|| panic!("no curl line in {banner}"));
+    assert!(curl.contains("admin:admin"), "{curl}");
+    assert!(curl.contains(&server.base), "{curl}");
+    assert!(curl.contains("/api/now/interaction"), "{curl}");
+
+    // The banner's credentials work: admin/admin is an admin, integration/integration may use
+    // the Conversation Member API.
+    let (status, body) = table_get(&server, "/api/now/table/sys_user?user_name=integration").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let roles = body["result"][0]["roles"].as_str().unwrap_or_default();
+    for role in [
+        "awa_integration_user",
+        "interaction_agent",
+        "interaction_admin",
+    ] {
+        assert!(roles.contains(role), "{role} in {roles}");
+    }
+    let response = reqwest::Client::new()
+        .get(server.url("/api/now/table/sys_user"))
+        .basic_auth(INTEGRATION.0, Some(INTEGRATION.1))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.status(), StatusCode::UNAUTHORIZED);
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_create_sample_answers_as_the_page_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    let (status, body) = create_sample(&server).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let result = &body["result"];
+    let keys: BTreeSet<&str> = result
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "channel",
+        "context",
+        "queue",
+        "state",
+        "number",
+        "contextDocument",
+        "contextTable",
+        "channelMetadataDocument",
+        "channelMetadataTable",
+        "channel_metadata",
+        "sys_id",
+        "assigned_to",
+        "closed_by",
+        "opened_for",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected, "{result}");
+    assert_eq!(result["channel"], CHANNEL);
+    assert_eq!(result["queue"], QUEUE);
+    assert_eq!(result["state"], "queued");
+    assert_eq!(result["number"], "IMS0000075");
+    assert_eq!(result["contextTable"], "interaction_json_blob");
+    assert_eq!(result["channelMetadataTable"], "live_group_profile");
+    assert_eq!(result["context"], json!({"present": true}));
+    assert_eq!(result["channel_metadata"], json!({"present": true}));
+    assert_eq!(result["assigned_to"], "");
+    assert_eq!(result["closed_by"], "");
+    assert_eq!(result["opened_for"], "");
+    for id in ["sys_id", "contextDocument", "channelMetadataDocument"] {
+        assert!(is_sys_id(&result[id]), "{id}: {result}");
+    }
+    // The demo channel is third-party: the new interaction has a conversation.
+    let (status, conversations) = table_get(
+        &server,
+        &format!(
+            "/api/now/table/sys_cs_conversation?interaction={}",
+            result["sys_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(conversations["result"].as_array().unwrap().len(), 1);
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_close_sample_answers_every_value_the_page_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    let (status, body) = close_sample(&server).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, close_response());
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_drop_sample_answers_the_pages_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    let (status, body) = drop_sample(&server).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, drop_response());
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_update_sample_answers_the_pages_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    let (status, body) = update_sample(&server).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, update_response());
+    server.stop();
+}
+
+#[tokio::test]
+async fn the_agent_mapping_samples_insert_then_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(&database_url(&dir));
+    mapping_samples(&server).await;
+    server.stop();
+}
+
+/// The page's two mapping samples: 201 "inserted", then 200 "updated" with the same id.
+async fn mapping_samples(server: &DemoServer) {
+    let path = format!(
+        "/api/sn_ct_ctr_it_core/agent_mapping/agent/{MAPPED_AGENT}/inboundId/ServiceNowVoice"
+    );
+    let (status, first) = sample(
+        server,
+        Method::PUT,
+        &path,
+        Some("{\"external_agent_id\":\"12345\"}"),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let ids = first["result"]["mappingIds"].as_array().unwrap().clone();
+    assert_eq!(ids.len(), 1, "{first}");
+    assert!(is_sys_id(&ids[0]), "{first}");
+    assert_eq!(
+        first,
+        json!({"result": {"message": "Agent Id mapping record inserted", "status": "success",
+                          "mappingIds": ids}})
+    );
+
+    let (status, second) = sample(
+        server,
+        Method::PUT,
+        &path,
+        Some("{\"external_agent_id\":\"12345\", \"active\":\"false\"}"),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(
+        second,
+        json!({"result": {"message": "Agent Id mapping record updated", "status": "success",
+                          "mappingIds": ids}})
+    );
+    let (status, record) = table_get(
+        server,
+        &format!(
+            "/api/now/table/external_agent_mapping/{}?sysparm_exclude_reference_link=true",
+            ids[0].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["result"]["active"], "false");
+    assert_eq!(record["result"]["external_agent_id"], "12345");
+    assert_eq!(record["result"]["user"], MAPPED_AGENT);
+}
+
+#[tokio::test]
+async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database_url(&dir);
+    let server = DemoServer::start(&db);
+    let (status, body) = close_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, close_response()));
+    let (status, body) = drop_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, drop_response()));
+    let (status, body) = update_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, update_response()));
+    mapping_samples(&server).await;
+    let (status, created) = create_sample(&server).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["result"]["number"], "IMS0000075");
+    let (_, users_before) = table_get(&server, "/api/now/table/sys_user").await;
+    server.stop();
+
+    let server = DemoServer::start(&db);
+    // The interaction to close is open again, the dropped agent a member again.
+    let (status, stored) = table_get(
+        &server,
+        &format!("/api/now/table/interaction/{TO_CLOSE}?sysparm_exclude_reference_link=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored["result"]["state"], "queued", "{stored}");
+    assert_eq!(stored["result"]["active"], "true", "{stored}");
+    assert_eq!(stored["result"]["closed_by"], "", "{stored}");
+    assert_eq!(stored["result"]["number"], "IMS0000060", "{stored}");
+    let (status, conversations) = table_get(
+        &server,
+        &format!("/api/now/table/sys_cs_conversation?interaction={TO_CLOSE}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let conversations = conversations["result"].as_array().unwrap().clone();
+    assert_eq!(conversations.len(), 1, "{conversations:?}");
+    assert_eq!(conversations[0]["state"], "open");
+
+    let (status, body) = close_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, close_response()));
+    let (status, body) = drop_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, drop_response()));
+    let (status, body) = update_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, update_response()));
+    // The demo agent is unmapped again: the mapping samples insert, then update.
+    mapping_samples(&server).await;
+
+    // Loading again duplicated nobody, and numbers go on after the ones already given.
+    let (status, admins) = table_get(&server, "/api/now/table/sys_user?user_name=admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(admins["result"].as_array().unwrap().len(), 1, "{admins}");
+    let (_, users_after) = table_get(&server, "/api/now/table/sys_user").await;
+    assert_eq!(
+        users_after["result"].as_array().unwrap().len(),
+        users_before["result"].as_array().unwrap().len()
+    );
+    for table in [
+        "interaction_connector",
+        "awa_queue",
+        "sys_cs_provider_application",
+    ] {
+        let (_, records) = table_get(&server, &format!("/api/now/table/{table}")).await;
+        assert_eq!(
+            records["result"].as_array().unwrap().len(),
+            1,
+            "{table}: {records}"
+        );
+    }
+    let (status, again) = create_sample(&server).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["result"]["number"], "IMS0000076");
+    server.stop();
+}
+
+#[tokio::test]
+async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database_url(&dir);
+    let plain = DemoServer::start_with(
+        &db,
+        false,
+        &[("SWITCHBOARD_ADMIN_PASSWORD", "first-admin-password")],
+    );
+    let response = reqwest::Client::new()
+        .post(plain.url("/api/now/table/awa_queue"))
+        .basic_auth("admin", Some("first-admin-password"))
+        .json(&json!({"name": "Kept queue"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    plain.stop();
+
+    let server = DemoServer::start(&db);
+    let (status, admins) = table_get(&server, "/api/now/table/sys_user?user_name=admin").await;
+    assert_eq!(status, StatusCode::OK, "admin/admin works: {admins}");
+    assert_eq!(admins["result"].as_array().unwrap().len(), 1, "{admins}");
+    let (status, body) = close_sample(&server).await;
+    assert_eq!((status, body), (StatusCode::OK, close_response()));
+    // Records that are not the demo's are left alone.
+    let (_, queues) = table_get(&server, "/api/now/table/awa_queue?name=Kept%20queue").await;
+    assert_eq!(queues["result"].as_array().unwrap().len(), 1, "{queues}");
+    server.stop();
+}
