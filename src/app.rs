@@ -13,13 +13,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Authenticator;
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
-use crate::storage::{self, Storage, StorageError};
+use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
 use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, table_api};
 
 /// Settings that shape a running server.
 #[derive(Clone)]
 pub struct Config {
     pub database_url: String,
+    /// Pool size and timeouts (PostgreSQL).
+    pub database_pool: PoolSettings,
     /// Run migrations at start.
     pub migrate: bool,
     /// Request bodies above this are refused (the platform's default is 10 MB).
@@ -36,6 +38,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &storage::redact(&self.database_url))
+            .field("database_pool", &self.database_pool)
             .field("migrate", &self.migrate)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("credential_cache_ttl", &self.credential_cache_ttl)
@@ -53,6 +56,7 @@ impl Config {
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
             database_url: database_url.into(),
+            database_pool: PoolSettings::default(),
             migrate: true,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             credential_cache_ttl: Duration::from_secs(60),
@@ -73,7 +77,7 @@ pub struct AppState {
 impl AppState {
     /// Opens the database, migrates it, and makes sure the built-in roles and first admin exist.
     pub async fn open(config: Config) -> Result<AppState, StartError> {
-        let store = storage::open(&config.database_url).await?;
+        let store = storage::open_with(&config.database_url, &config.database_pool).await?;
         if config.migrate {
             store.migrate().await?;
         }
@@ -97,11 +101,18 @@ impl AppState {
         })
     }
 
-    /// Called after every committed write, so caches never serve what the write changed.
-    pub fn after_write(&self, effects: Effects) {
+    /// Commits a write transaction. When it changed users, roles or grants, every node's
+    /// credential cache is emptied: this one's at once, the others' through the notification
+    /// the transaction sends on commit.
+    pub async fn commit(&self, mut tx: Box<dyn Tx>, effects: Effects) -> Result<(), StorageError> {
+        if effects.identity_changed {
+            tx.notify(storage::IDENTITY_CHANNEL).await?;
+        }
+        tx.commit().await?;
         if effects.identity_changed {
             self.auth.invalidate();
         }
+        Ok(())
     }
 }
 

@@ -24,6 +24,8 @@ pub async fn run(store: &dyn Storage, admin_password: Option<&str>) -> Result<()
         None
     };
     let mut tx = store.begin().await?;
+    // Nodes starting together take turns, so the roles and the admin are created once.
+    tx.lock("bootstrap").await?;
     roles::ensure_builtin(&mut *tx).await?;
     // Checked again inside the transaction: another node may have created the admin meanwhile.
     let still_empty = tx.select(users, &Select::all().limit(1)).await?.is_empty();

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, Config, StartError};
+use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,13 +30,36 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://PATH (created if missing).
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
     #[arg(
         long,
         env = "SWITCHBOARD_DATABASE_URL",
         default_value = "sqlite://switchboard.db"
     )]
     pub database: String,
+    /// Most connections to PostgreSQL this node opens.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a free PostgreSQL connection before failing.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub database_acquire_timeout_seconds: u64,
+}
+
+impl DatabaseArgs {
+    fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.database_max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_seconds),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -70,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let admin_password = std::env::var("SWITCHBOARD_ADMIN_PASSWORD").ok();
     match cli.command {
         Command::Migrate(db) => {
-            let store = crate::storage::open(&db.database).await?;
+            let store = crate::storage::open_with(&db.database, &db.pool()).await?;
             store.migrate().await?;
             store.close().await;
             println!("migrations applied");
@@ -78,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         }
         Command::Serve(args) => {
             let config = Config {
+                database_pool: args.db.pool(),
                 database_url: args.db.database,
                 migrate: !args.no_migrate,
                 max_body_bytes: args.max_body_bytes,

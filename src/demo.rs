@@ -177,6 +177,7 @@ pub async fn load(store: &dyn Storage) -> Result<(), RecordError> {
         changes.push((table, id, input::from_json(table, &body).await?));
     }
     let mut tx = store.begin().await?;
+    tx.lock("bootstrap").await?;
     for (table, id, change) in changes {
         // A user may already exist under its name with another sys_id (an admin created before
         // admin had the platform's sys_id): restore that one rather than clash on the name.

@@ -46,6 +46,9 @@ pub struct Select {
     pub order: Vec<(&'static Field, bool)>,
     pub limit: Option<u64>,
     pub offset: u64,
+    /// Inside a write transaction: lock the rows read until it ends, so a concurrent writer on
+    /// another connection (or node) waits and then sees this one's result.
+    pub lock: bool,
 }
 
 impl Select {
@@ -55,7 +58,13 @@ impl Select {
             order: Vec::new(),
             limit: None,
             offset: 0,
+            lock: false,
         }
+    }
+
+    pub fn locked(mut self) -> Self {
+        self.lock = true;
+        self
     }
 
     pub fn filter(filter: Filter) -> Self {
@@ -139,8 +148,7 @@ pub fn resolve(table: &'static Table, query: &EncodedQuery) -> Result<Select, Fi
     Ok(Select {
         filter,
         order,
-        limit: None,
-        offset: 0,
+        ..Select::all()
     })
 }
 

@@ -9,6 +9,7 @@ use axum::routing::post;
 use crate::app::AppState;
 use crate::auth::{Authorized, InteractionAgent};
 use crate::http::{ApiError, Body, respond};
+use crate::records::Effects;
 use crate::records::interactions::{self, NewInteraction, OpenError};
 
 pub fn router() -> Router<AppState> {
@@ -39,7 +40,7 @@ async fn create(
     let mut tx = state.store.begin().await?;
     let interaction = interactions::open(&mut *tx, new, &caller.sys_id, &caller.user_name).await?;
     let view = interactions::api_view(&mut *tx, &interaction).await?;
-    tx.commit().await?;
+    state.commit(tx, Effects::default()).await?;
     Ok(respond::result(StatusCode::CREATED, HeaderMap::new(), view))
 }
 
@@ -51,6 +52,6 @@ async fn close(
     let mut tx = state.store.begin().await?;
     let interaction = interactions::close(&mut *tx, &id, &caller.sys_id, &caller.user_name).await?;
     let view = interactions::api_view(&mut *tx, &interaction).await?;
-    tx.commit().await?;
+    state.commit(tx, Effects::default()).await?;
     Ok(respond::ok(view))
 }

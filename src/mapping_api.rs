@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::{Authorized, InteractionAgent};
 use crate::http::{ApiError, Body, conventions, respond};
+use crate::records::Effects;
 use crate::records::mappings::{self, MappingRequest, Refused};
 
 pub fn router() -> Router<AppState> {
@@ -47,7 +48,7 @@ async fn map_agent(
     let mut tx = state.store.begin().await?;
     let outcome =
         mappings::map_agent(&mut *tx, &agent, &inbound_id, request, &caller.user_name).await?;
-    tx.commit().await?;
+    state.commit(tx, Effects::default()).await?;
     Ok(match outcome {
         Ok(mapped) => {
             let (status, message) = match mapped.created {

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::{Authorized, AwaIntegrationUser};
 use crate::http::{ApiError, Body, respond};
+use crate::records::Effects;
 use crate::records::members::{self, Action};
 
 pub fn router() -> Router<AppState> {
@@ -36,7 +37,7 @@ async fn change_member(
     let body = body.into_object()?;
     let mut tx = state.store.begin().await?;
     let outcome = members::change(&mut *tx, action, &user, &body, &caller.user_name).await?;
-    tx.commit().await?;
+    state.commit(tx, Effects::default()).await?;
     Ok(match outcome {
         Ok(changed) => respond::ok(json!({
             "conversation_member": {

@@ -253,8 +253,9 @@ pub fn is_closed(interaction: &Record) -> bool {
 /// nothing. `NotFound` for an unknown sys_id.
 pub async fn close(tx: &mut dyn Tx, id: &str, caller: &str, actor: &str) -> Result<Record> {
     let interactions = registry("interaction");
+    // Locked: of two concurrent closes, the second waits and then finds the interaction closed.
     let interaction = tx
-        .get(interactions, id)
+        .get_locked(interactions, id)
         .await?
         .ok_or(RecordError::NotFound)?;
     if is_closed(&interaction) {

@@ -112,8 +112,9 @@ pub async fn change(
     let filter = Filter::eq(members, "conversation", conversation.sys_id().into())
         .and(Filter::eq(members, "member", user.into()))
         .and(Filter::eq(members, "active", Value::Bool(true)));
+    // Locked: a concurrent drop and update of one member serialise, the second seeing the first.
     let Some(member) = tx
-        .select(members, &Select::filter(filter).limit(1))
+        .select(members, &Select::filter(filter).limit(1).locked())
         .await?
         .pop()
     else {

@@ -149,7 +149,10 @@ pub async fn update(
     changes: Changes,
     actor: &str,
 ) -> Result<(Record, Effects)> {
-    let before = tx.get(table, sys_id).await?.ok_or(RecordError::NotFound)?;
+    let before = tx
+        .get_locked(table, sys_id)
+        .await?
+        .ok_or(RecordError::NotFound)?;
     let mut rec = before.clone();
     apply(tx, &mut rec, changes).await?;
     rules::before_update(tx, table, &before, &mut rec).await?;
@@ -182,7 +185,10 @@ pub fn delete<'a>(
     sys_id: &'a str,
 ) -> Pin<Box<dyn Future<Output = Result<Effects>> + Send + 'a>> {
     Box::pin(async move {
-        let before = tx.get(table, sys_id).await?.ok_or(RecordError::NotFound)?;
+        let before = tx
+            .get_locked(table, sys_id)
+            .await?
+            .ok_or(RecordError::NotFound)?;
         let mut effects = Effects::of(table);
         for (referrer, field) in registry::references_to(table.name) {
             let select = Select::filter(Filter::eq(referrer, field.name, sys_id.into()));

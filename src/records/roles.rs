@@ -113,6 +113,9 @@ impl Graph {
 
 /// Recomputes `sys_user.roles` for the given users, or for every user when `users` is None.
 pub async fn recompute(tx: &mut dyn Tx, users: Option<&[&str]>) -> Result<()> {
+    // Serialised, so that two concurrent grants (on two nodes) cannot each compute the roles
+    // without the other's grant: the second waits, then reads the first's committed rows.
+    tx.lock("roles").await?;
     let graph = Graph::load(tx).await?;
     let user_table = sys("sys_user");
     let grants_table = sys("sys_user_has_role");

@@ -3,10 +3,13 @@
 //! Reads go straight to [`Storage`]; writes happen in a [`Tx`], which commits durably (the
 //! response is sent only after the commit returned) or, if dropped, rolls back.
 
+pub mod postgres;
+mod rows;
 pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -23,7 +26,7 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
 }
 
@@ -46,7 +49,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn columns(&self, table: &str) -> Result<Vec<String>>;
     /// Finishes outstanding work and closes connections.
     async fn close(&self);
+    /// Calls `changed` whenever another connection (another node) commits a write to users,
+    /// roles or grants, and when such news may have been missed. Backends with a single process
+    /// per database need not do anything.
+    fn watch_identity_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) {
+        let _ = changed;
+    }
 }
+
+/// The channel on which committed identity changes are announced to every node.
+pub const IDENTITY_CHANNEL: &str = "switchboard_identity";
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
 #[async_trait]
@@ -56,6 +68,19 @@ pub trait Tx: Send {
         let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into())).limit(1);
         Ok(self.select(table, &select).await?.pop())
     }
+    /// Reads one record and locks it until the transaction ends: the way to read a record
+    /// that is about to be changed, so concurrent changes serialise.
+    async fn get_locked(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
+        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into()))
+            .limit(1)
+            .locked();
+        Ok(self.select(table, &select).await?.pop())
+    }
+    /// Takes a named lock held until the transaction ends, serialising every transaction that
+    /// takes it (across nodes too). For derived data computed from many rows.
+    async fn lock(&mut self, name: &str) -> Result<()>;
+    /// Announces `channel` to every listener when (and only if) the transaction commits.
+    async fn notify(&mut self, channel: &str) -> Result<()>;
     async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()>;
     /// Inserts `record` unless one with the same `key` values exists, in which case that one's
     /// `update` fields are set. Atomic under concurrency (a unique key and `ON CONFLICT`, never
@@ -89,10 +114,34 @@ impl From<&str> for crate::record::Value {
     }
 }
 
-/// Opens the database a URL names.
+/// Connection pool settings for client-server databases (PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens the database a URL names, with default pool settings.
 pub async fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    open_with(url, &PoolSettings::default()).await
+}
+
+/// Opens the database a URL names: `sqlite://PATH` or `postgres://...`.
+pub async fn open_with(url: &str, pool: &PoolSettings) -> Result<Arc<dyn Storage>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(url, pool).await?))
     } else {
         Err(StorageError::UnsupportedUrl(redact(url)))
     }

@@ -49,6 +49,15 @@ impl Sql {
         self
     }
 
+    /// Binds a character count for `substr`/`right`, which PostgreSQL wants as `integer`.
+    fn bind_length(&mut self, s: &str) -> &mut Self {
+        self.bind(Value::Int(char_len(s)));
+        if self.dialect == Dialect::Postgres {
+            self.text.push_str("::integer");
+        }
+        self
+    }
+
     fn ident(&mut self, name: &str) -> &mut Self {
         debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         self.push("\"").push(name).push("\"")
@@ -93,6 +102,10 @@ pub fn select(table: &Table, select: &Select, dialect: Dialect) -> Sql {
     }
     if select.offset > 0 {
         sql.push(" OFFSET ").bind(Value::Int(clamp(select.offset)));
+    }
+    // SQLite has one writer at a time, so its rows need no lock.
+    if select.lock && dialect == Dialect::Postgres {
+        sql.push(" FOR UPDATE");
     }
     sql
 }
@@ -286,7 +299,7 @@ fn comparison(field: &Field, op: &Op, sql: &mut Sql) {
             sql.push("substr(");
             col(sql);
             sql.push(", 1, ")
-                .bind(Value::Int(char_len(s)))
+                .bind_length(s)
                 .push(") = ")
                 .bind(Value::Text(s.clone()));
         }
@@ -295,12 +308,12 @@ fn comparison(field: &Field, op: &Op, sql: &mut Sql) {
                 Dialect::Sqlite => {
                     sql.push("substr(");
                     col(sql);
-                    sql.push(", -").bind(Value::Int(char_len(s)));
+                    sql.push(", -").bind_length(s);
                 }
                 Dialect::Postgres => {
                     sql.push("right(");
                     col(sql);
-                    sql.push(", ").bind(Value::Int(char_len(s)));
+                    sql.push(", ").bind_length(s);
                 }
             }
             sql.push(") = ").bind(Value::Text(s.clone()));
@@ -363,7 +376,7 @@ mod tests {
         let sql = sql_for("user_nameINa,b^ORemailENDSWITHx", Dialect::Postgres);
         assert!(
             sql.text
-                .contains("(\"user_name\" IN ($1, $2) OR right(\"email\", $3) = $4)"),
+                .contains("(\"user_name\" IN ($1, $2) OR right(\"email\", $3::integer) = $4)"),
             "{}",
             sql.text
         );

@@ -10,15 +10,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
+use super::rows;
 use super::sql::{self, Dialect, Sql};
 use super::{Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
 use crate::record::{Record, Value};
-use crate::registry::{FieldType, Table};
+use crate::registry::Table;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -112,6 +113,16 @@ impl Tx for SqliteTx {
         .await
     }
 
+    /// One writer at a time: every write transaction already holds every lock.
+    async fn lock(&mut self, _name: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// One process per database file: the writer invalidates its own caches.
+    async fn notify(&mut self, _channel: &str) -> Result<()> {
+        Ok(())
+    }
+
     async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
         execute(
             &mut self.tx,
@@ -180,24 +191,14 @@ impl Tx for SqliteTx {
 }
 
 fn arguments(params: Vec<Value>) -> Result<SqliteArguments> {
-    let mut args = SqliteArguments::default();
-    for p in params {
-        let added = match p {
-            Value::Null => args.add(None::<String>),
-            Value::Text(s) => args.add(s),
-            Value::Bool(b) => args.add(b),
-            Value::Int(i) => args.add(i),
-        };
-        added.map_err(|e| StorageError::Database(sqlx::Error::Encode(e)))?;
-    }
-    Ok(args)
+    rows::arguments(params)
 }
 
 async fn fetch(conn: &mut SqliteConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
     let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|row| decode(table, row)).collect()
+    rows.iter().map(|row| rows::decode(table, row)).collect()
 }
 
 async fn execute(conn: &mut SqliteConnection, table: &Table, sql: Sql) -> Result<u64> {
@@ -229,17 +230,4 @@ fn on_constraint(table: &Table, e: sqlx::Error) -> StorageError {
         };
     }
     StorageError::Database(e)
-}
-
-fn decode(table: &Table, row: &SqliteRow) -> Result<Record> {
-    let mut record = Record::new();
-    for (i, f) in table.fields.iter().enumerate() {
-        let v = match f.ty {
-            FieldType::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-            FieldType::Integer => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-            _ => row.try_get::<Option<String>, _>(i)?.map(Value::text),
-        };
-        record.set(f.name, v.unwrap_or(Value::Null));
-    }
-    Ok(record)
 }

@@ -216,8 +216,7 @@ async fn create(
     let mut tx = state.store.begin().await?;
     let (record, effects) =
         records::insert(&mut *tx, table, sys_id, changes, &caller.user_name).await?;
-    tx.commit().await?;
-    state.after_write(effects);
+    state.commit(tx, effects).await?;
     render_one(
         &state,
         table,
@@ -244,8 +243,7 @@ async fn update(
     let mut tx = state.store.begin().await?;
     let (record, effects) =
         records::update(&mut *tx, table, &sys_id, changes, &caller.user_name).await?;
-    tx.commit().await?;
-    state.after_write(effects);
+    state.commit(tx, effects).await?;
     render_one(&state, table, &params, &headers, record, StatusCode::OK).await
 }
 
@@ -258,7 +256,6 @@ async fn remove(
     access::require_write(&caller, "Delete")?;
     let mut tx = state.store.begin().await?;
     let effects = records::delete(&mut *tx, table, &sys_id).await?;
-    tx.commit().await?;
-    state.after_write(effects);
+    state.commit(tx, effects).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -12,7 +12,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::helpers::{database_url, json_of};
+use super::helpers::{TestDb, json_of};
 
 const ADMIN: (&str, &str) = ("admin", "admin");
 const INTEGRATION: (&str, &str) = ("integration", "integration");
@@ -276,8 +276,8 @@ fn drop_response() -> Value {
 
 #[tokio::test]
 async fn the_banner_gives_the_credentials_and_a_curl_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     let banner = server.banner.join("\n");
     assert!(!server.banner.is_empty(), "no banner after the first line");
     for name in ["admin", "integration", "password"] {
@@ -316,8 +316,8 @@ async fn the_banner_gives_the_credentials_and_a_curl_line() {
 
 #[tokio::test]
 async fn the_create_sample_answers_as_the_page_shows() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     let (status, body) = create_sample(&server).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let result = &body["result"];
@@ -376,8 +376,8 @@ async fn the_create_sample_answers_as_the_page_shows() {
 
 #[tokio::test]
 async fn the_close_sample_answers_every_value_the_page_shows() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     let (status, body) = close_sample(&server).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, close_response());
@@ -386,8 +386,8 @@ async fn the_close_sample_answers_every_value_the_page_shows() {
 
 #[tokio::test]
 async fn the_drop_sample_answers_the_pages_body() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     let (status, body) = drop_sample(&server).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, drop_response());
@@ -396,8 +396,8 @@ async fn the_drop_sample_answers_the_pages_body() {
 
 #[tokio::test]
 async fn the_update_sample_answers_the_pages_body() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     let (status, body) = update_sample(&server).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, update_response());
@@ -406,8 +406,8 @@ async fn the_update_sample_answers_the_pages_body() {
 
 #[tokio::test]
 async fn the_agent_mapping_samples_insert_then_update() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = DemoServer::start(&database_url(&dir));
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
     mapping_samples(&server).await;
     server.stop();
 }
@@ -465,8 +465,8 @@ async fn mapping_samples(server: &DemoServer) {
 
 #[tokio::test]
 async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir);
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
     let server = DemoServer::start(&db);
     let (status, body) = close_sample(&server).await;
     assert_eq!((status, body), (StatusCode::OK, close_response()));
@@ -541,8 +541,8 @@ async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
 
 #[tokio::test]
 async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir);
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
     let plain = DemoServer::start_with(
         &db,
         false,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::helpers::{ADMIN, database_url, json_of};
+use super::helpers::{ADMIN, TestDb, json_of};
 
 /// A `switchboard serve` process on a free port.
 struct Server {
@@ -79,8 +79,8 @@ async fn create_queue(client: &reqwest::Client, base: &str, name: &str) -> Strin
 
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir);
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
     let client = reqwest::Client::new();
     let server = Server::start(&db);
     let mut ids = Vec::new();
@@ -108,8 +108,8 @@ async fn acknowledged_writes_survive_sigkill() {
 
 #[tokio::test]
 async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir);
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
     for signal in ["TERM", "INT"] {
         let server = Server::start(&db);
         let id = create_queue(&reqwest::Client::new(), &server.base, signal).await;
@@ -121,8 +121,8 @@ async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
 
 #[tokio::test]
 async fn first_start_without_a_password_logs_a_random_one_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir);
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
     let mut server = Server::start_with(&db, &[]);
     let stderr = server.child.stderr.take().unwrap();
     server.signal("TERM");
@@ -162,13 +162,15 @@ async fn first_start_without_a_password_logs_a_random_one_once() {
 
 #[test]
 fn migrate_subcommand_prepares_a_database() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["migrate", "--database", &database_url(&dir)])
+        .args(["migrate", "--database", &db.url])
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    assert!(Path::new(&super::helpers::database_path(&dir)).exists());
+    if let Some(file) = db.sqlite_path() {
+        assert!(Path::new(&file).exists());
+    }
 }
 
 #[test]

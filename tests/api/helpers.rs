@@ -14,8 +14,8 @@ pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    /// Holds the database; removed when the test ends.
-    _dir: TempDir,
+    /// Holds the database; dropped when the test ends.
+    _db: TestDb,
     /// Dropping it (when the test ends) shuts the server down.
     _stop: oneshot::Sender<()>,
 }
@@ -27,8 +27,8 @@ impl TestApp {
 
     /// Starts a server whose config `tweak` may adjust.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(database_url(&dir));
+        let db = TestDb::new();
+        let mut config = Config::new(db.url.clone());
         config.admin_password = Some(ADMIN.1.to_owned());
         tweak(&mut config);
         let state = AppState::open(config).await.expect("server state");
@@ -41,7 +41,7 @@ impl TestApp {
         TestApp {
             base,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _db: db,
             _stop: stop,
         }
     }
@@ -93,12 +93,89 @@ impl TestApp {
     }
 }
 
-pub fn database_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", database_path(dir).display())
+/// The variable naming the PostgreSQL server the PostgreSQL pass of this suite runs against.
+pub const POSTGRES_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
+/// Set (by `backends::the_whole_suite_passes_on_postgres`) in the process that runs the suite
+/// on PostgreSQL.
+pub const BACKEND_VAR: &str = "SWITCHBOARD_TEST_BACKEND";
+
+/// Whether this process runs the suite on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(BACKEND_VAR).as_deref() == Ok("postgres")
 }
 
-pub fn database_path(dir: &TempDir) -> PathBuf {
-    dir.path().join("switchboard.db")
+/// A database of a test's own: a temporary SQLite file, or, in the PostgreSQL pass, a fresh
+/// schema of the PostgreSQL database, dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    /// The SQLite file's folder, or the PostgreSQL (server URL, schema).
+    place: Place,
+}
+
+enum Place {
+    Sqlite(TempDir),
+    Postgres { server: String, schema: String },
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        if !on_postgres() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+            return TestDb {
+                url,
+                place: Place::Sqlite(dir),
+            };
+        }
+        let server = std::env::var(POSTGRES_URL_VAR).expect("the PostgreSQL pass needs its URL");
+        let schema = format!("test_{}", switchboard::record::new_sys_id());
+        postgres(&server, &format!("CREATE SCHEMA {schema}"));
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}options=-csearch_path%3D{schema}");
+        TestDb {
+            url,
+            place: Place::Postgres { server, schema },
+        }
+    }
+
+    /// The SQLite file, when the test runs on SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.place {
+            Place::Sqlite(dir) => Some(dir.path().join("switchboard.db")),
+            Place::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Place::Postgres { server, schema } = &self.place {
+            postgres(server, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Runs one statement on the PostgreSQL server, from any context (async or not).
+fn postgres(server: &str, statement: &str) {
+    let (server, statement) = (server.to_owned(), statement.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&server)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .expect("schema statement");
+        });
+    })
+    .join()
+    .expect("schema thread");
 }
 
 /// Status and JSON body of a response (panics with the text if it is not JSON).

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod backends;
 mod conventions;
 mod demo;
 mod durability;

@@ -4,10 +4,8 @@ use switchboard::registry::TABLES;
 
 #[tokio::test]
 async fn sqlite_columns_match_the_registry_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = switchboard::storage::open(&super::helpers::database_url(&dir))
-        .await
-        .unwrap();
+    let db = super::helpers::TestDb::new();
+    let store = switchboard::storage::open(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     for table in TABLES {
         let columns = store.columns(table.name).await.unwrap();
@@ -19,8 +17,8 @@ async fn sqlite_columns_match_the_registry_in_order() {
 
 #[tokio::test]
 async fn migrating_twice_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = super::helpers::database_url(&dir);
+    let db = super::helpers::TestDb::new();
+    let url = db.url.clone();
     for _ in 0..2 {
         let store = switchboard::storage::open(&url).await.unwrap();
         store.migrate().await.unwrap();

@@ -1,0 +1,251 @@
+//! The PostgreSQL backend: for several switchboard nodes on one database (or a
+//! PostgreSQL-compatible distributed SQL engine).
+//!
+//! What makes several nodes safe: interaction numbers from a sequence; rows about to change are
+//! read `FOR UPDATE`; derived data (roles) is recomputed under a transaction-scoped advisory
+//! lock; agent mappings are upserted on their unique key; identity changes are announced with
+//! `NOTIFY` so every node empties its credential cache.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgConnection, PgDatabaseError, PgListener, PgPoolOptions,
+};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+
+use super::rows;
+use super::sql::{self, Dialect, Sql};
+use super::{IDENTITY_CHANNEL, PoolSettings, Result, Storage, StorageError, Tx};
+use crate::filter::{Filter, Select};
+use crate::record::{Record, Value};
+use crate::registry::Table;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str, settings: &PoolSettings) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch(
+            &mut conn,
+            table,
+            sql::select(table, select, Dialect::Postgres),
+        )
+        .await
+    }
+
+    async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64> {
+        let sql = sql::count(table, filter, Dialect::Postgres);
+        let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(PgTx {
+            tx: self.pool.begin().await?,
+        }))
+    }
+
+    /// sqlx holds a PostgreSQL advisory lock while it migrates, so nodes starting at once take
+    /// turns and each migration runs once.
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn watch_identity_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            while !pool.is_closed() {
+                if let Err(e) = listen(&pool, &*changed).await {
+                    tracing::warn!("identity-change listener: {e}; retrying");
+                }
+                // Anything may have changed while we were not listening.
+                changed();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+/// Calls `changed` for every identity-change notification, until the connection is lost.
+async fn listen(pool: &PgPool, changed: &(dyn Fn() + Send + Sync)) -> Result<()> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(IDENTITY_CHANNEL).await?;
+    while listener.try_recv().await?.is_some() {
+        changed();
+    }
+    Ok(())
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
+        fetch(
+            &mut self.tx,
+            table,
+            sql::select(table, select, Dialect::Postgres),
+        )
+        .await
+    }
+
+    async fn lock(&mut self, name: &str) -> Result<()> {
+        // Keyed by schema too, so databases shared by several schemas do not contend.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || $1))")
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn notify(&mut self, channel: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, current_schema())")
+            .bind(channel)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
+        execute(
+            &mut self.tx,
+            table,
+            sql::insert(table, record, Dialect::Postgres),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn upsert(
+        &mut self,
+        table: &'static Table,
+        record: &Record,
+        key: &[&str],
+        update: &[&str],
+    ) -> Result<String> {
+        let sql = sql::upsert(table, record, key, update, Dialect::Postgres);
+        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| on_constraint(table, e))
+    }
+
+    async fn update(
+        &mut self,
+        table: &'static Table,
+        sys_id: &str,
+        changes: &Record,
+    ) -> Result<bool> {
+        let sql = sql::update(table, sys_id, changes, Dialect::Postgres);
+        Ok(execute(&mut self.tx, table, sql).await? > 0)
+    }
+
+    async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
+        let sql = sql::delete(table, sys_id, Dialect::Postgres);
+        Ok(execute(&mut self.tx, table, sql).await? > 0)
+    }
+
+    async fn next_number(&mut self, counter: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT nextval($1::regclass)")
+            .bind(format!("sys_counter_{counter}"))
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()> {
+        sqlx::query(
+            "SELECT setval($1::regclass, GREATEST($2::bigint, 1, \
+             COALESCE(pg_sequence_last_value($1::regclass), 0)))",
+        )
+        .bind(format!("sys_counter_{counter}"))
+        .bind(at_least)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn arguments(params: Vec<Value>) -> Result<PgArguments> {
+    rows::arguments(params)
+}
+
+async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
+    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|row| rows::decode(table, row)).collect()
+}
+
+async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
+    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| on_constraint(table, e))
+}
+
+/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
+fn on_constraint(table: &Table, e: sqlx::Error) -> StorageError {
+    if let Some(db) = e.as_database_error()
+        && db.kind() == sqlx::error::ErrorKind::UniqueViolation
+    {
+        // PostgreSQL says "Key (a, b)=(x, y) already exists."
+        let fields = db
+            .try_downcast_ref::<PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .and_then(|d| d.strip_prefix("Key ("))
+            .and_then(|d| d.split_once(")=").map(|(fields, _)| fields))
+            .unwrap_or("key")
+            .replace('"', "");
+        return StorageError::Unique {
+            table: table.name.to_owned(),
+            fields,
+        };
+    }
+    StorageError::Database(e)
+}
