@@ -94,6 +94,9 @@ impl AppState {
             store.clone(),
             config.credential_cache_ttl,
         ));
+        // Another node's identity change empties this node's cache too.
+        let cache = auth.clone();
+        store.watch_identity_changes(Arc::new(move || cache.invalidate()));
         Ok(AppState {
             store,
             auth,

@@ -218,6 +218,8 @@ pub async fn load(store: &dyn Storage) -> Result<(), RecordError> {
         .await?;
     }
     tx.raise_counter("interaction", NEXT_NUMBER_AFTER).await?;
+    // Demo users' passwords were reset: other nodes must forget what they cached.
+    tx.notify(crate::storage::IDENTITY_CHANNEL).await?;
     tx.commit().await?;
     Ok(())
 }

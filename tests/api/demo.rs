@@ -3,15 +3,13 @@
 //! credentials; a restart restores the demo state without duplicating anything.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::binary::Binary;
 use super::helpers::{TestDb, json_of};
 
 const ADMIN: (&str, &str) = ("admin", "admin");
@@ -26,20 +24,9 @@ const CHAT_AGENT: &str = "0b10223c57a313005baaaa65ef94f970";
 const SUPERVISOR: &str = "a8f98bb0eb32010045e1a5115206fe3a";
 const MAPPED_AGENT: &str = "da419c1fc312310015519f2974d3ae15";
 
-const SETTINGS: &[&str] = &[
-    "SWITCHBOARD_ADMIN_PASSWORD",
-    "SWITCHBOARD_DATABASE_URL",
-    "SWITCHBOARD_LISTEN",
-    "SWITCHBOARD_NO_MIGRATE",
-    "SWITCHBOARD_MAX_BODY_BYTES",
-    "SWITCHBOARD_DEMO",
-    "SWITCHBOARD_CREDENTIAL_CACHE_SECONDS",
-];
-
 /// A `switchboard serve --demo` process on a free port.
 struct DemoServer {
-    child: Child,
-    base: String,
+    binary: Binary,
     /// The lines printed after `listening on ...`.
     banner: Vec<String>,
 }
@@ -49,84 +36,28 @@ impl DemoServer {
         Self::start_with(database, true, &[])
     }
 
-    /// Starts `serve` (with `--demo` when `demo`) with these extra environment variables.
+    /// Starts `serve` (with `--demo` when `demo`) with these environment variables.
     fn start_with(database: &str, demo: bool, env: &[(&str, &str)]) -> DemoServer {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        command.arg("serve");
-        if demo {
-            command.arg("--demo");
-        }
-        command
-            .args(["--listen", "127.0.0.1:0", "--database", database])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for name in SETTINGS {
-            command.env_remove(name);
-        }
-        command.envs(env.iter().copied());
-        let mut child = command.spawn().expect("start switchboard");
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = DemoServer {
-            child,
-            base: String::new(),
-            banner: Vec::new(),
-        };
-        let first = received
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the server printed its address");
-        server.base = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .to_owned();
+        let args: &[&str] = if demo { &["--demo"] } else { &[] };
+        let binary = Binary::serve(database, args, env);
+        let mut banner = Vec::new();
         // With --demo the banner follows at once: its three lines, or whatever came in the wait.
-        while demo && server.banner.len() < 3 {
-            match received.recv_timeout(Duration::from_secs(10)) {
-                Ok(line) => server.banner.push(line),
-                Err(_) => break,
+        while demo && banner.len() < 3 {
+            match binary.next_line(Duration::from_secs(10)) {
+                Some(line) => banner.push(line),
+                None => break,
             }
         }
-        server
+        DemoServer { binary, banner }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.binary.url(path)
     }
 
     /// Stops the server with SIGTERM and waits for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        for _ in 0..400 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit after SIGTERM: {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("the server did not stop within 10 s");
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn stop(self) {
+        self.binary.stop();
     }
 }
 
@@ -289,7 +220,7 @@ async fn the_banner_gives_the_credentials_and_a_curl_line() {
         .find(|l| l.contains("curl "))
         .unwrap_or_else(|| panic!("no curl line in {banner}"));
     assert!(curl.contains("admin:admin"), "{curl}");
-    assert!(curl.contains(&server.base), "{curl}");
+    assert!(curl.contains(&server.binary.base), "{curl}");
     assert!(curl.contains("/api/now/interaction"), "{curl}");
 
     // The banner's credentials work: admin/admin is an admin, integration/integration may use

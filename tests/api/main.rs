@@ -5,12 +5,14 @@ mod helpers;
 
 mod auth;
 mod backends;
+mod binary;
 mod conventions;
 mod demo;
 mod durability;
 mod interaction_api;
 mod mapping_api;
 mod member_api;
+mod multi_node;
 mod negotiation;
 mod query;
 mod references;
