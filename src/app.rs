@@ -14,7 +14,7 @@ use crate::auth::Authenticator;
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
 use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
-use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, table_api};
+use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, table_api};
 
 /// Settings that shape a running server.
 #[derive(Clone)]
@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
     }
     let routed = api
         .merge(mapping_api::router())
+        .merge(oauth::router())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

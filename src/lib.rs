@@ -23,6 +23,8 @@ pub mod interaction_api;
 pub mod mapping_api;
 /// The Conversation Member API.
 pub mod member_api;
+/// OAuth 2.0: the token and revocation endpoints.
+pub mod oauth;
 /// The encoded-query (`sysparm_query`) parser.
 pub mod query;
 /// Record values, sys_ids and timestamps.

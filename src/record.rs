@@ -101,7 +101,14 @@ pub fn format_date_time(t: OffsetDateTime) -> String {
 
 /// Whether `s` is a valid `YYYY-MM-DD HH:MM:SS` date-time.
 pub fn is_date_time(s: &str) -> bool {
-    time::PrimitiveDateTime::parse(s, DATE_TIME).is_ok()
+    parse_date_time(s).is_some()
+}
+
+/// A `YYYY-MM-DD HH:MM:SS` date-time, read as UTC.
+pub fn parse_date_time(s: &str) -> Option<OffsetDateTime> {
+    time::PrimitiveDateTime::parse(s, DATE_TIME)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 #[cfg(test)]

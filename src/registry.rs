@@ -317,6 +317,23 @@ pub static TABLES: &[Table] = &[
         unique: &[&["client_id"]],
         read: ReadAccess::AdminOnly,
     },
+    // OAuth tokens, as the platform keeps them: issued by /oauth_token.do, revoked by
+    // /oauth_revoke_token.do or by deleting the record. Only a SHA-256 of each token is stored.
+    Table {
+        name: "oauth_credential",
+        fields: sys_fields![
+            write_only(string("token_hash")),
+            string("token_type"),
+            owned_by("client", "oauth_entity"),
+            owned_by("user", "sys_user"),
+            field("expires", FieldType::DateTime),
+            string("scope"),
+            owned_by("refresh", "oauth_credential"),
+        ],
+        display: &[],
+        unique: &[&["token_hash"]],
+        read: ReadAccess::AdminOnly,
+    },
 ];
 
 /// Looks a table up by name.

@@ -27,6 +27,8 @@ struct Entry {
     caller: Caller,
     epoch: u64,
     stored: Instant,
+    /// When the credential itself expires (an OAuth token), if sooner than the TTL.
+    until: Option<Instant>,
 }
 
 impl CredentialCache {
@@ -39,11 +41,21 @@ impl CredentialCache {
         }
     }
 
+    /// The key of a Basic credential.
     pub fn key(user: &str, password: &str) -> Key {
         let mut h = Sha256::new();
+        h.update(b"basic\0");
         h.update(user.as_bytes());
         h.update([0]);
         h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    /// The key of a bearer token (a separate domain: no Basic credential shares it).
+    pub fn bearer_key(token: &str) -> Key {
+        let mut h = Sha256::new();
+        h.update(b"bearer\0");
+        h.update(token.as_bytes());
         h.finalize().into()
     }
 
@@ -55,11 +67,19 @@ impl CredentialCache {
     pub fn get(&self, key: &Key) -> Option<Caller> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(key)?;
-        (e.epoch == self.epoch() && e.stored.elapsed() < self.ttl).then(|| e.caller.clone())
+        let fresh = e.epoch == self.epoch()
+            && e.stored.elapsed() < self.ttl
+            && e.until.is_none_or(|until| Instant::now() < until);
+        fresh.then(|| e.caller.clone())
     }
 
     /// Stores a verified caller, unless the epoch moved since `epoch` was read.
     pub fn put(&self, key: Key, caller: Caller, epoch: u64) {
+        self.put_until(key, caller, epoch, None);
+    }
+
+    /// Like [`CredentialCache::put`], for a credential that expires at `until`.
+    pub fn put_until(&self, key: Key, caller: Caller, epoch: u64, until: Option<Instant>) {
         if self.ttl.is_zero() || epoch != self.epoch() {
             return;
         }
@@ -74,6 +94,7 @@ impl CredentialCache {
                 caller,
                 epoch,
                 stored,
+                until,
             },
         );
     }
@@ -118,6 +139,22 @@ mod tests {
         let before = c.epoch();
         c.invalidate();
         c.put(k, caller(), before);
+        assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn basic_and_bearer_keys_never_collide() {
+        assert_ne!(
+            CredentialCache::key("bearer", "t"),
+            CredentialCache::bearer_key("t")
+        );
+    }
+
+    #[test]
+    fn an_entry_ends_with_its_credential() {
+        let c = CredentialCache::new(Duration::from_secs(60), 10);
+        let k = CredentialCache::bearer_key("t");
+        c.put_until(k, caller(), c.epoch(), Some(Instant::now()));
         assert!(c.get(&k).is_none());
     }
 

@@ -14,7 +14,7 @@ use base64::Engine;
 use crate::app::AppState;
 use crate::filter::{Filter, Select};
 use crate::http::ApiError;
-use crate::records::roles;
+use crate::records::{roles, tokens};
 use crate::registry::table;
 use crate::storage::Storage;
 use cache::CredentialCache;
@@ -92,21 +92,65 @@ impl Authenticator {
             .and_then(|u| u.str("user_password"))
             .map(str::to_owned);
         let verified = password::verify(password.to_owned(), hash).await;
-        let user = match found {
-            Some(u) if verified && u.get("active") == &crate::record::Value::Bool(true) => u,
-            _ => {
-                tracing::info!(user = user_name, "authentication failed");
-                return Err(ApiError::unauthenticated());
-            }
+        let caller = match found {
+            Some(u) if verified => active_caller(&u),
+            _ => None,
         };
-        let caller = Caller {
-            sys_id: user.sys_id().to_owned(),
-            user_name: user_name.to_owned(),
-            roles: user.str("roles").unwrap_or_default().to_owned(),
+        let Some(caller) = caller else {
+            tracing::info!(user = user_name, "authentication failed");
+            return Err(ApiError::unauthenticated());
         };
+        tracing::debug!(user = user_name, "authenticated");
         self.cache.put(key, caller.clone(), epoch);
         Ok(caller)
     }
+
+    /// An OAuth access token: unexpired, unrevoked, of an active user. Checking one reads the
+    /// token and its user (or the cache), never a password hash.
+    pub async fn bearer(&self, token: &str) -> Result<Caller, ApiError> {
+        let key = CredentialCache::bearer_key(token);
+        if let Some(caller) = self.cache.get(&key) {
+            return Ok(caller);
+        }
+        let epoch = self.cache.epoch();
+        let record = tokens::find_access(&*self.store, token).await?;
+        let user = match record.as_ref().and_then(|t| t.str("user")) {
+            Some(id) => {
+                self.store
+                    .get(table("sys_user").expect("sys_user"), id)
+                    .await?
+            }
+            None => None,
+        };
+        let Some(caller) = user.as_ref().and_then(active_caller) else {
+            tracing::info!("bearer token refused");
+            return Err(ApiError::unauthenticated());
+        };
+        // Cached no longer than the token lives.
+        let until = record
+            .as_ref()
+            .and_then(|t| t.str("expires"))
+            .and_then(seconds_until)
+            .map(|s| std::time::Instant::now() + Duration::from_secs(s));
+        self.cache.put_until(key, caller.clone(), epoch, until);
+        Ok(caller)
+    }
+}
+
+/// The caller a user record stands for, if the user is active.
+fn active_caller(user: &crate::record::Record) -> Option<Caller> {
+    (user.get("active") == &crate::record::Value::Bool(true)).then(|| Caller {
+        sys_id: user.sys_id().to_owned(),
+        user_name: user.str("user_name").unwrap_or_default().to_owned(),
+        roles: user.str("roles").unwrap_or_default().to_owned(),
+    })
+}
+
+/// Seconds from now until a `YYYY-MM-DD HH:MM:SS` UTC time (0 if past).
+fn seconds_until(when: &str) -> Option<u64> {
+    let left =
+        (crate::record::parse_date_time(when)? - time::OffsetDateTime::now_utc()).whole_seconds();
+    Some(u64::try_from(left).unwrap_or(0))
 }
 
 /// `user:password` from a Basic `Authorization` header.
@@ -123,6 +167,13 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
+/// The token of a `Bearer` `Authorization` header.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -132,6 +183,9 @@ impl FromRequestParts<AppState> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthenticated)?;
+        if let Some(token) = bearer_token(header) {
+            return state.auth.bearer(token).await;
+        }
         let (user, password) = basic_credentials(header).ok_or_else(ApiError::unauthenticated)?;
         state.auth.basic(&user, &password).await
     }
@@ -188,6 +242,10 @@ mod tests {
             Some(("a".into(), "b".into()))
         );
         assert_eq!(basic_credentials("Bearer abc"), None);
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(basic_credentials("Basic !!!"), None);
         assert_eq!(basic_credentials("Basic YWRtaW4="), None);
     }

@@ -7,6 +7,7 @@ pub mod mappings;
 pub mod members;
 pub mod roles;
 pub mod rules;
+pub mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,6 +62,7 @@ impl Effects {
                     | "sys_user_has_role"
                     | "sys_user_role_contains"
                     | "oauth_entity"
+                    | "oauth_credential"
             ),
         }
     }

@@ -69,6 +69,17 @@ pub async fn after_write(
             roles::recompute(tx, Some(&users)).await
         }
         "sys_user_role_contains" => roles::recompute(tx, None).await,
+        // A new password or a deactivation ends every OAuth session of the user.
+        "sys_user" => match (before, after) {
+            (Some(b), Some(a))
+                if b.get("user_password") != a.get("user_password")
+                    || (b.get("active") == &Value::Bool(true)
+                        && a.get("active") != &Value::Bool(true)) =>
+            {
+                super::tokens::revoke_all_of(tx, a.sys_id()).await
+            }
+            _ => Ok(()),
+        },
         // A new role changes nobody's roles until it is granted or contained.
         "sys_user_role" if before.is_some() => roles::recompute(tx, None).await,
         _ => Ok(()),
