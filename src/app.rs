@@ -14,7 +14,8 @@ use crate::auth::Authenticator;
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
 use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
-use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, table_api};
+use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, openapi, table_api};
+use utoipa_axum::router::OpenApiRouter;
 
 /// Settings that shape a running server.
 #[derive(Clone)]
@@ -137,9 +138,10 @@ pub enum ApiVersion {
     V2,
 }
 
-/// Every route, behind the platform's conventions.
-pub fn router(state: AppState) -> Router {
-    let mut api = Router::new();
+/// Every documented route, without state. The router and the OpenAPI document
+/// ([`crate::openapi`]) are both made from it, so they cannot disagree.
+pub fn api() -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::new();
     for (prefix, version) in [
         ("/api/now", ApiVersion::Latest),
         ("/api/now/v1", ApiVersion::V1),
@@ -150,9 +152,15 @@ pub fn router(state: AppState) -> Router {
             .merge(member_api::router());
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
-    let routed = api
-        .merge(mapping_api::router())
+    api.merge(mapping_api::router())
         .merge(oauth::router())
+        .merge(openapi::router())
+}
+
+/// Every route, behind the platform's conventions.
+pub fn router(state: AppState) -> Router {
+    let (routed, _) = api().split_for_parts();
+    let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

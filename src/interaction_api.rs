@@ -1,21 +1,77 @@
 //! The Interaction Management API: `POST /api/now/interaction` and `.../interaction/{id}/close`.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, InteractionAgent};
 use crate::http::{ApiError, Body, respond};
+use crate::openapi::ErrorEnvelope;
 use crate::records::Effects;
 use crate::records::interactions::{self, NewInteraction, OpenError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/interaction", post(create))
-        .route("/interaction/{id}/close", post(close))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(close))
+}
+
+/// The body of `POST /interaction`, as the page documents it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct InteractionRequest {
+    /// sys_id of an `interaction_connector`.
+    channel: String,
+    /// sys_id of an `awa_queue`: the state becomes `queued`.
+    queue: Option<String>,
+    /// Context, stored in a new `interaction_json_blob` (or give `context_table` + `context_id`).
+    #[schema(value_type = Option<Object>)]
+    context: (),
+    context_table: Option<String>,
+    context_id: Option<String>,
+    /// Channel metadata, stored in a new `live_group_profile`.
+    #[schema(value_type = Option<Object>)]
+    channel_metadata: (),
+    channel_metadata_table: Option<String>,
+    channel_metadata_id: Option<String>,
+    #[schema(rename = "type")]
+    kind: Option<String>,
+    short_description: Option<String>,
+    /// sys_id of a `sys_user`.
+    opened_for: Option<String>,
+}
+
+/// An interaction as the page's samples show it: exactly these keys.
+#[derive(ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct InteractionView {
+    channel: String,
+    #[schema(value_type = Object)]
+    context: (),
+    queue: String,
+    state: String,
+    #[schema(example = "IMS0000075")]
+    number: String,
+    contextDocument: String,
+    contextTable: String,
+    channelMetadataDocument: String,
+    channelMetadataTable: String,
+    #[schema(value_type = Object)]
+    channel_metadata: (),
+    sys_id: String,
+    assigned_to: String,
+    closed_by: String,
+    opened_for: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct InteractionResult {
+    result: InteractionView,
 }
 
 fn invalid(detail: impl Into<String>) -> ApiError {
@@ -31,6 +87,17 @@ impl From<OpenError> for ApiError {
     }
 }
 
+/// Create an interaction (role `interaction_agent`).
+#[utoipa::path(
+    post,
+    path = "/interaction",
+    tag = "Interaction Management",
+    request_body(content = InteractionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new interaction", body = InteractionResult),
+        (status = 400, description = "Missing or unknown channel, unknown queue, half pair, context not an object", body = ErrorEnvelope),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<InteractionAgent>,
@@ -44,6 +111,18 @@ async fn create(
     Ok(respond::result(StatusCode::CREATED, HeaderMap::new(), view))
 }
 
+/// Close an interaction and its conversation (role `interaction_agent`); closing a closed
+/// interaction changes nothing.
+#[utoipa::path(
+    post,
+    path = "/interaction/{id}/close",
+    tag = "Interaction Management",
+    params(("id" = String, Path, description = "sys_id of the interaction")),
+    responses(
+        (status = 200, description = "The closed interaction", body = InteractionResult),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
 async fn close(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<InteractionAgent>,

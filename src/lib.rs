@@ -25,6 +25,8 @@ pub mod mapping_api;
 pub mod member_api;
 /// OAuth 2.0: the token and revocation endpoints.
 pub mod oauth;
+/// The OpenAPI document of every route.
+pub mod openapi;
 /// The encoded-query (`sysparm_query`) parser.
 pub mod query;
 /// Record values, sys_ids and timestamps.

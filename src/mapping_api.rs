@@ -2,10 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::Response;
-use axum::routing::put;
-use axum::{Router, middleware};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, InteractionAgent};
@@ -13,12 +15,38 @@ use crate::http::{ApiError, Body, conventions, respond};
 use crate::records::Effects;
 use crate::records::mappings::{self, MappingRequest, Refused};
 
-pub fn router() -> Router<AppState> {
-    let route = "/agent_mapping/agent/{agent_id}/inboundId/{inbound_id}";
-    Router::new()
-        .route(&format!("/api/sn_ct_ctr_it_core{route}"), put(map_agent))
-        .route(&format!("/api/sn_ct_ctr_it_core/v1{route}"), put(map_agent))
+pub fn router() -> OpenApiRouter<AppState> {
+    let mapping = OpenApiRouter::new().routes(routes!(map_agent));
+    OpenApiRouter::new()
+        .nest("/api/sn_ct_ctr_it_core", mapping.clone())
+        .nest("/api/sn_ct_ctr_it_core/v1", mapping)
         .route_layer(middleware::from_fn(conventions::json_only))
+}
+
+/// The body, as the page documents it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MappingBody {
+    /// The agent's id in the CCaaS system.
+    external_agent_id: String,
+    /// Whether the agent is logged in: a boolean, or "true"/"false". Default true.
+    #[schema(value_type = Option<Object>)]
+    active: (),
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct MappingOutcome {
+    message: String,
+    /// `success` or `failure`.
+    status: String,
+    mappingIds: Vec<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MappingResult {
+    result: MappingOutcome,
 }
 
 /// The API's failure shape: HTTP 400, `status: failure`, no ids.
@@ -27,6 +55,23 @@ fn failure(message: &str) -> Response {
     respond::result(StatusCode::BAD_REQUEST, HeaderMap::new(), body)
 }
 
+/// Create or update the mapping of an agent for every active provider channel identity with
+/// this inbound id (role `interaction_agent`). JSON only.
+#[utoipa::path(
+    put,
+    path = "/agent_mapping/agent/{agent_id}/inboundId/{inbound_id}",
+    tag = "Agent Mapping",
+    params(
+        ("agent_id" = String, Path, description = "sys_id of the agent (a sys_user)"),
+        ("inbound_id" = String, Path, description = "Inbound id of a provider channel identity"),
+    ),
+    request_body(content = MappingBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A mapping was created", body = MappingResult),
+        (status = 200, description = "Every mapping existed and was updated", body = MappingResult),
+        (status = 400, description = "Unknown or inactive agent, unknown inbound id, or a bad body", body = MappingResult),
+    )
+)]
 async fn map_agent(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<InteractionAgent>,

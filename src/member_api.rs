@@ -1,26 +1,98 @@
 //! The Conversation Member API: drop an agent from a conversation, or make an observer or private
 //! fulfiller a public fulfiller. PUT per the page's headings, POST per its samples: both work.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::put;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, AwaIntegrationUser};
 use crate::http::{ApiError, Body, respond};
+use crate::openapi::ErrorEnvelope;
 use crate::records::Effects;
 use crate::records::members::{self, Action};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/conversation/member/{user_id}/{action}",
-        put(change_member).post(change_member),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(change_member))
 }
 
+/// The body of `drop` and `update`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MemberRequest {
+    /// sys_id of the interaction.
+    interaction_id: String,
+    /// `update` only: the one allowed value, `public_fulfiller`.
+    member_type: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct ConversationMember {
+    active: bool,
+    memberType: String,
+    /// The interaction's sys_id.
+    conversation_id: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MemberOutcome {
+    conversation_member: ConversationMember,
+    success: bool,
+    message: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct MemberResult {
+    result: MemberOutcome,
+}
+
+/// A documented refusal: `{"result": {"success": false, "message": ...}}`.
+#[derive(ToSchema, serde::Serialize)]
+#[allow(dead_code)]
+struct MemberRefusal {
+    result: Refusal,
+}
+
+#[derive(ToSchema, serde::Serialize)]
+#[allow(dead_code)]
+struct Refusal {
+    success: bool,
+    message: String,
+}
+
+/// A 400: a documented refusal, or an unreadable body in the error envelope.
+#[derive(ToSchema, serde::Serialize)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum MemberBadRequest {
+    Refused(MemberRefusal),
+    Unreadable(ErrorEnvelope),
+}
+
+/// `drop`: the agent leaves the interaction's conversation. `update`: an observer or private
+/// fulfiller becomes a public fulfiller. Role `awa_integration_user`.
+#[utoipa::path(
+    method(put, post),
+    path = "/conversation/member/{user_id}/{action}",
+    tag = "Conversation Member",
+    params(
+        ("user_id" = String, Path, description = "sys_id of the agent"),
+        ("action" = String, Path, description = "`drop` or `update`", pattern = "^(drop|update)$"),
+    ),
+    request_body(content = MemberRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member after the change", body = MemberResult),
+        (status = 400, description = "A documented refusal, an unknown action, or an unreadable body", body = MemberBadRequest),
+        (status = 500, description = "`update` of a member who already is a public fulfiller", body = MemberRefusal),
+    )
+)]
 async fn change_member(
     State(state): State<AppState>,
     Path((user, action)): Path<(String, String)>,

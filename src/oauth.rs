@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine;
 use serde_json::{Value as Json, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::password;
@@ -20,10 +21,59 @@ use crate::record::{Record, Value};
 use crate::records::{Effects, tokens};
 use crate::registry::table;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/oauth_token.do", post(token))
-        .route("/oauth_revoke_token.do", post(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token))
+        .routes(routes!(revoke))
+}
+
+/// A token request (form-encoded).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct TokenRequest {
+    /// `password`, `refresh_token` or `client_credentials`.
+    grant_type: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// `password` grant.
+    username: Option<String>,
+    /// `password` grant.
+    password: Option<String>,
+    /// `refresh_token` grant.
+    refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
+/// The platform's token response.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct TokenResponse {
+    access_token: String,
+    /// The `password` grant only.
+    refresh_token: Option<String>,
+    #[schema(example = "useraccount")]
+    scope: String,
+    #[schema(example = "Bearer")]
+    token_type: String,
+    #[schema(example = 1799)]
+    expires_in: i64,
+}
+
+/// The platform's OAuth error.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct OAuthErrorBody {
+    error: String,
+    error_description: String,
+}
+
+/// A revocation request (form-encoded).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RevokeRequest {
+    token: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
 }
 
 /// An OAuth error, in the platform's shape: `{"error_description": ..., "error": ...}`.
@@ -178,6 +228,19 @@ fn granted(client: &Record, access: &str, refresh: Option<&str>) -> Response {
     oauth_json(StatusCode::OK, body)
 }
 
+/// Issue tokens: `password`, `refresh_token` and `client_credentials` grants.
+#[utoipa::path(
+    post,
+    path = "/oauth_token.do",
+    tag = "OAuth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "invalid_request or unsupported_grant_type", body = OAuthErrorBody),
+        (status = 401, description = "Wrong client or user credentials, or an unusable refresh token", body = OAuthErrorBody),
+        (status = 500, description = "A fault of switchboard's", body = OAuthErrorBody),
+    )
+)]
 async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -281,6 +344,19 @@ fn is_active(user: &Record) -> bool {
 
 /// Revokes an access or refresh token of the requesting client (a refresh token takes its
 /// access tokens with it). An unknown token is not an error (RFC 7009 §2.2).
+/// Revoke an access or refresh token of the requesting client.
+#[utoipa::path(
+    post,
+    path = "/oauth_revoke_token.do",
+    tag = "OAuth",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked (or no such token)", body = Object),
+        (status = 400, description = "invalid_request", body = OAuthErrorBody),
+        (status = 401, description = "Wrong client credentials", body = OAuthErrorBody),
+        (status = 500, description = "A fault of switchboard's", body = OAuthErrorBody),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

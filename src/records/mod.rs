@@ -198,7 +198,7 @@ pub fn delete<'a>(
                 let id = dependant.sys_id().to_owned();
                 match field.on_delete {
                     OnDelete::Cascade => {
-                        let more = delete(&mut *tx, referrer, &id).await?;
+                        let more = delete_if_present(&mut *tx, referrer, &id).await?;
                         effects.identity_changed |= more.identity_changed;
                     }
                     OnDelete::Clear => {
@@ -212,6 +212,19 @@ pub fn delete<'a>(
         rules::after_write(tx, table, Some(&before), None).await?;
         Ok(effects)
     })
+}
+
+/// Deletes a record unless it is already gone: another cascade path may have deleted it (an
+/// access token goes with its refresh token and with its user).
+pub async fn delete_if_present(
+    tx: &mut dyn Tx,
+    table: &'static Table,
+    sys_id: &str,
+) -> Result<Effects> {
+    match delete(tx, table, sys_id).await {
+        Err(RecordError::NotFound) => Ok(Effects::default()),
+        done => done,
+    }
 }
 
 fn default_value(field: &registry::Field, text: &'static str) -> Value {

@@ -135,15 +135,11 @@ pub async fn revoke(tx: &mut dyn Tx, token: &str, client: &str) -> Result<bool> 
 /// Revokes every token of a user: its password changed or it was deactivated.
 pub async fn revoke_all_of(tx: &mut dyn Tx, user: &str) -> Result<()> {
     let t = credentials();
-    // Refresh tokens first: deleting one deletes the access tokens made from it.
-    let mut tokens = tx
+    let tokens = tx
         .select(t, &Select::filter(Filter::eq(t, "user", user.into())))
         .await?;
-    tokens.sort_by_key(|r| r.str("token_type") != Some(REFRESH));
     for token in tokens {
-        if tx.get(t, token.sys_id()).await?.is_some() {
-            let _ = super::delete(tx, t, token.sys_id()).await?;
-        }
+        let _ = super::delete_if_present(tx, t, token.sys_id()).await?;
     }
     Ok(())
 }

@@ -4,30 +4,85 @@ pub mod access;
 pub mod params;
 pub mod render;
 
+use axum::Extension;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
 use serde_json::Value as Json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::{ApiVersion, AppState};
 use crate::auth::Caller;
 use crate::filter;
 use crate::http::{ApiError, Body, respond};
+use crate::openapi::ErrorEnvelope;
 use crate::query::{self, Condition, EncodedQuery, Operator};
 use crate::records::{self, input};
 use crate::registry::{self, Table};
 use params::Params;
 use render::Renderer;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/table/{table}", get(list).post(create))
-        .route(
-            "/table/{table}/{sys_id}",
-            get(read).put(update).patch(update).delete(remove),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+}
+
+/// The query parameters of a list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListParams {
+    /// An encoded query: `active=true^user_nameSTARTSWITHa^ORDERBYuser_name`.
+    sysparm_query: Option<String>,
+    /// Comma list of fields to return.
+    sysparm_fields: Option<String>,
+    /// Page size (default 10000).
+    #[param(minimum = 1)]
+    sysparm_limit: Option<u64>,
+    /// Records to skip.
+    sysparm_offset: Option<u64>,
+    /// `false` (values), `true` (display values) or `all` (both).
+    #[param(pattern = "^(true|false|all)$")]
+    sysparm_display_value: Option<String>,
+    /// References as plain values, without links.
+    sysparm_exclude_reference_link: Option<bool>,
+    /// No `Link` header.
+    sysparm_suppress_pagination_header: Option<bool>,
+    /// No count: no `X-Total-Count`, no `last` link.
+    sysparm_no_count: Option<bool>,
+}
+
+/// The query parameters that shape one record.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RecordParams {
+    /// Comma list of fields to return.
+    sysparm_fields: Option<String>,
+    /// `false` (values), `true` (display values) or `all` (both).
+    #[param(pattern = "^(true|false|all)$")]
+    sysparm_display_value: Option<String>,
+    /// References as plain values, without links.
+    sysparm_exclude_reference_link: Option<bool>,
+}
+
+/// `{"result": [records]}`: every value a string, a reference `{"link", "value"}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RecordList {
+    #[schema(value_type = Vec<Object>)]
+    result: (),
+}
+
+/// `{"result": record}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RecordResult {
+    #[schema(value_type = Object)]
+    result: (),
 }
 
 fn lookup(name: &str) -> Result<&'static Table, ApiError> {
@@ -62,6 +117,19 @@ fn renderer<'a>(params: &'a Params, base: &'a str) -> Renderer<'a> {
     }
 }
 
+/// List the records of a table that match a query.
+#[utoipa::path(
+    get,
+    path = "/table/{table}",
+    tag = "Table API",
+    params(("table" = String, Path, description = "A table name"), ListParams),
+    responses(
+        (status = 200, description = "The page of records", body = RecordList,
+         headers(("X-Total-Count" = u64), ("Link" = String))),
+        (status = 400, description = "Invalid table, query or parameter", body = ErrorEnvelope),
+        (status = 404, description = "v1 only: no record matches", body = ErrorEnvelope),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,6 +215,18 @@ fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> S
     links.join(",")
 }
 
+/// Read one record.
+#[utoipa::path(
+    get,
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    responses(
+        (status = 200, description = "The record", body = RecordResult),
+        (status = 400, description = "Invalid table or parameter", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +274,18 @@ async fn render_one(
     ))
 }
 
+/// Insert a record (the caller may choose its `sys_id`). Admin only.
+#[utoipa::path(
+    post,
+    path = "/table/{table}",
+    tag = "Table API",
+    params(("table" = String, Path), RecordParams),
+    request_body(content = Object, description = "Field values", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new record", body = RecordResult, headers(("Location" = String))),
+        (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,6 +320,19 @@ async fn create(
     .await
 }
 
+/// Change the given fields of a record (PUT and PATCH alike). Admin only.
+#[utoipa::path(
+    method(put, patch),
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    request_body(content = Object, description = "Field values", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The record", body = RecordResult),
+        (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,6 +352,18 @@ async fn update(
     render_one(&state, table, &params, &headers, record, StatusCode::OK).await
 }
 
+/// Delete a record; records that belong to it go too. Admin only.
+#[utoipa::path(
+    delete,
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid table", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

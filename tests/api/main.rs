@@ -14,6 +14,8 @@ mod mapping_api;
 mod member_api;
 mod multi_node;
 mod negotiation;
+mod oauth;
+mod openapi;
 mod query;
 mod references;
 mod schema;
