@@ -1,0 +1,623 @@
+"""pysnow against switchboard, used as its documentation shows.
+
+pysnow reaches switchboard through its own options: `host="127.0.0.1:PORT"` with
+`use_ssl=False`. Its OAuthClient needs `OAUTHLIB_INSECURE_TRANSPORT=1` in the environment to send
+credentials over plain http (oauthlib's own switch for local testing); nothing else is changed.
+Custom APIs (the three seed APIs) go through `client.resource(base_path=..., api_path=...)` and
+`Resource.request(method, path_append=..., json=...)`, pysnow's generic request.
+"""
+
+import datetime
+import re
+import time
+
+import pysnow
+import pytest
+import requests
+from pysnow.exceptions import NoResults, TokenCreateError
+
+from conftest import ADMIN, ADMIN_SYS_ID, DEMO_CONNECTOR, unique
+
+SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def status(response):
+    """The HTTP status of a pysnow Response (pysnow keeps the requests response it wraps)."""
+    return response._response.status_code
+
+
+def http_error(excinfo):
+    """The status and JSON body of the requests.HTTPError a pysnow call raised."""
+    return excinfo.value.response.status_code, excinfo.value.response.json()
+
+
+@pytest.fixture
+def client(server):
+    c = pysnow.Client(host=server.host, user=ADMIN[0], password=ADMIN[1], use_ssl=False)
+    yield c
+    c.close()
+
+
+def client_for(server, user):
+    return pysnow.Client(host=server.host, user=user.user_name, password=user.password, use_ssl=False)
+
+
+def names(records):
+    return [r["user_name"] for r in records]
+
+
+# -- Table API: reads and the query builder --------------------------------------------------
+
+
+def test_get_one_record_with_query_builder(client):
+    users = client.resource(api_path="/table/sys_user")
+    query = pysnow.QueryBuilder().field("user_name").equals("admin")
+
+    record = users.get(query=query).one()
+
+    assert record["sys_id"] == ADMIN_SYS_ID
+    assert record["user_name"] == "admin"
+    assert record["name"] == "System Administrator"
+    assert record["roles"] == "admin"
+    assert record["active"] == "true"
+    assert "user_password" not in record
+
+
+def test_query_builder_and_starts_with_and_ordering(client, admin):
+    prefix = unique("qb")
+    for suffix, first in (("b", "Bea"), ("a", "Ann"), ("c", "Cal")):
+        admin.insert("sys_user", user_name=prefix + suffix, first_name=first, last_name="Q")
+    admin.insert("sys_user", user_name=prefix + "d", first_name="Dee", active=False)
+    users = client.resource(api_path="/table/sys_user")
+
+    ascending = (
+        pysnow.QueryBuilder()
+        .field("user_name").starts_with(prefix)
+        .AND().field("active").equals("true")
+        .AND().field("user_name").order_ascending()
+    )
+    descending = (
+        pysnow.QueryBuilder()
+        .field("user_name").starts_with(prefix)
+        .AND().field("active").equals("true")
+        .AND().field("user_name").order_descending()
+    )
+
+    assert str(ascending) == f"user_nameSTARTSWITH{prefix}^active=true^ORDERBYuser_name"
+    assert names(users.get(query=ascending).all()) == [prefix + "a", prefix + "b", prefix + "c"]
+    assert names(users.get(query=descending).all()) == [prefix + "c", prefix + "b", prefix + "a"]
+    ordered_by_first_name = (
+        pysnow.QueryBuilder()
+        .field("user_name").starts_with(prefix)
+        .AND().field("first_name").order_descending()
+    )
+    assert [r["first_name"] for r in users.get(query=ordered_by_first_name).all()] == [
+        "Dee", "Cal", "Bea", "Ann"
+    ]
+
+
+def test_query_builder_operators(client, admin):
+    prefix = unique("ops")
+    admin.insert("sys_user", user_name=prefix + "1", first_name="Ada", email="ada@example.com")
+    admin.insert("sys_user", user_name=prefix + "2", first_name="Bob", email="")
+    admin.insert("sys_user", user_name=prefix + "3", first_name="Cy", email="cy@example.org")
+    users = client.resource(api_path="/table/sys_user")
+
+    def matching(q):
+        return sorted(names(users.get(query=q).all()))
+
+    def mine():
+        return pysnow.QueryBuilder().field("user_name").starts_with(prefix).AND()
+
+    # equals() with a list is IN, not_equals() with a list is NOT IN
+    assert matching(mine().field("first_name").equals(["Ada", "Cy"])) == [prefix + "1", prefix + "3"]
+    assert matching(mine().field("first_name").not_equals(["Ada", "Cy"])) == [prefix + "2"]
+    assert matching(mine().field("first_name").not_equals("Bob")) == [prefix + "1", prefix + "3"]
+    assert matching(mine().field("email").contains("example")) == [prefix + "1", prefix + "3"]
+    assert matching(mine().field("email").not_contains(".com")) == [prefix + "2", prefix + "3"]
+    assert matching(mine().field("email").ends_with(".org")) == [prefix + "3"]
+    assert matching(mine().field("email").is_empty()) == [prefix + "2"]
+    assert matching(mine().field("email").is_not_empty()) == [prefix + "1", prefix + "3"]
+    # OR binds to the condition before it: prefix AND (first_name=Ada OR first_name=Cy)
+    either = mine().field("first_name").equals("Ada").OR().field("first_name").equals("Cy")
+    assert matching(either) == [prefix + "1", prefix + "3"]
+    # NQ adds a second query's results
+    nq = (
+        pysnow.QueryBuilder().field("user_name").equals(prefix + "1")
+        .NQ().field("user_name").equals(prefix + "2")
+    )
+    assert matching(nq) == [prefix + "1", prefix + "2"]
+
+
+def test_query_builder_date_time_comparisons(client, admin):
+    prefix = unique("dt")
+    admin.insert("sys_user", user_name=prefix)
+    users = client.resource(api_path="/table/sys_user")
+    mine = pysnow.QueryBuilder().field("user_name").equals(prefix).AND().field("sys_created_on")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    # pysnow renders a datetime as "YYYY-MM-DD HH:MM:SS" in UTC
+    since_yesterday = users.get(query=mine.greater_than(now - datetime.timedelta(days=1)))
+    assert names(since_yesterday.all()) == [prefix]
+    mine = pysnow.QueryBuilder().field("user_name").equals(prefix).AND().field("sys_created_on")
+    before_yesterday = users.get(query=mine.less_than(now - datetime.timedelta(days=1)))
+    assert before_yesterday.all() == []
+
+
+def test_between_two_datetimes_is_refused(client):
+    """pysnow writes between(datetime, datetime) as javascript:gs.dateGenerate(...) values, which
+    switchboard does not evaluate: a 400 Invalid query (documented in CLIENTS.md)."""
+    users = client.resource(api_path="/table/sys_user")
+    start = datetime.datetime(2020, 1, 1)
+    query = pysnow.QueryBuilder().field("sys_created_on").between(start, datetime.datetime.now())
+
+    with pytest.raises(requests.HTTPError) as excinfo:
+        users.get(query=query).all()
+
+    code, body = http_error(excinfo)
+    assert code == 400
+    assert body["status"] == "failure"
+    assert body["error"]["message"] == "Invalid query"
+
+
+def test_dict_and_encoded_string_queries(client):
+    users = client.resource(api_path="/table/sys_user")
+
+    assert users.get(query={"user_name": "admin"}).one()["sys_id"] == ADMIN_SYS_ID
+    assert users.get(query="user_name=admin^active=true").one()["sys_id"] == ADMIN_SYS_ID
+    assert users.get(query={"user_name": unique("nobody")}).one_or_none() is None
+    with pytest.raises(NoResults):
+        users.get(query={"user_name": unique("nobody")}).one()
+
+
+def test_fields_limit_offset_and_paging_headers(client, admin):
+    prefix = unique("page")
+    for i in range(5):
+        admin.insert("sys_user", user_name=f"{prefix}{i}", first_name=f"P{i}")
+    users = client.resource(api_path="/table/sys_user")
+    query = (
+        pysnow.QueryBuilder()
+        .field("user_name").starts_with(prefix)
+        .AND().field("user_name").order_ascending()
+    )
+
+    page = users.get(query=query, limit=2, offset=2, fields=["user_name", "first_name"])
+    records = page.all()
+
+    assert records == [
+        {"user_name": f"{prefix}2", "first_name": "P2"},
+        {"user_name": f"{prefix}3", "first_name": "P3"},
+    ]
+    assert page.headers["X-Total-Count"] == "5"
+    assert 'rel="next"' in page.headers["Link"] and 'rel="prev"' in page.headers["Link"]
+
+
+def test_streamed_responses(client, admin):
+    prefix = unique("stream")
+    for i in range(3):
+        admin.insert("sys_user", user_name=f"{prefix}{i}")
+    users = client.resource(api_path="/table/sys_user")
+    query = pysnow.QueryBuilder().field("user_name").starts_with(prefix).AND().field("user_name").order_ascending()
+
+    assert users.get(query=query, stream=True).first()["user_name"] == f"{prefix}0"
+    assert names(users.get(query=query, stream=True).all()) == [f"{prefix}{i}" for i in range(3)]
+
+
+def test_display_values_and_reference_links(client, admin):
+    user = admin.user("interaction_agent", prefix="refs")
+    grants = client.resource(api_path="/table/sys_user_has_role")
+    query = pysnow.QueryBuilder().field("user").equals(user.sys_id)
+
+    plain = grants.get(query=query).one()
+    assert plain["user"]["value"] == user.sys_id
+    assert plain["user"]["link"].endswith(f"/api/now/table/sys_user/{user.sys_id}")
+
+    grants.parameters.display_value = True
+    shown = grants.get(query=query).one()
+    assert shown["user"]["display_value"] == f"Test {user.user_name}"
+    assert shown["role"]["display_value"] == "interaction_agent"
+
+    grants.parameters.display_value = False
+    grants.parameters.exclude_reference_link = True
+    assert grants.get(query=query).one()["user"] == user.sys_id
+
+
+# -- Table API: writes -------------------------------------------------------------------------
+
+
+def test_create_update_delete_through_a_resource(client):
+    queues = client.resource(api_path="/table/awa_queue")
+    name = unique("queue ")
+
+    created = queues.create(payload={"name": name, "active": True})
+    assert status(created) == 201
+    record = created.one()
+    assert SYS_ID.match(record["sys_id"])
+    assert (record["name"], record["active"], record["sys_created_by"]) == (name, "true", "admin")
+
+    updated = queues.update(query={"sys_id": record["sys_id"]}, payload={"active": False})
+    assert updated["active"] == "false"
+    assert updated["sys_mod_count"] == "1"
+
+    # Response.update: update the record a query found
+    renamed = queues.get(query={"name": name}).update({"name": name + " (renamed)"})
+    assert renamed["name"] == name + " (renamed)"
+
+    assert queues.delete(query={"sys_id": record["sys_id"]}) == {"status": "record deleted"}
+    assert queues.get(query={"sys_id": record["sys_id"]}).one_or_none() is None
+
+
+def test_references_by_display_value_and_derived_fields(client):
+    users = client.resource(api_path="/table/sys_user")
+    grants = client.resource(api_path="/table/sys_user_has_role")
+    name = unique("agent")
+
+    created = users.create(
+        payload={"user_name": name, "first_name": "Ada", "last_name": "Agent", "user_password": "pw"}
+    ).one()
+    assert created["name"] == "Ada Agent"
+    assert "user_password" not in created
+    grants.create(payload={"user": name, "role": "awa_manager"})
+
+    roles = users.get(query={"user_name": name}, fields=["roles"]).one()["roles"]
+    assert roles == "awa_manager,interaction_agent"
+
+
+def test_writes_need_admin(server, admin):
+    reader = admin.user("interaction_agent", prefix="reader")
+    with client_for(server, reader) as c:
+        queues = c.resource(api_path="/table/awa_queue")
+        with pytest.raises(requests.HTTPError) as excinfo:
+            queues.create(payload={"name": unique("queue ")}).one()
+
+    code, body = http_error(excinfo)
+    assert code == 403
+    assert body["error"]["message"] == "Operation Failed"
+
+
+def test_wrong_password_is_401(server):
+    c = pysnow.Client(host=server.host, user="admin", password="wrong", use_ssl=False)
+    with pytest.raises(requests.HTTPError) as excinfo:
+        c.resource(api_path="/table/sys_user").get(query={"user_name": "admin"}).one()
+
+    code, body = http_error(excinfo)
+    assert code == 401
+    assert excinfo.value.response.headers["WWW-Authenticate"] == 'BASIC realm="Service-now"'
+    assert body["error"]["message"] == "User Not Authenticated"
+
+
+def test_unknown_record_is_404(client):
+    queues = client.resource(api_path="/table/awa_queue")
+    with pytest.raises(requests.HTTPError) as excinfo:
+        queues.request("GET", path_append="/" + "0" * 32).one()
+
+    code, body = http_error(excinfo)
+    assert code == 404
+    assert body["error"]["message"] == "No Record found"
+
+
+# -- The three seed APIs through Resource.request ------------------------------------------------
+
+
+def interactions_of(c):
+    return c.resource(api_path="/interaction")
+
+
+def members_of(c):
+    return c.resource(api_path="/conversation/member")
+
+
+def agent_mapping(c, agent, inbound_id):
+    return c.resource(
+        base_path="/api/sn_ct_ctr_it_core",
+        api_path=f"/agent_mapping/agent/{agent}/inboundId/{inbound_id}",
+    )
+
+
+def check_create_and_close(c, admin, caller):
+    channel, queue = admin.third_party_connector(), admin.queue()
+    created = interactions_of(c).request(
+        "POST",
+        json={"channel": channel, "queue": queue, "context": {"customer": "Ada"}, "type": "chat"},
+    )
+    assert status(created) == 201
+    result = created.one()
+    assert set(result) == {
+        "channel", "context", "queue", "state", "number", "contextDocument", "contextTable",
+        "channelMetadataDocument", "channelMetadataTable", "channel_metadata", "sys_id",
+        "assigned_to", "closed_by", "opened_for",
+    }
+    assert (result["channel"], result["queue"], result["state"]) == (channel, queue, "queued")
+    assert re.match(r"^IMS\d{7}$", result["number"])
+    assert result["context"] == {"customer": "Ada"}
+    assert result["channel_metadata"] == {"present": True}
+    assert result["contextTable"] == "interaction_json_blob"
+    assert result["closed_by"] == ""
+    interaction = result["sys_id"]
+
+    closed = interactions_of(c).request("POST", path_append=f"/{interaction}/close")
+    assert status(closed) == 200
+    closed = closed.one()
+    assert (closed["sys_id"], closed["state"], closed["closed_by"]) == (
+        interaction, "closed_complete", caller,
+    )
+    stored = admin.get("interaction", interaction)
+    assert (stored["active"], stored["opened_by"], stored["closed_by"]) == ("false", caller, caller)
+    (conversation,) = admin.query("sys_cs_conversation", f"interaction={interaction}")
+    assert conversation["state"] == "closed"
+
+    # closing again changes nothing
+    again = interactions_of(c).request("POST", path_append=f"/{interaction}/close").one()
+    assert again["state"] == "closed_complete"
+    assert admin.get("interaction", interaction)["sys_mod_count"] == stored["sys_mod_count"]
+
+
+def check_drop_and_update(c, admin):
+    agent = admin.user(prefix="agent")
+    supervisor = admin.user("awa_manager", prefix="supervisor")
+    chat = admin.chat((agent, "public_fulfiller"), (supervisor, "observer"))
+
+    dropped = members_of(c).request(
+        "POST", path_append=f"/{agent.sys_id}/drop", json={"interaction_id": chat.interaction}
+    )
+    assert status(dropped) == 200
+    assert dropped.one() == {
+        "conversation_member": {
+            "active": False, "memberType": "public_fulfiller", "conversation_id": chat.interaction,
+        },
+        "success": True,
+        "message": "Request to drop agent processed successfully.",
+    }
+    assert [m["active"] for m in admin.members(chat, agent)] == ["false"]
+
+    updated = members_of(c).request(
+        "PUT",
+        path_append=f"/{supervisor.sys_id}/update",
+        json={"interaction_id": chat.interaction, "member_type": "public_fulfiller"},
+    )
+    assert status(updated) == 200
+    assert updated.one() == {
+        "conversation_member": {
+            "active": True, "memberType": "public_fulfiller", "conversation_id": chat.interaction,
+        },
+        "success": True,
+        "message": "Request to update agent member type processed successfully.",
+    }
+    assert [m["member_type"] for m in admin.members(chat, supervisor)] == ["public_fulfiller"]
+
+
+def check_agent_mapping(c, admin):
+    agent = admin.user(prefix="voice")
+    inbound_id = admin.provider_application()
+    resource = agent_mapping(c, agent.sys_id, inbound_id)
+
+    inserted = resource.request("PUT", json={"external_agent_id": "ccaas-1"})
+    assert status(inserted) == 201
+    inserted = inserted.one()
+    assert (inserted["status"], inserted["message"]) == ("success", "Agent Id mapping record inserted")
+    assert len(inserted["mappingIds"]) == 1 and SYS_ID.match(inserted["mappingIds"][0])
+
+    updated = resource.request("PUT", json={"external_agent_id": "ccaas-1", "active": "false"})
+    assert status(updated) == 200
+    assert updated.one() == {
+        "message": "Agent Id mapping record updated",
+        "status": "success",
+        "mappingIds": inserted["mappingIds"],
+    }
+    mapping = admin.get("external_agent_mapping", inserted["mappingIds"][0])
+    assert (mapping["user"], mapping["external_agent_id"], mapping["active"]) == (
+        agent.sys_id, "ccaas-1", "false",
+    )
+
+
+def test_interaction_create_and_close(server, admin, integration_user):
+    with client_for(server, integration_user) as c:
+        check_create_and_close(c, admin, integration_user.sys_id)
+
+
+def test_interaction_without_channel_is_400(client):
+    with pytest.raises(requests.HTTPError) as excinfo:
+        interactions_of(client).request("POST", json={"queue": "x"}).one()
+
+    code, body = http_error(excinfo)
+    assert code == 400
+    assert body == {
+        "error": {"message": "Invalid request", "detail": "Mandatory parameter 'channel' is missing"},
+        "status": "failure",
+    }
+
+
+def test_conversation_member_drop_and_update(server, admin, integration_user):
+    with client_for(server, integration_user) as c:
+        check_drop_and_update(c, admin)
+
+
+def test_conversation_member_failures(server, admin, integration_user):
+    stranger = admin.user(prefix="stranger")
+    agent = admin.user(prefix="agent")
+    chat = admin.chat((agent, "public_fulfiller"))
+    with client_for(server, integration_user) as c:
+        members = members_of(c)
+
+        with pytest.raises(requests.HTTPError) as excinfo:
+            members.request(
+                "PUT", path_append=f"/{stranger.sys_id}/drop", json={"interaction_id": chat.interaction}
+            ).one()
+        assert http_error(excinfo) == (
+            400,
+            {"result": {"success": False,
+                        "message": "Invalid request. User is not a member of the interaction provided"}},
+        )
+
+        with pytest.raises(requests.HTTPError) as excinfo:
+            members.request(
+                "PUT",
+                path_append=f"/{agent.sys_id}/update",
+                json={"interaction_id": chat.interaction, "member_type": "public_fulfiller"},
+            ).one()
+        code, body = http_error(excinfo)
+        assert code == 500
+        assert body["result"]["success"] is False
+
+
+def test_agent_mapping_put(server, admin, integration_user):
+    with client_for(server, integration_user) as c:
+        check_agent_mapping(c, admin)
+
+
+def test_agent_mapping_unknown_inbound_id_is_400(client, admin):
+    agent = admin.user(prefix="voice")
+    with pytest.raises(requests.HTTPError) as excinfo:
+        agent_mapping(client, agent.sys_id, unique("nowhere")).request(
+            "PUT", json={"external_agent_id": "x"}
+        ).one()
+
+    code, body = http_error(excinfo)
+    assert code == 400
+    assert body["result"]["status"] == "failure"
+    assert body["result"]["mappingIds"] == []
+
+
+def test_seed_apis_need_their_roles(server, admin):
+    nobody = admin.user(prefix="norole")
+    with client_for(server, nobody) as c:
+        with pytest.raises(requests.HTTPError) as excinfo:
+            interactions_of(c).request("POST", json={"channel": DEMO_CONNECTOR}).one()
+
+    code, body = http_error(excinfo)
+    assert code == 403
+    assert body["error"] == {"message": "User Not Authorized", "detail": "Failed API level ACL Validation"}
+
+
+# -- OAuthClient: password grant, refresh, bearer tokens ---------------------------------------
+
+
+@pytest.fixture
+def oauth(server, oauth_app, monkeypatch):
+    """An OAuthClient for a fresh application. oauthlib refuses http:// token URLs unless
+    OAUTHLIB_INSECURE_TRANSPORT is set (its documented switch for local testing)."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+    def make(token_updater=None):
+        return pysnow.OAuthClient(
+            client_id=oauth_app.client_id,
+            client_secret=oauth_app.client_secret,
+            token_updater=token_updater,
+            host=server.host,
+            use_ssl=False,
+        )
+
+    return make
+
+
+def test_oauth_generate_token_and_read(oauth):
+    c = oauth()
+    token = c.generate_token("admin", "admin")
+
+    assert token["token_type"] == "Bearer"
+    assert token["scope"] == ["useraccount"]  # oauthlib splits the scope string
+    assert token["expires_in"] == 1799
+    assert token["access_token"] and token["refresh_token"]
+    assert token["access_token"] != token["refresh_token"]
+
+    c.set_token(token)
+    record = c.resource(api_path="/table/sys_user").get(query={"user_name": "admin"}).one()
+    assert record["sys_id"] == ADMIN_SYS_ID
+
+
+def test_oauth_writes_through_a_resource(oauth):
+    c = oauth()
+    c.set_token(c.generate_token("admin", "admin"))
+    queues = c.resource(api_path="/table/awa_queue")
+    name = unique("oauth queue ")
+
+    created = queues.create(payload={"name": name}).one()
+    assert created["sys_created_by"] == "admin"
+    assert queues.update(query={"sys_id": created["sys_id"]}, payload={"active": False})["active"] == "false"
+    assert queues.delete(query={"sys_id": created["sys_id"]}) == {"status": "record deleted"}
+
+
+def test_oauth_seed_apis(oauth, admin, integration_user):
+    c = oauth()
+    c.set_token(c.generate_token(integration_user.user_name, integration_user.password))
+
+    check_create_and_close(c, admin, integration_user.sys_id)
+    check_drop_and_update(c, admin)
+    check_agent_mapping(c, admin)
+
+
+def test_oauth_expired_token_is_refreshed(oauth):
+    refreshed = []
+    c = oauth(token_updater=refreshed.append)
+    token = c.generate_token("admin", "admin")
+    # pysnow's documented token store: a token whose expiry has passed is refreshed on next use
+    token["expires_at"] = time.time() - 60
+    c.set_token(token)
+
+    record = c.resource(api_path="/table/sys_user").get(query={"user_name": "admin"}).one()
+
+    assert record["sys_id"] == ADMIN_SYS_ID
+    assert len(refreshed) == 1
+    new = refreshed[0]
+    assert new["access_token"] != token["access_token"]
+    assert new["refresh_token"] == token["refresh_token"]  # the refresh grant issues no new one
+    assert new["expires_in"] == 1799
+    assert new["expires_at"] > time.time()
+
+
+def test_oauth_wrong_password(oauth):
+    with pytest.raises(TokenCreateError) as excinfo:
+        oauth().generate_token("admin", "wrong")
+    # pysnow passes on the error_description of the platform's {"error": "server_error", ...}
+    assert "access_denied" in excinfo.value.args
+
+
+def test_oauth_wrong_client_secret(server, oauth_app, monkeypatch):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    c = pysnow.OAuthClient(
+        client_id=oauth_app.client_id, client_secret="wrong", host=server.host, use_ssl=False
+    )
+    with pytest.raises(TokenCreateError) as excinfo:
+        c.generate_token("admin", "admin")
+    assert "access_denied" in excinfo.value.args
+
+
+def test_oauth_tokens_carry_the_users_roles(oauth, admin):
+    nobody = admin.user(prefix="norole")
+    c = oauth()
+    c.set_token(c.generate_token(nobody.user_name, nobody.password))
+
+    # sys_user is readable by every authenticated user
+    me = c.resource(api_path="/table/sys_user").get(query={"user_name": nobody.user_name}).one()
+    assert me["sys_id"] == nobody.sys_id
+    with pytest.raises(requests.HTTPError) as excinfo:
+        interactions_of(c).request("POST", json={"channel": DEMO_CONNECTOR}).one()
+    assert http_error(excinfo)[0] == 403
+    with pytest.raises(requests.HTTPError) as excinfo:
+        c.resource(api_path="/table/awa_queue").create(payload={"name": unique("q")}).one()
+    assert http_error(excinfo)[0] == 403
+
+
+def test_oauth_revoked_token_is_refused(server, oauth, oauth_app):
+    c = oauth()
+    token = c.generate_token("admin", "admin")
+    c.set_token(token)
+    users = c.resource(api_path="/table/sys_user")
+    assert users.get(query={"user_name": "admin"}).one()["sys_id"] == ADMIN_SYS_ID
+
+    # pysnow has no revocation call; the endpoint is plain form POST
+    revoked = requests.post(
+        f"{server.base_url}/oauth_revoke_token.do",
+        data={
+            "token": token["access_token"],
+            "client_id": oauth_app.client_id,
+            "client_secret": oauth_app.client_secret,
+        },
+    )
+    assert revoked.status_code == 200
+
+    with pytest.raises(requests.HTTPError) as excinfo:
+        c.resource(api_path="/table/sys_user").get(query={"user_name": "admin"}).one()
+    code, body = http_error(excinfo)
+    assert code == 401
+    assert body["error"]["message"] == "User Not Authenticated"
