@@ -1012,20 +1012,24 @@ async fn unknown_bearer_tokens_are_401_with_the_platform_envelope() {
 
 // --- Expiry ---
 
+/// The lifespan is 2 s, not 1: expiry times are whole seconds, so a token's life ends at the
+/// first whole second past issue time + lifespan, truncated; a 1 s token lives between 0 and 1 s
+/// (`expires_in` 0) and "works at once" would be a race. A 2 s token surely lives for 1 s.
 #[tokio::test]
 async fn an_access_token_expires_after_its_lifespan_and_the_refresh_token_outlives_it() {
     let app = TestApp::spawn().await;
-    let client = register(&app, "brief", json!({"access_token_lifespan": 1})).await;
+    let client = register(&app, "brief", json!({"access_token_lifespan": 2})).await;
     let (status, body) = json_of(password_request(&app, &client, ADMIN).await).await;
+    let issued = Instant::now();
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["expires_in"], 0, "{body}");
+    assert_eq!(body["expires_in"], 1, "{body}");
     let access = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
     // Works at once (and twice, so a cache holds it).
     assert_eq!(bearer_status(&app, &access, USERS).await, StatusCode::OK);
     assert_eq!(bearer_status(&app, &access, USERS).await, StatusCode::OK);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = issued + Duration::from_secs(10);
     loop {
         let status = bearer_status(&app, &access, USERS).await;
         if status == StatusCode::UNAUTHORIZED {
@@ -1034,19 +1038,27 @@ async fn an_access_token_expires_after_its_lifespan_and_the_refresh_token_outliv
         assert_eq!(status, StatusCode::OK);
         assert!(
             Instant::now() < deadline,
-            "the token still works 10 s after it was issued with a 1 s lifespan"
+            "the token still works 10 s after it was issued with a 2 s lifespan"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(
+        issued.elapsed() >= Duration::from_millis(900),
+        "a 2 s token died after {:?}",
+        issued.elapsed()
+    );
     assert_bearer_refused(&app, &access).await;
 
-    // The refresh token (100 days) still yields access tokens.
+    // The refresh token (100 days) still yields access tokens, which work.
     let (status, body) = json_of(refresh_request(&app, &client, &refresh).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fresh = body["access_token"].as_str().unwrap();
     assert_ne!(fresh, access);
-    assert_eq!(body["expires_in"], 0, "{body}");
+    assert_eq!(body["expires_in"], 1, "{body}");
     assert!(body.get("refresh_token").is_none(), "{body}");
+    assert_eq!(bearer_status(&app, fresh, USERS).await, StatusCode::OK);
+    // The expired one stays dead.
+    assert_bearer_refused(&app, &access).await;
 }
 
 // --- Revocation ---
@@ -1124,8 +1136,9 @@ async fn revoking_needs_the_owning_clients_credentials() {
     };
     assert_access_denied(revoke(&app, &unknown, &tokens.access).await).await;
     // Another application cannot revoke this one's tokens (RFC 7009 §2.1).
-    revoke(&app, &other, &tokens.access).await;
-    revoke(&app, &other, &tokens.refresh).await;
+    // For it, the token is as unknown as any other: 200 `{}`, and nothing revoked.
+    assert_revoked(revoke(&app, &other, &tokens.access).await).await;
+    assert_revoked(revoke(&app, &other, &tokens.refresh).await).await;
     assert_eq!(
         bearer_status(&app, &tokens.access, USERS).await,
         StatusCode::OK
