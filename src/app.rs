@@ -10,7 +10,7 @@ use axum::{Extension, Router, middleware};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Caller};
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
 use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
@@ -172,9 +172,15 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(conventions::method_override))
 }
 
-async fn unknown_path(uri: Uri) -> ApiError {
+/// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated
+/// first (401), and only then told the resource does not exist (400); clients such as
+/// servicenow-api probe credentials this way.
+async fn unknown_path(uri: Uri, caller: Result<Caller, ApiError>) -> ApiError {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        ApiError::invalid_uri()
+        match caller {
+            Ok(_) => ApiError::invalid_uri(),
+            Err(unauthenticated) => unauthenticated,
+        }
     } else {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::auth::{Authorized, AwaIntegrationUser};
+use crate::auth::{AwaIntegrationUser, Caller, Role};
 use crate::http::{ApiError, Body, respond};
 use crate::openapi::ErrorEnvelope;
 use crate::records::Effects;
@@ -96,16 +96,17 @@ enum MemberBadRequest {
 async fn change_member(
     State(state): State<AppState>,
     Path((user, action)): Path<(String, String)>,
-    caller: Result<Authorized<AwaIntegrationUser>, ApiError>,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // Any other action names no resource, whoever asks: the same 400 as an unknown path.
+    // As for any path: authenticated first (401), then the resource resolved (400 for an
+    // action that names none), then the role checked (403).
     let action = match action.as_str() {
         "drop" => Action::Drop,
         "update" => Action::MakePublic,
         _ => return Err(ApiError::invalid_uri()),
     };
-    let Authorized(caller, _) = caller?;
+    caller.require(AwaIntegrationUser::NAME)?;
     let body = body.into_object()?;
     let mut tx = state.store.begin().await?;
     let outcome = members::change(&mut *tx, action, &user, &body, &caller.user_name).await?;

@@ -63,13 +63,13 @@ impl Params {
             match name.as_str() {
                 "sysparm_query" => p.query = Some(value),
                 "sysparm_fields" => {
-                    p.fields = Some(
-                        value
-                            .split(',')
-                            .map(|f| f.trim().to_owned())
-                            .filter(|f| !f.is_empty())
-                            .collect(),
-                    );
+                    let fields: Vec<String> = value
+                        .split(',')
+                        .map(|f| f.trim().to_owned())
+                        .filter(|f| !f.is_empty())
+                        .collect();
+                    // An empty list (pysnow sends `sysparm_fields=` on every call) means all.
+                    p.fields = (!fields.is_empty()).then_some(fields);
                 }
                 "sysparm_limit" => {
                     p.limit = value
@@ -131,6 +131,15 @@ mod tests {
         assert_eq!(p.display, DisplayMode::All);
         assert!(p.exclude_reference_link && p.suppress_pagination_header && p.no_count);
         assert_eq!(p.filters, [("user_name".to_owned(), "x".to_owned())]);
+    }
+
+    #[test]
+    fn an_empty_field_list_means_every_field() {
+        assert_eq!(Params::parse(Some("sysparm_fields=")).unwrap().fields, None);
+        assert_eq!(
+            Params::parse(Some("sysparm_fields=%20,")).unwrap().fields,
+            None
+        );
     }
 
     #[test]

@@ -115,10 +115,21 @@ async fn an_unknown_api_path_is_400_with_a_null_detail() {
         "/api/now/v3/table/sys_user",
         "/api/now/table/sys_user/0123456789abcdef0123456789abcdef/extra",
     ] {
-        for response in [
-            app.admin(Method::GET, path).send().await.unwrap(),
-            app.anonymous(Method::GET, path).send().await.unwrap(),
-        ] {
+        // Authenticated first, as on the platform: an anonymous caller learns nothing.
+        let anonymous = app.anonymous(Method::GET, path).send().await.unwrap();
+        assert_error(
+            anonymous,
+            StatusCode::UNAUTHORIZED,
+            "User Not Authenticated",
+        )
+        .await;
+        let wrong = app
+            .as_user(("admin", "wrong"), Method::GET, path)
+            .send()
+            .await
+            .unwrap();
+        assert_error(wrong, StatusCode::UNAUTHORIZED, "User Not Authenticated").await;
+        for response in [app.admin(Method::GET, path).send().await.unwrap()] {
             let (status, body) = json_of(response).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
             assert_eq!(

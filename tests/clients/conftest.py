@@ -60,9 +60,9 @@ def _binary():
     return path
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("switchboard")
+def start_switchboard(tmp):
+    """Starts `switchboard serve --demo` on a free port with its database in `tmp`; returns the
+    process and a `Server` once it listens."""
     log_path = tmp / "server.log"
     # Flags decide everything; SWITCHBOARD_* variables of the caller's shell must not.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
@@ -87,7 +87,7 @@ def server(tmp_path_factory):
     lines = queue.Queue()
 
     def drain():
-        # The first line goes to the fixture; the rest (the demo banner) is read and dropped so
+        # The first line goes to the caller; the rest (the demo banner) is read and dropped so
         # that the server never blocks on a full pipe.
         for i, raw in enumerate(proc.stdout):
             if i == 0:
@@ -109,8 +109,11 @@ def server(tmp_path_factory):
             returncode=3,
         )
     host = first[len(prefix):]
-    yield Server(base_url=f"http://{host}", host=host, log=log_path)
+    return proc, Server(base_url=f"http://{host}", host=host, log=log_path)
 
+
+def stop_switchboard(proc, log_path):
+    """SIGTERM, and a clean exit."""
     proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(timeout=30)
@@ -119,6 +122,13 @@ def server(tmp_path_factory):
         proc.wait()
         pytest.fail("switchboard did not stop within 30 s of SIGTERM")
     assert code == 0, f"switchboard exited with {code} on SIGTERM; log: {log_path}"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    proc, started = start_switchboard(tmp_path_factory.mktemp("switchboard"))
+    yield started
+    stop_switchboard(proc, started.log)
 
 
 class Admin:

@@ -1,4 +1,4 @@
-"""The curl snippets of CLIENTS.md, run as written (through bash) against the test server.
+"""The curl snippets of docs/clients.md, run as written (through bash) against the test server.
 
 Each snippet reads `$SN` (the base URL) and the variables the page tells the reader to set.
 """
@@ -30,7 +30,7 @@ def test_register_an_application_and_use_the_password_grant(server):
     client_id, client_secret = unique("curl-client"), unique("curl-secret")
     env = dict(SN=server.base_url, CLIENT_ID=client_id, CLIENT_SECRET=client_secret)
 
-    # CLIENTS.md: "Register an OAuth application"
+    # docs/clients.md: "Register an OAuth application"
     registered = json.loads(sh(
         """curl -s -u admin:admin -H 'Content-Type: application/json' \\
   -d "{\\"name\\":\\"my integration\\",\\"client_id\\":\\"$CLIENT_ID\\",\\"client_secret\\":\\"$CLIENT_SECRET\\"}" \\
@@ -39,7 +39,7 @@ def test_register_an_application_and_use_the_password_grant(server):
     assert registered["result"]["client_id"] == client_id
     assert "client_secret" not in registered["result"]
 
-    # CLIENTS.md: "Get a token (password grant)"
+    # docs/clients.md: "Get a token (password grant)"
     token = json.loads(sh(
         """curl -s "$SN/oauth_token.do" \\
   -d grant_type=password -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" \\
@@ -50,14 +50,14 @@ def test_register_an_application_and_use_the_password_grant(server):
     assert token["expires_in"] == 1799
     env.update(ACCESS_TOKEN=token["access_token"], REFRESH_TOKEN=token["refresh_token"])
 
-    # CLIENTS.md: "Use it"
+    # docs/clients.md: "Use it"
     users = json.loads(sh(
         """curl -s -H "Authorization: Bearer $ACCESS_TOKEN" \\
   "$SN/api/now/table/sys_user?sysparm_query=user_name=admin&sysparm_fields=sys_id,user_name"
 """, **env))
     assert users == {"result": [{"sys_id": ADMIN_SYS_ID, "user_name": "admin"}]}
 
-    # CLIENTS.md: "Refresh it"
+    # docs/clients.md: "Refresh it"
     refreshed = json.loads(sh(
         """curl -s "$SN/oauth_token.do" \\
   -d grant_type=refresh_token -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" \\
@@ -66,7 +66,7 @@ def test_register_an_application_and_use_the_password_grant(server):
     assert set(refreshed) == {"access_token", "scope", "token_type", "expires_in"}
     assert refreshed["access_token"] != token["access_token"]
 
-    # CLIENTS.md: "Revoke it"
+    # docs/clients.md: "Revoke it"
     assert sh(
         """curl -s -o /dev/null -w '%{http_code}' "$SN/oauth_revoke_token.do" \\
   -d token="$ACCESS_TOKEN" -d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET"
@@ -82,7 +82,7 @@ def test_client_credentials_grant(server, admin):
     app = admin.oauth_application(user=agent.user_name)
     env = dict(SN=server.base_url, CLIENT_ID=app.client_id, CLIENT_SECRET=app.client_secret)
 
-    # CLIENTS.md: "client_credentials"
+    # docs/clients.md: "client_credentials"
     token = json.loads(sh(
         """curl -s -u "$CLIENT_ID:$CLIENT_SECRET" "$SN/oauth_token.do" -d grant_type=client_credentials
 """, **env))

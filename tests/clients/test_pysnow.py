@@ -142,11 +142,18 @@ def test_query_builder_date_time_comparisons(client, admin):
     mine = pysnow.QueryBuilder().field("user_name").equals(prefix).AND().field("sys_created_on")
     before_yesterday = users.get(query=mine.less_than(now - datetime.timedelta(days=1)))
     assert before_yesterday.all() == []
+    # the stand-in for between(datetime, datetime), which switchboard refuses (below)
+    window = (
+        pysnow.QueryBuilder().field("user_name").equals(prefix)
+        .AND().field("sys_created_on").greater_than_or_equal(now - datetime.timedelta(hours=1))
+        .AND().field("sys_created_on").less_than_or_equal(now + datetime.timedelta(hours=1))
+    )
+    assert names(users.get(query=window).all()) == [prefix]
 
 
 def test_between_two_datetimes_is_refused(client):
     """pysnow writes between(datetime, datetime) as javascript:gs.dateGenerate(...) values, which
-    switchboard does not evaluate: a 400 Invalid query (documented in CLIENTS.md)."""
+    switchboard does not evaluate: a 400 Invalid query (documented in docs/clients.md)."""
     users = client.resource(api_path="/table/sys_user")
     start = datetime.datetime(2020, 1, 1)
     query = pysnow.QueryBuilder().field("sys_created_on").between(start, datetime.datetime.now())
@@ -158,6 +165,19 @@ def test_between_two_datetimes_is_refused(client):
     assert code == 400
     assert body["status"] == "failure"
     assert body["error"]["message"] == "Invalid query"
+
+
+def test_attachments_are_not_implemented(client, admin):
+    """pysnow's Attachment API calls /api/now/attachment, which switchboard does not serve."""
+    queue = admin.insert("awa_queue", name=unique("queue "))["sys_id"]
+    attachments = client.resource(api_path="/table/awa_queue").attachments
+
+    with pytest.raises(requests.HTTPError) as excinfo:
+        attachments.get(sys_id=queue).all()
+
+    code, body = http_error(excinfo)
+    assert code == 400
+    assert body["error"]["message"] == "Requested URI does not represent any resource"
 
 
 def test_dict_and_encoded_string_queries(client):

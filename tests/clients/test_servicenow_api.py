@@ -11,6 +11,7 @@ to `{url}/api`. Every call raises `requests.HTTPError` on a 4xx/5xx (it calls ra
 import re
 
 import pytest
+from agent_utilities.core.exceptions import AuthError
 import requests
 from servicenow_api.api_client import Api
 
@@ -55,6 +56,14 @@ def test_basic_auth_get_table(basic):
     assert (admin.sys_id, admin.user_name, admin.roles) == (ADMIN_SYS_ID, "admin", "admin")
 
 
+def test_basic_auth_wrong_password(server):
+    """The constructor probes GET /api/subscribers and raises AuthError on a 401: switchboard, like
+    the platform, authenticates a request before it looks for the resource, so wrong Basic
+    credentials are caught at once."""
+    with pytest.raises(AuthError):
+        Api(url=server.base_url, username="admin", password="wrong")
+
+
 def test_get_table_query_fields_and_paging(basic, admin):
     prefix = unique("sna")
     for i in range(4):
@@ -97,7 +106,7 @@ def test_table_record_create_read_update(basic):
 
 def test_delete_table_record_cannot_read_the_204(basic, admin):
     """delete_table_record parses a JSON body from the DELETE's 204 No Content (the platform's
-    answer too), so it raises after the record is deleted. Documented in CLIENTS.md."""
+    answer too), so it raises after the record is deleted. Documented in docs/clients.md."""
     sys_id = admin.insert("awa_queue", name=unique("doomed "))["sys_id"]
 
     with pytest.raises(requests.JSONDecodeError):
@@ -263,7 +272,7 @@ def test_oauth_tokens_carry_the_users_roles(server, admin, oauth_app):
 
 def test_refresh_auth_token_sends_the_access_token(server, oauth_app):
     """refresh_auth_token() sends the *access* token as `refresh_token` (servicenow-api keeps no
-    refresh token), which the grant rightly refuses. Documented in CLIENTS.md."""
+    refresh token), which the grant rightly refuses. Documented in docs/clients.md."""
     api = oauth_for(server, oauth_app, "admin", "admin")
 
     with pytest.raises(requests.HTTPError) as excinfo:
