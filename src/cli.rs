@@ -26,6 +26,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Load (or extend) a realistic data set for benchmarks and write a manifest of its ids.
+    BenchData(BenchDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDataArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Agents (users with interaction_agent and awa_integration_user, each mapped).
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Interactions to add, each with a conversation, an agent and an observing supervisor.
+    #[arg(long, default_value_t = 100_000)]
+    pub interactions: usize,
+    /// Where to write the manifest (JSON) of the ids a benchmark needs.
+    #[arg(long, default_value = "bench-manifest.json")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +115,24 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             store.migrate().await?;
             store.close().await;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::BenchData(args) => {
+            let store = crate::storage::open_with(&args.db.database, &args.db.pool()).await?;
+            store.migrate().await?;
+            crate::bootstrap::run(&*store, admin_password.as_deref()).await?;
+            let started = std::time::Instant::now();
+            let manifest = crate::bench_data::load(&*store, args.users, args.interactions).await?;
+            store.close().await;
+            let json = serde_json::to_vec(&manifest).expect("the manifest serialises");
+            std::fs::write(&args.out, json)?;
+            println!(
+                "bench data: {} agents, {} interactions in {:.1} s; manifest {}",
+                manifest.users.len(),
+                manifest.interactions.len(),
+                started.elapsed().as_secs_f64(),
+                args.out.display()
+            );
             Ok(())
         }
         Command::Serve(args) => {

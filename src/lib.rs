@@ -7,6 +7,8 @@
 pub mod app;
 /// Authentication (Basic) and role guards.
 pub mod auth;
+/// The benchmark data set of `bench-data`.
+pub mod bench_data;
 /// Built-in roles and the first admin, present from a database's first start.
 pub mod bootstrap;
 /// The command line (`serve`, `migrate`).
