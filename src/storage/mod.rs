@@ -3,6 +3,7 @@
 //! Reads go straight to [`Storage`]; writes happen in a [`Tx`], which commits durably (the
 //! response is sent only after the commit returned) or, if dropped, rolls back.
 
+mod backend;
 pub mod postgres;
 mod rows;
 pub mod sql;

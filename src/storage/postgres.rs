@@ -16,7 +16,7 @@ use sqlx::postgres::{
 };
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use super::rows;
+use super::backend::sql_backend;
 use super::sql::{self, Dialect, Sql};
 use super::{IDENTITY_CHANNEL, PoolSettings, Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
@@ -118,17 +118,12 @@ struct PgTx {
     tx: Transaction<'static, Postgres>,
 }
 
-#[async_trait]
-impl Tx for PgTx {
-    async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        fetch(
-            &mut self.tx,
-            table,
-            sql::select(table, select, Dialect::Postgres),
-        )
-        .await
-    }
-
+sql_backend! {
+    tx: PgTx,
+    dialect: Dialect::Postgres,
+    connection: PgConnection,
+    arguments: PgArguments,
+    extra: {
     async fn lock(&mut self, name: &str) -> Result<()> {
         // Keyed by schema too, so databases shared by several schemas do not contend.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || $1))")
@@ -144,45 +139,6 @@ impl Tx for PgTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
-    }
-
-    async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
-        execute(
-            &mut self.tx,
-            table,
-            sql::insert(table, record, Dialect::Postgres),
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn upsert(
-        &mut self,
-        table: &'static Table,
-        record: &Record,
-        key: &[&str],
-        update: &[&str],
-    ) -> Result<String> {
-        let sql = sql::upsert(table, record, key, update, Dialect::Postgres);
-        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(|e| on_constraint(table, e))
-    }
-
-    async fn update(
-        &mut self,
-        table: &'static Table,
-        sys_id: &str,
-        changes: &Record,
-    ) -> Result<bool> {
-        let sql = sql::update(table, sys_id, changes, Dialect::Postgres);
-        Ok(execute(&mut self.tx, table, sql).await? > 0)
-    }
-
-    async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
-        let sql = sql::delete(table, sys_id, Dialect::Postgres);
-        Ok(execute(&mut self.tx, table, sql).await? > 0)
     }
 
     async fn next_number(&mut self, counter: &str) -> Result<i64> {
@@ -203,30 +159,7 @@ impl Tx for PgTx {
         .await?;
         Ok(())
     }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
     }
-}
-
-fn arguments(params: Vec<Value>) -> Result<PgArguments> {
-    rows::arguments(params)
-}
-
-async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
-    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|row| rows::decode(table, row)).collect()
-}
-
-async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
-    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected())
-        .map_err(|e| on_constraint(table, e))
 }
 
 /// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
-use super::rows;
+use super::backend::sql_backend;
 use super::sql::{self, Dialect, Sql};
 use super::{Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
@@ -102,17 +102,12 @@ struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
 }
 
-#[async_trait]
-impl Tx for SqliteTx {
-    async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        fetch(
-            &mut self.tx,
-            table,
-            sql::select(table, select, Dialect::Sqlite),
-        )
-        .await
-    }
-
+sql_backend! {
+    tx: SqliteTx,
+    dialect: Dialect::Sqlite,
+    connection: SqliteConnection,
+    arguments: SqliteArguments,
+    extra: {
     /// One writer at a time: every write transaction already holds every lock.
     async fn lock(&mut self, _name: &str) -> Result<()> {
         Ok(())
@@ -121,45 +116,6 @@ impl Tx for SqliteTx {
     /// One process per database file: the writer invalidates its own caches.
     async fn notify(&mut self, _channel: &str) -> Result<()> {
         Ok(())
-    }
-
-    async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
-        execute(
-            &mut self.tx,
-            table,
-            sql::insert(table, record, Dialect::Sqlite),
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn upsert(
-        &mut self,
-        table: &'static Table,
-        record: &Record,
-        key: &[&str],
-        update: &[&str],
-    ) -> Result<String> {
-        let sql = sql::upsert(table, record, key, update, Dialect::Sqlite);
-        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(|e| on_constraint(table, e))
-    }
-
-    async fn update(
-        &mut self,
-        table: &'static Table,
-        sys_id: &str,
-        changes: &Record,
-    ) -> Result<bool> {
-        let sql = sql::update(table, sys_id, changes, Dialect::Sqlite);
-        Ok(execute(&mut self.tx, table, sql).await? > 0)
-    }
-
-    async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
-        let sql = sql::delete(table, sys_id, Dialect::Sqlite);
-        Ok(execute(&mut self.tx, table, sql).await? > 0)
     }
 
     async fn next_number(&mut self, counter: &str) -> Result<i64> {
@@ -183,30 +139,7 @@ impl Tx for SqliteTx {
         .await?;
         Ok(())
     }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
     }
-}
-
-fn arguments(params: Vec<Value>) -> Result<SqliteArguments> {
-    rows::arguments(params)
-}
-
-async fn fetch(conn: &mut SqliteConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
-    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|row| rows::decode(table, row)).collect()
-}
-
-async fn execute(conn: &mut SqliteConnection, table: &Table, sql: Sql) -> Result<u64> {
-    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected())
-        .map_err(|e| on_constraint(table, e))
 }
 
 /// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
