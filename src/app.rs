@@ -1,18 +1,17 @@
 //! The application: shared state, the router, and serving on a listener until shutdown.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{Authenticator, Caller};
 use crate::http::{ApiError, conventions};
 use crate::records::Effects;
+use crate::server::Limits;
 use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
 use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, openapi, table_api};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +32,10 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Load (or restore) the demo data set at start.
     pub demo: bool,
+    /// Connection-level limits (timeouts, connection cap, header size).
+    pub limits: Limits,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +50,9 @@ impl std::fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
             )
+            .field("demo", &self.demo)
+            .field("limits", &self.limits)
+            .field("body_timeout", &self.body_timeout)
             .finish()
     }
 }
@@ -63,6 +69,8 @@ impl Config {
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
             demo: false,
+            limits: Limits::default(),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -208,16 +216,4 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Serves until `shutdown` completes, then finishes requests in flight and closes storage.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let store = state.store.clone();
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    store.close().await;
-    served
-}
+pub use crate::server::serve;

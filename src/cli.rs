@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, Config, StartError};
+use crate::server::Limits;
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
@@ -92,6 +93,18 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = Config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers (and a connection may stay idle).
+    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout_seconds: u64,
+    /// Largest header block (request line, path, headers) accepted, in bytes (at least 8192).
+    #[arg(long, env = "SWITCHBOARD_MAX_HEADER_BYTES", default_value_t = 65536)]
+    pub max_header_bytes: usize,
     /// Load the demo data set (idempotently) in which every sample of the API pages works,
     /// and print its credentials.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
@@ -144,6 +157,13 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
                 admin_password,
                 demo: args.demo,
+                limits: Limits {
+                    max_connections: args.max_connections,
+                    header_timeout: Duration::from_secs(args.header_timeout_seconds),
+                    max_header_bytes: args.max_header_bytes,
+                    ..Limits::default()
+                },
+                body_timeout: Duration::from_secs(args.body_timeout_seconds),
             };
             tracing::debug!(?config, "starting");
             let state = AppState::open(config).await?;

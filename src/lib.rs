@@ -3,7 +3,7 @@
 //! The map, from the outside in:
 #![forbid(unsafe_code)]
 
-/// Shared state, the router, and serving on a listener.
+/// Shared state and the router.
 pub mod app;
 /// Authentication (Basic) and role guards.
 pub mod auth;
@@ -37,6 +37,8 @@ pub mod record;
 pub mod records;
 /// Every table and field switchboard stores.
 pub mod registry;
+/// Serving HTTP: connection limits, timeouts, graceful shutdown.
+pub mod server;
 /// Storage behind one trait: SQLite now, PostgreSQL later.
 pub mod storage;
 /// The Table API over every registry table.

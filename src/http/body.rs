@@ -66,8 +66,20 @@ impl FromRequest<AppState> for Body {
                 )),
             )
         })?;
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        // A client that trickles its body is cut off, not waited for.
+        let reading = axum::body::to_bytes(req.into_body(), limit);
+        let bytes: Bytes = tokio::time::timeout(state.config.body_timeout, reading)
             .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Exception while reading request",
+                    Some(format!(
+                        "The request body did not arrive within {} seconds",
+                        state.config.body_timeout.as_secs()
+                    )),
+                )
+            })?
             .map_err(|_| too_large(format!("more than {limit}"), limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body {

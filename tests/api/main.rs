@@ -10,6 +10,7 @@ mod conventions;
 mod demo;
 mod durability;
 mod interaction_api;
+mod limits;
 mod mapping_api;
 mod member_api;
 mod multi_node;

@@ -1,0 +1,160 @@
+//! Connection-level protections: slow clients are cut off, idle connections closed, oversized
+//! header blocks refused, and no more than the configured number of connections served at once.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::helpers::{ADMIN, TestApp};
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came and how
+/// long it took.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(
+            limit.saturating_sub(started.elapsed()),
+            stream.read(&mut buffer),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn short_timeouts(config: &mut switchboard::app::Config) {
+    config.limits.header_timeout = Duration::from_secs(1);
+    config.body_timeout = Duration::from_secs(1);
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    let app = TestApp::spawn_with(short_timeouts).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /api/now/table/sys_user HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // ... and never the blank line that ends the headers.
+    let (_, took) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(5), "closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early, after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed() {
+    let app = TestApp::spawn_with(short_timeouts).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (received, took) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        received.starts_with("HTTP/1.1 200"),
+        "{}",
+        &received[..received.len().min(200)]
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "idle connection kept {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_body_gets_a_408_in_the_envelope() {
+    let app = TestApp::spawn_with(short_timeouts).await;
+    let mut stream = connect(&app).await;
+    let credentials = base64_basic(ADMIN);
+    let head = format!(
+        "POST /api/now/table/awa_queue HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (received, took) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(received.starts_with("HTTP/1.1 408"), "{received}");
+    assert!(
+        received.contains("Exception while reading request"),
+        "{received}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[tokio::test]
+async fn an_oversized_header_block_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut stream = connect(&app).await;
+    let huge = "a".repeat(200 * 1024);
+    let request =
+        format!("GET /api/now/table/sys_user HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n");
+    // The server may stop reading before all of it is written.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let (received, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(
+        received.is_empty() || received.starts_with("HTTP/1.1 431"),
+        "{}",
+        &received[..received.len().min(300)]
+    );
+    // The server is still healthy.
+    let response = app
+        .admin(Method::GET, "/api/now/table/sys_user_role")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.max_connections = 2;
+        c.limits.header_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let first = connect(&app).await;
+    let second = connect(&app).await;
+    // Both slots are held by idle connections: a third client is not served...
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let waiting = client.get(app.url("/api/openapi.json")).send().await;
+    assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
+    // ... until one of them goes.
+    drop(first);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let served = client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    drop(second);
+}
+
+fn base64_basic((user, password): (&str, &str)) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
