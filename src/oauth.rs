@@ -157,7 +157,16 @@ fn form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAu
             "The request body must be application/x-www-form-urlencoded",
         ));
     }
-    Ok(form_urlencoded::parse(body).into_owned().collect())
+    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if form
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(OAuthError::invalid_request(
+            "Parameters may not contain NUL characters",
+        ));
+    }
+    Ok(form)
 }
 
 fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {

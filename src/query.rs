@@ -688,3 +688,334 @@ mod tests {
         let _: &dyn std::error::Error = &e;
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests (proptest) of the parser: it never panics, a query rendered from a random
+    //! AST parses back to that AST, and its limits hold. Each property runs 256 cases; set
+    //! `PROPTEST_CASES` (read by proptest itself) for a longer run, e.g.
+    //! `PROPTEST_CASES=100000 cargo test --lib query::properties`.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// proptest's defaults (including `PROPTEST_CASES`), without writing regression files into
+    /// the source tree.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Pieces of the encoded-query syntax, so random input reaches past the first error.
+    const SNIPPETS: &[&str] = &[
+        "a",
+        "b.c",
+        "_1",
+        "=",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "^",
+        "^^",
+        "^OR",
+        "^NQ",
+        "OR",
+        "NQ",
+        "EQ",
+        "^EQ",
+        "LIKE",
+        "NOT LIKE",
+        "NOT IN",
+        "IN",
+        "STARTSWITH",
+        "ENDSWITH",
+        "BETWEEN",
+        "ISEMPTY",
+        "ISNOTEMPTY",
+        "ORDERBY",
+        "ORDERBYDESC",
+        "@",
+        ",",
+        " ",
+        "é",
+        "\0",
+        "'",
+        "x",
+    ];
+
+    fn syntax_soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(SNIPPETS), 0..48).prop_map(|s| s.concat())
+    }
+
+    fn field() -> impl Strategy<Value = String> {
+        "[a-z0-9_.]{1,10}"
+    }
+
+    /// Any text, or text made of the characters the syntax gives meaning to.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[\\^,@=<>! ORNQEa-z]{0,10}"]
+    }
+
+    /// Operands of an operator, restricted only where the syntax itself cannot say otherwise:
+    /// `IN` values hold no `,`, a `BETWEEN` low bound no `@`, and a `<` or `>` operand cannot
+    /// start with `=` (that would be `<=` or `>=`).
+    fn operator() -> impl Strategy<Value = Operator> {
+        let list = || prop::collection::vec(text().prop_map(|s| s.replace(',', "")), 1..5);
+        let no_leading_eq = || text().prop_map(|s| s.trim_start_matches('=').to_owned());
+        prop_oneof![
+            text().prop_map(Operator::Eq),
+            text().prop_map(Operator::Ne),
+            text().prop_map(Operator::Like),
+            text().prop_map(Operator::NotLike),
+            text().prop_map(Operator::StartsWith),
+            text().prop_map(Operator::EndsWith),
+            list().prop_map(Operator::In),
+            list().prop_map(Operator::NotIn),
+            Just(Operator::IsEmpty),
+            Just(Operator::IsNotEmpty),
+            no_leading_eq().prop_map(Operator::Lt),
+            text().prop_map(Operator::Le),
+            no_leading_eq().prop_map(Operator::Gt),
+            text().prop_map(Operator::Ge),
+            (text().prop_map(|s| s.replace('@', "")), text())
+                .prop_map(|(low, high)| Operator::Between(low, high)),
+        ]
+    }
+
+    fn condition() -> impl Strategy<Value = Condition> {
+        (field(), operator()).prop_map(|(field, op)| Condition { field, op })
+    }
+
+    fn conjunction() -> impl Strategy<Value = Conjunction> {
+        let clause = prop::collection::vec(condition(), 1..4)
+            .prop_map(|conditions| Disjunction { conditions });
+        prop::collection::vec(clause, 1..4).prop_map(|clauses| Conjunction { clauses })
+    }
+
+    fn query() -> impl Strategy<Value = EncodedQuery> {
+        let order =
+            (field(), any::<bool>()).prop_map(|(field, descending)| OrderBy { field, descending });
+        (
+            prop::collection::vec(conjunction(), 0..4),
+            prop::collection::vec(order, 0..4),
+        )
+            .prop_map(|(alternatives, order_by)| EncodedQuery {
+                alternatives,
+                order_by,
+            })
+    }
+
+    /// How a query is written out, beyond its AST: where the orderings go among the
+    /// conditions, and the optional leading `^` and trailing `^EQ`.
+    #[derive(Debug, Clone)]
+    struct Layout {
+        /// For each ordering, where among the condition terms it goes (modulo their count + 1).
+        order_positions: Vec<usize>,
+        leading_caret: bool,
+        trailing_eq: bool,
+    }
+
+    fn layout() -> impl Strategy<Value = Layout> {
+        (
+            prop::collection::vec(any::<usize>(), 4),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(order_positions, leading_caret, trailing_eq)| Layout {
+                order_positions,
+                leading_caret,
+                trailing_eq,
+            })
+    }
+
+    /// The renderer: each condition a term (`OR` before the second and later of a clause, `NQ`
+    /// before the first of each later alternative), `^` in operands written `^^`.
+    fn render(query: &EncodedQuery, layout: &Layout) -> String {
+        let escape = |s: &str| s.replace('^', "^^");
+        let mut terms = Vec::new();
+        for (a, alternative) in query.alternatives.iter().enumerate() {
+            for (c, clause) in alternative.clauses.iter().enumerate() {
+                for (k, condition) in clause.conditions.iter().enumerate() {
+                    let prefix = match (a, c, k) {
+                        (_, _, 1..) => "OR",
+                        (1.., 0, 0) => "NQ",
+                        _ => "",
+                    };
+                    let operand = match &condition.op {
+                        Operator::Eq(v) => format!("={}", escape(v)),
+                        Operator::Ne(v) => format!("!={}", escape(v)),
+                        Operator::Like(v) => format!("LIKE{}", escape(v)),
+                        Operator::NotLike(v) => format!("NOT LIKE{}", escape(v)),
+                        Operator::StartsWith(v) => format!("STARTSWITH{}", escape(v)),
+                        Operator::EndsWith(v) => format!("ENDSWITH{}", escape(v)),
+                        Operator::In(vs) => format!("IN{}", escape(&vs.join(","))),
+                        Operator::NotIn(vs) => format!("NOT IN{}", escape(&vs.join(","))),
+                        Operator::IsEmpty => "ISEMPTY".to_owned(),
+                        Operator::IsNotEmpty => "ISNOTEMPTY".to_owned(),
+                        Operator::Lt(v) => format!("<{}", escape(v)),
+                        Operator::Le(v) => format!("<={}", escape(v)),
+                        Operator::Gt(v) => format!(">{}", escape(v)),
+                        Operator::Ge(v) => format!(">={}", escape(v)),
+                        Operator::Between(low, high) => {
+                            format!("BETWEEN{}@{}", escape(low), escape(high))
+                        }
+                    };
+                    terms.push(format!("{prefix}{}{operand}", condition.field));
+                }
+            }
+        }
+        // Orderings may stand anywhere among the conditions (they neither end an alternative
+        // nor break an OR chain), in their own order.
+        let mut positions: Vec<usize> = layout
+            .order_positions
+            .iter()
+            .take(query.order_by.len())
+            .map(|p| p % (terms.len() + 1))
+            .collect();
+        positions.sort_unstable();
+        for (inserted, (order, position)) in query.order_by.iter().zip(positions).enumerate() {
+            let desc = if order.descending { "DESC" } else { "" };
+            terms.insert(position + inserted, format!("ORDERBY{desc}{}", order.field));
+        }
+        if layout.trailing_eq {
+            terms.push("EQ".to_owned());
+        }
+        let text = terms.join("^");
+        match layout.leading_caret {
+            true => format!("^{text}"),
+            false => text,
+        }
+    }
+
+    /// The parser's limits, checked on anything it accepts.
+    fn within_limits(query: &EncodedQuery) -> bool {
+        let conditions = query
+            .alternatives
+            .iter()
+            .flat_map(|a| &a.clauses)
+            .map(|c| c.conditions.len())
+            .sum::<usize>();
+        let lists_ok = query
+            .alternatives
+            .iter()
+            .flat_map(|a| &a.clauses)
+            .flat_map(|c| &c.conditions)
+            .all(|c| match &c.op {
+                Operator::In(vs) | Operator::NotIn(vs) => vs.len() <= MAX_IN_VALUES,
+                _ => true,
+            });
+        conditions <= MAX_CONDITIONS && query.order_by.len() <= MAX_ORDER_BY && lists_ok
+    }
+
+    fn conditions(n: usize, ored: &[bool]) -> String {
+        (0..n)
+            .map(|i| {
+                let or = i > 0 && ored[i % ored.len()];
+                format!("{}f{i}=v", if or { "OR" } else { "" })
+            })
+            .collect::<Vec<_>>()
+            .join("^")
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_on_any_string(input in any::<String>()) {
+            let _ = parse(&input);
+        }
+
+        #[test]
+        fn never_panics_on_syntax_soup_and_respects_its_limits(input in syntax_soup()) {
+            if let Ok(query) = parse(&input) {
+                prop_assert!(within_limits(&query));
+                prop_assert!(query.alternatives.iter().all(|a| !a.clauses.is_empty()));
+                prop_assert!(query.fields().all(|f| !f.is_empty() && f.chars().all(is_field_char)));
+            }
+        }
+
+        #[test]
+        fn a_rendered_query_parses_back_to_its_ast(query in query(), layout in layout()) {
+            let text = render(&query, &layout);
+            prop_assert_eq!(parse(&text), Ok(query), "rendered as {:?}", text);
+        }
+
+        /// Whatever parses, rendered again, parses to the same AST (the renderer can write
+        /// every AST the parser produces).
+        #[test]
+        fn parse_render_parse_is_stable(input in prop_oneof![syntax_soup(), any::<String>()]) {
+            if let Ok(query) = parse(&input) {
+                // Orderings last, no leading `^`, no trailing `EQ`.
+                let layout = Layout {
+                    order_positions: vec![usize::MAX; query.order_by.len()],
+                    leading_caret: false,
+                    trailing_eq: false,
+                };
+                let text = render(&query, &layout);
+                prop_assert_eq!(parse(&text), Ok(query), "re-rendered as {:?}", text);
+            }
+        }
+
+        #[test]
+        fn at_most_max_conditions(
+            n in 1usize..=2 * MAX_CONDITIONS,
+            ored in prop::collection::vec(any::<bool>(), 1..8),
+        ) {
+            match parse(&conditions(n, &ored)) {
+                Ok(query) => {
+                    prop_assert!(n <= MAX_CONDITIONS);
+                    prop_assert_eq!(query.fields().count(), n);
+                }
+                Err(e) => {
+                    prop_assert!(n > MAX_CONDITIONS);
+                    prop_assert!(e.message.contains("more than 100 conditions"), "{}", e);
+                }
+            }
+        }
+
+        #[test]
+        fn at_most_max_in_values(n in 1usize..=2 * MAX_IN_VALUES, negated in any::<bool>()) {
+            let op = if negated { "NOT IN" } else { "IN" };
+            let text = format!("a{op}{}", vec!["v"; n].join(","));
+            match parse(&text) {
+                Ok(_) => prop_assert!(n <= MAX_IN_VALUES),
+                Err(e) => {
+                    prop_assert!(n > MAX_IN_VALUES);
+                    prop_assert!(e.message.contains("more than 1000 values"), "{}", e);
+                }
+            }
+        }
+
+        #[test]
+        fn at_most_max_orderings(n in 1usize..=2 * MAX_ORDER_BY, desc in any::<bool>()) {
+            let term = if desc { "ORDERBYDESCa" } else { "ORDERBYa" };
+            match parse(&vec![term; n].join("^")) {
+                Ok(query) => {
+                    prop_assert!(n <= MAX_ORDER_BY);
+                    prop_assert_eq!(query.order_by.len(), n);
+                }
+                Err(e) => {
+                    prop_assert!(n > MAX_ORDER_BY);
+                    prop_assert!(e.message.contains("ORDERBY terms"), "{}", e);
+                }
+            }
+        }
+
+        /// Error messages quote at most 60 characters of client input.
+        #[test]
+        fn error_messages_stay_short(
+            input in prop_oneof![syntax_soup(), any::<String>()],
+            padding in 0usize..2000,
+        ) {
+            let input = format!("{input}{}", "!".repeat(padding));
+            if let Err(e) = parse(&input) {
+                prop_assert!(e.message.chars().count() < 160, "{}", e.message);
+            }
+        }
+    }
+}

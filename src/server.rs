@@ -82,12 +82,21 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+        let first_byte = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // hyper's header timer starts with the first byte: a connection that never sends
+            // one would hold its slot for ever. (`peek` waits for a byte and consumes nothing.)
+            let mut byte = [0u8; 1];
+            if tokio::time::timeout(first_byte, stream.peek(&mut byte))
+                .await
+                .is_err()
+            {
+                tracing::debug!("connection sent nothing within {first_byte:?}; closed");
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!("connection ended: {e}");
             }
             drop(slot);

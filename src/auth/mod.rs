@@ -163,6 +163,9 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
         .decode(encoded.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
+    if text.contains('\0') {
+        return None;
+    }
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
 }

@@ -101,3 +101,279 @@ impl FromRequest<AppState> for Body {
         Ok(Body { value, format })
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests (proptest) of the body extractor, called as axum calls it
+    //! (`Body::from_request` on a built request, with a real `AppState` on a temporary SQLite
+    //! database, whose only part it reads is the config). Each property runs 256 cases; set
+    //! `PROPTEST_CASES` (read by proptest itself) for a longer run, e.g.
+    //! `PROPTEST_CASES=100000 cargo test --lib body::properties`.
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{TestCaseError, TestRunner};
+
+    use super::*;
+    use crate::app::Config;
+
+    /// A small body limit, so that properties reach it.
+    const LIMIT: usize = 2048;
+
+    /// serde_json's nesting limit: 127 levels of arrays or objects are read, 128 are refused.
+    const JSON_DEPTH: usize = 127;
+
+    const JSON_TYPES: &[&str] = &[
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "text/json",
+        "application/vnd.api+json",
+    ];
+    const XML_TYPES: &[&str] = &[
+        "application/xml",
+        "text/xml; charset=UTF-8",
+        "application/atom+xml",
+    ];
+
+    /// An application state whose config is what `Body` reads, and a runtime to call it on.
+    struct Reader {
+        runtime: tokio::runtime::Runtime,
+        state: AppState,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Reader {
+        fn new() -> Reader {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("body.db").display());
+            let mut config = Config::new(url);
+            config.max_body_bytes = LIMIT;
+            config.admin_password = Some("unused".into());
+            let state = runtime.block_on(AppState::open(config)).expect("a state");
+            Reader {
+                runtime,
+                state,
+                _dir: dir,
+            }
+        }
+
+        fn read(&self, headers: &[(&str, String)], body: Vec<u8>) -> Result<Body, ApiError> {
+            let mut request = Request::builder()
+                .method("POST")
+                .uri("/api/now/table/sys_user");
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            let request = request
+                .body(axum::body::Body::from(body))
+                .expect("a request");
+            self.runtime
+                .block_on(Body::from_request(request, &self.state))
+        }
+    }
+
+    /// Runs `test` on `strategy`'s values against one `Reader`, with proptest's defaults
+    /// (including `PROPTEST_CASES`), writing no regression files into the source tree.
+    fn check<S: Strategy>(
+        strategy: S,
+        test: impl Fn(&Reader, S::Value) -> Result<(), TestCaseError>,
+    ) {
+        let reader = Reader::new();
+        let config = proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        if let Err(e) = runner.run(&strategy, |value| test(&reader, value)) {
+            panic!("{e}");
+        }
+    }
+
+    fn unreadable(e: &ApiError) -> bool {
+        e.status == StatusCode::BAD_REQUEST && e.message == "Exception while reading request"
+    }
+
+    fn too_large(e: &ApiError) -> bool {
+        unreadable(e)
+            && e.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("Rejected large REST payload"))
+    }
+
+    fn content_type(types: Vec<&'static str>) -> impl Strategy<Value = (&'static str, String)> {
+        prop::sample::select(types).prop_map(|t| ("content-type", t.to_owned()))
+    }
+
+    fn json_or_xml() -> Vec<&'static str> {
+        [JSON_TYPES, XML_TYPES].concat()
+    }
+
+    /// Any JSON whose numbers are integers (serde_json's default float parsing is best-effort,
+    /// not a round trip).
+    fn any_json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<String>().prop_map(Json::String),
+        ];
+        leaf.prop_recursive(6, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn json_bodies_read_as_the_value_sent() {
+        let strategy = (
+            any_json(),
+            any::<bool>(),
+            any::<bool>(),
+            content_type(JSON_TYPES.to_vec()),
+        );
+        check(
+            strategy,
+            |reader, (value, pretty, with_length, content_type)| {
+                let bytes = match pretty {
+                    true => serde_json::to_vec_pretty(&value).unwrap(),
+                    false => serde_json::to_vec(&value).unwrap(),
+                };
+                let mut headers = vec![content_type];
+                if with_length {
+                    headers.push(("content-length", bytes.len().to_string()));
+                }
+                let size = bytes.len();
+                match reader.read(&headers, bytes) {
+                    Ok(body) => {
+                        prop_assert!(size <= LIMIT);
+                        prop_assert_eq!(body.value, value);
+                        prop_assert_eq!(body.format, Some(Format::Json));
+                    }
+                    Err(e) => {
+                        prop_assert!(size > LIMIT && too_large(&e), "{} bytes: {:?}", size, e)
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+
+    #[test]
+    fn any_bytes_are_read_or_refused_with_a_400() {
+        let strategy = (
+            prop::collection::vec(any::<u8>(), 0..1024),
+            content_type(json_or_xml()),
+        );
+        check(strategy, |reader, (bytes, content_type)| {
+            if let Err(e) = reader.read(&[content_type], bytes) {
+                prop_assert!(unreadable(&e), "{:?}", e);
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn blank_bodies_are_no_body_whatever_the_type() {
+        let blank = prop::collection::vec(prop::sample::select(&b" \t\n\r\x0c"[..]), 0..64);
+        let strategy = (blank, prop::option::of(content_type(json_or_xml())));
+        check(strategy, |reader, (bytes, content_type)| {
+            let headers: Vec<_> = content_type.into_iter().collect();
+            let body = reader.read(&headers, bytes);
+            prop_assert!(
+                matches!(
+                    body,
+                    Ok(Body {
+                        value: Json::Null,
+                        ..
+                    })
+                ),
+                "{:?}",
+                body
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_refused_announced_or_not() {
+        let strategy = (
+            LIMIT + 1..4 * LIMIT,
+            prop::option::of(0u64..u64::MAX),
+            content_type(JSON_TYPES.to_vec()),
+        );
+        check(strategy, |reader, (size, announced, content_type)| {
+            // A JSON string of exactly `size` bytes.
+            let bytes = format!("\"{}\"", "x".repeat(size - 2)).into_bytes();
+            let mut headers = vec![content_type.clone()];
+            if let Some(length) = announced {
+                headers.push(("content-length", length.to_string()));
+            }
+            let e = reader.read(&headers, bytes).expect_err("over the limit");
+            prop_assert!(too_large(&e), "{:?}", e);
+            // Announcing more than the limit is refused before a byte is read.
+            let headers = [content_type, ("content-length", (size as u64).to_string())];
+            let e = reader
+                .read(&headers, b"{}".to_vec())
+                .expect_err("announced too large");
+            prop_assert!(too_large(&e), "{:?}", e);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn json_nesting_is_bounded() {
+        let strategy = (
+            1usize..=4 * JSON_DEPTH,
+            any::<bool>(),
+            content_type(JSON_TYPES.to_vec()),
+        );
+        check(strategy, |reader, (depth, objects, content_type)| {
+            let (open, close) = match objects {
+                true => ("{\"a\":", "}"),
+                false => ("[", "]"),
+            };
+            let bytes = format!("{}1{}", open.repeat(depth), close.repeat(depth)).into_bytes();
+            let size = bytes.len();
+            match reader.read(&[content_type], bytes) {
+                Ok(_) => prop_assert!(depth <= JSON_DEPTH && size <= LIMIT, "depth {}", depth),
+                Err(e) => {
+                    prop_assert!(unreadable(&e), "{:?}", e);
+                    prop_assert!(
+                        depth > JSON_DEPTH || size > LIMIT,
+                        "depth {}: {:?}",
+                        depth,
+                        e
+                    );
+                }
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn other_media_types_are_415_and_a_body_without_a_type_is_400() {
+        let other = "[a-z]{1,10}/[a-z.-]{1,12}".prop_filter("names neither JSON nor XML", |t| {
+            !(t.ends_with("json") || t.ends_with("xml"))
+        });
+        let strategy = (other, prop::collection::vec(any::<u8>(), 0..64));
+        check(strategy, |reader, (media, bytes)| {
+            let e = reader
+                .read(&[("content-type", media.clone())], bytes.clone())
+                .expect_err("an unsupported type");
+            prop_assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", media);
+            let mut text = bytes;
+            text.push(b'x');
+            let e = reader.read(&[], text).expect_err("a body without a type");
+            prop_assert!(unreadable(&e), "{:?}", e);
+            Ok(())
+        });
+    }
+}

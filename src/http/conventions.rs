@@ -16,6 +16,20 @@ use super::xml;
 
 pub const TRANSACTION_ID: &str = "x-transaction-id";
 
+/// Why a request target (path and query) is refused before anything reads it: a NUL no
+/// database stores, or bytes that are not UTF-8 (which would otherwise be silently replaced).
+fn unreadable_target(uri: &axum::http::Uri) -> Option<&'static str> {
+    let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(target).collect();
+    if decoded.contains(&0) {
+        Some("The request URI may not contain NUL characters")
+    } else if std::str::from_utf8(&decoded).is_err() {
+        Some("The request URI is not valid UTF-8 once percent-decoded")
+    } else {
+        None
+    }
+}
+
 pub async fn conventions(mut req: Request, next: Next) -> Response {
     let id = hex::encode(rand::random::<[u8; 16]>());
     let span =
@@ -26,6 +40,10 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok());
     let mut response = match negotiate::accept(accept) {
         None => render(Format::Json, not_acceptable()),
+        Some(format) if let Some(reason) = unreadable_target(req.uri()) => {
+            let error = super::ApiError::bad_request("Exception while reading request", reason);
+            render(format, axum::response::IntoResponse::into_response(error))
+        }
         Some(format) => {
             let suppress = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
                 && req
@@ -144,4 +162,19 @@ pub async fn json_only(req: Request, next: Next) -> Response {
     };
     response.extensions_mut().insert(Format::Json);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreadable_target;
+
+    #[test]
+    fn nul_and_non_utf8_targets_are_refused() {
+        let uri = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert!(unreadable_target(&uri("/api/now/table/sys_user/%00")).is_some());
+        assert!(unreadable_target(&uri("/api/now/table/x?sysparm_query=a%3Db%00")).is_some());
+        assert!(unreadable_target(&uri("/api/now/table/x?q=%FF")).is_some());
+        assert!(unreadable_target(&uri("/api/now/table/x?q=%C3%A9")).is_none());
+        assert!(unreadable_target(&uri("/api/now/table/x?q=a%2Bb")).is_none());
+    }
 }

@@ -113,6 +113,9 @@ impl From<StorageError> for ApiError {
                 "Operation Failed",
                 format!("A record with the same {fields} already exists in {table}"),
             ),
+            StorageError::InvalidText => {
+                ApiError::bad_request("Invalid request", "A value holds a NUL character")
+            }
             other => ApiError::internal(other),
         }
     }

@@ -53,6 +53,8 @@ pub enum XmlError {
     InvalidCharRef(String),
     #[error("XML element '<{0}>' is not closed before the end of the body")]
     Unclosed(String),
+    #[error("XML text holds U+{0:04X}, a character XML does not allow")]
+    InvalidChar(u32),
 }
 
 /// An element being read: its local name, its text and its child elements.
@@ -203,6 +205,9 @@ fn close(frame: Frame, stack: &mut [Frame], root: &mut Option<Frame>) -> Result<
 }
 
 fn push_text(stack: &mut [Frame], text: &str) -> Result<(), XmlError> {
+    if let Some(c) = text.chars().find(|c| !is_xml_char(*c)) {
+        return Err(XmlError::InvalidChar(u32::from(c)));
+    }
     match stack.last_mut() {
         Some(frame) => frame.text.push_str(text),
         None if is_blank(text) => {}
@@ -853,6 +858,257 @@ mod tests {
             );
             let xml = write_error(&random_string(&mut rng), Some(&random_string(&mut rng)));
             assert!(read(xml.as_bytes()).is_ok(), "unreadable error XML {xml:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Property tests (proptest) of the XML reader and writer: reading never panics, what is
+    //! written reads back, and what is read holds only characters XML allows. Each property runs
+    //! 256 cases; set `PROPTEST_CASES` (read by proptest itself) for a longer run, e.g.
+    //! `PROPTEST_CASES=100000 cargo test --lib xml::properties`.
+
+    use std::ops::RangeInclusive;
+
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::{XmlError, read, write_error, write_result};
+
+    /// proptest's defaults (including `PROPTEST_CASES`), without writing regression files into
+    /// the source tree.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// XML 1.0 (5th edition) `NameStartChar`, without `:`.
+    const NAME_START: &[RangeInclusive<char>] = &[
+        'A'..='Z',
+        '_'..='_',
+        'a'..='z',
+        '\u{C0}'..='\u{D6}',
+        '\u{D8}'..='\u{F6}',
+        '\u{F8}'..='\u{2FF}',
+        '\u{370}'..='\u{37D}',
+        '\u{37F}'..='\u{1FFF}',
+        '\u{200C}'..='\u{200D}',
+        '\u{2070}'..='\u{218F}',
+        '\u{2C00}'..='\u{2FEF}',
+        '\u{3001}'..='\u{D7FF}',
+        '\u{F900}'..='\u{FDCF}',
+        '\u{FDF0}'..='\u{FFFD}',
+        '\u{10000}'..='\u{EFFFF}',
+    ];
+
+    /// XML 1.0 `NameChar` beyond `NameStartChar`.
+    const NAME_MORE: &[RangeInclusive<char>] = &[
+        '-'..='-',
+        '.'..='.',
+        '0'..='9',
+        '\u{B7}'..='\u{B7}',
+        '\u{300}'..='\u{36F}',
+        '\u{203F}'..='\u{2040}',
+    ];
+
+    /// The XML 1.0 `Char` production: what a document may hold.
+    fn is_char(c: char) -> bool {
+        matches!(c,
+            '\t' | '\n' | '\r'
+            | '\u{20}'..='\u{D7FF}'
+            | '\u{E000}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{10FFFF}')
+    }
+
+    /// A valid element name (no prefix).
+    fn name() -> impl Strategy<Value = String> {
+        let start = prop::char::ranges(NAME_START.into());
+        let more = prop_oneof![
+            prop::char::ranges(NAME_START.into()),
+            prop::char::ranges(NAME_MORE.into()),
+        ];
+        (start, prop::collection::vec(more, 0..8))
+            .prop_map(|(first, rest)| std::iter::once(first).chain(rest).collect())
+    }
+
+    /// Any text, or text dense in what XML escapes, normalises or cannot carry.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[<>&;#'\"\\]\\r\\n\\t \u{0}\u{1}\u{85}\u{2028}\u{FEFF}\u{FFFE}a-z]{0,16}",
+        ]
+    }
+
+    /// A non-empty object whose leaves are strings (an empty object reads back as "").
+    fn object() -> impl Strategy<Value = Value> {
+        let leaf = text().prop_map(Value::String);
+        let value = leaf.prop_recursive(4, 48, 4, |inner| {
+            prop::collection::btree_map(name(), inner, 1..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        });
+        prop::collection::btree_map(name(), value, 1..5)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    /// `value` with every string stripped of the characters XML cannot carry (the writer
+    /// drops them).
+    fn carried(value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(s.chars().filter(|c| is_char(*c)).collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), carried(v)))
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Any JSON, keys included (keys need not be XML names: the writer maps them).
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(text(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Pieces of XML, so random input reaches past the first error.
+    const SNIPPETS: &[&str] = &[
+        "<",
+        ">",
+        "/",
+        "</",
+        "/>",
+        "&",
+        ";",
+        "&amp;",
+        "&lt;",
+        "&#",
+        "&#x",
+        "&#0;",
+        "&#65;",
+        "<a>",
+        "</a>",
+        "<b/>",
+        "<entry>",
+        "</entry>",
+        "<request>",
+        "</request>",
+        "<![CDATA[",
+        "]]>",
+        "<!--",
+        "-->",
+        "<?",
+        "?>",
+        "<!DOCTYPE r>",
+        "<!ENTITY",
+        "<!",
+        "\"",
+        "'",
+        "=",
+        " ",
+        "\n",
+        "\r",
+        "x:",
+        "é",
+        "😀",
+        "\u{0}",
+        "\u{1}",
+        "<?xml version=\"1.0\"?>",
+        "text",
+    ];
+
+    fn xml_soup() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(SNIPPETS), 0..40)
+            .prop_map(|s| s.concat().into_bytes())
+    }
+
+    /// Every string in a value read from XML.
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(fields) => fields.iter().for_each(|(k, v)| {
+                out.push(k.clone());
+                strings(v, out);
+            }),
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = read(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_xml_soup(bytes in xml_soup()) {
+            let _ = read(&bytes);
+        }
+
+        /// `read(write_result(v))` is `{"result": v}` for string-valued objects with valid
+        /// names, whatever their text (less the characters XML cannot carry).
+        #[test]
+        fn written_objects_read_back(value in object()) {
+            let xml = write_result(&value);
+            let expected = json!({"result": carried(&value)});
+            prop_assert_eq!(read(xml.as_bytes()), Ok(expected), "{}", xml);
+        }
+
+        #[test]
+        fn written_errors_read_back(message in text(), detail in text()) {
+            let xml = write_error(&message, Some(&detail));
+            let expected = json!({
+                "error": {"message": carried(&json!(message)), "detail": carried(&json!(detail))},
+                "status": "failure",
+            });
+            prop_assert_eq!(read(xml.as_bytes()), Ok(expected), "{}", xml);
+        }
+
+        /// Whatever JSON the server renders as XML is a document its own reader accepts.
+        #[test]
+        fn written_json_is_well_formed(value in any_json()) {
+            let xml = write_result(&value);
+            match read(xml.as_bytes()) {
+                Ok(_) | Err(XmlError::TooDeep) => {}
+                Err(e) => prop_assert!(false, "{} rendered unreadable XML {:?}: {}", value, xml, e),
+            }
+        }
+
+        /// The reader is strict: a document it accepts holds only characters XML allows, so a
+        /// NUL or another control character never reaches a record.
+        #[test]
+        fn what_is_read_holds_only_xml_characters(
+            text in text(),
+            soup in xml_soup(),
+        ) {
+            let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+            for document in [format!("<r><a>{escaped}</a></r>").into_bytes(), soup] {
+                if let Ok(value) = read(&document) {
+                    let mut found = Vec::new();
+                    strings(&value, &mut found);
+                    for s in found {
+                        let document = String::from_utf8_lossy(&document);
+                        prop_assert!(s.chars().all(is_char), "accepted {:?} from {:?}", s, document);
+                    }
+                }
+            }
         }
     }
 }

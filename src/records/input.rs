@@ -86,6 +86,10 @@ fn convert(field: &'static Field, raw: &Json) -> Result<Pending, RecordError> {
     if text.is_empty() {
         return Ok(Pending::Ready(Value::Null));
     }
+    // No database stores NUL in text the same way (PostgreSQL refuses it): refused everywhere.
+    if text.contains('\0') {
+        return Err(invalid("may not contain NUL characters"));
+    }
     let value = match field.ty {
         FieldType::String => Value::Text(text),
         FieldType::Boolean => Value::Bool(
@@ -178,6 +182,14 @@ mod tests {
             panic!()
         };
         assert!(hash.starts_with("$argon2id$"), "{hash}");
+    }
+
+    #[tokio::test]
+    async fn text_may_not_hold_nul() {
+        let e = changes("sys_user", json!({"user_name": "a\u{0}b"}))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("user_name"), "{e}");
     }
 
     #[tokio::test]

@@ -40,6 +40,9 @@ fn text(body: &Map<String, Json>, name: &str) -> std::result::Result<Option<Stri
     match body.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) if s.is_empty() => Ok(None),
+        Some(Json::String(s)) if s.contains('\0') => Err(Invalid(format!(
+            "Parameter '{name}' may not contain NUL characters"
+        ))),
         Some(Json::String(s)) => Ok(Some(s.clone())),
         Some(Json::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err(Invalid(format!("Parameter '{name}' must be a string"))),

@@ -27,6 +27,11 @@ pub struct Refused(pub String);
 impl MappingRequest {
     pub fn from_body(body: &Map<String, Json>) -> std::result::Result<Self, Refused> {
         let external_agent_id = match body.get("external_agent_id") {
+            Some(Json::String(s)) if s.contains('\0') => {
+                return Err(Refused(
+                    "Field external_agent_id may not contain NUL characters".into(),
+                ));
+            }
             Some(Json::String(s)) if !s.trim().is_empty() => s.clone(),
             Some(Json::String(_)) | None | Some(Json::Null) => {
                 return Err(Refused(

@@ -20,7 +20,8 @@ macro_rules! sql_backend {
         async fn fetch(conn: &mut $conn, table: &Table, sql: Sql) -> Result<Vec<Record>> {
             let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
                 .fetch_all(&mut *conn)
-                .await?;
+                .await
+                .map_err(|e| on_constraint(table, e))?;
             rows.iter().map(|row| super::rows::decode(table, row)).collect()
         }
 

@@ -23,6 +23,9 @@ pub enum StorageError {
     /// A unique key already holds this value: a client error, not a fault.
     #[error("a record with the same {fields} already exists in {table}")]
     Unique { table: String, fields: String },
+    /// Text the database cannot store (PostgreSQL refuses NUL): a client error.
+    #[error("a value holds a character the database cannot store")]
+    InvalidText,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

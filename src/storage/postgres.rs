@@ -55,7 +55,8 @@ impl Storage for PgStore {
         let sql = sql::count(table, filter, Dialect::Postgres);
         let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
             .fetch_one(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| on_constraint(table, e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -162,8 +163,12 @@ sql_backend! {
     }
 }
 
-/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
+/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields, and text
+/// PostgreSQL cannot store (SQLSTATE 22021, a NUL) into [`StorageError::InvalidText`].
 fn on_constraint(table: &Table, e: sqlx::Error) -> StorageError {
+    if e.as_database_error().and_then(|db| db.code()).as_deref() == Some("22021") {
+        return StorageError::InvalidText;
+    }
     if let Some(db) = e.as_database_error()
         && db.kind() == sqlx::error::ErrorKind::UniqueViolation
     {
