@@ -91,15 +91,16 @@ fn render(format: Format, mut response: Response) -> Response {
         .get::<Format>()
         .copied()
         .unwrap_or(format);
-    let body = match (format, payload) {
-        (Format::Json, Payload::Result(v)) => json!({ "result": v }).to_string(),
+    // Serialised straight to bytes: going through `Display` (`to_string`) cost a tenth of the
+    // CPU of a simple read in the profile.
+    let body: Vec<u8> = match (format, payload) {
+        (Format::Json, Payload::Result(result)) => to_json(&ResultEnvelope { result: &result }),
         (Format::Json, Payload::Error { message, detail }) => {
-            json!({"error": {"message": message, "detail": detail}, "status": "failure"})
-                .to_string()
+            to_json(&json!({"error": {"message": message, "detail": detail}, "status": "failure"}))
         }
-        (Format::Xml, Payload::Result(v)) => xml::write_result(&v),
+        (Format::Xml, Payload::Result(v)) => xml::write_result(&v).into_bytes(),
         (Format::Xml, Payload::Error { message, detail }) => {
-            xml::write_error(&message, detail.as_deref())
+            xml::write_error(&message, detail.as_deref()).into_bytes()
         }
     };
     response.headers_mut().insert(
@@ -109,6 +110,16 @@ fn render(format: Format, mut response: Response) -> Response {
     response.headers_mut().remove(header::CONTENT_LENGTH);
     *response.body_mut() = Body::from(body);
     response
+}
+
+#[derive(serde::Serialize)]
+struct ResultEnvelope<'a> {
+    result: &'a serde_json::Value,
+}
+
+fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
+    // These always serialise: JSON values (string keys, no non-finite numbers) in a struct.
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 /// `X-HTTP-Method-Override` on a POST turns it into the named method (for clients that can only

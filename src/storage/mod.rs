@@ -3,7 +3,6 @@
 //! Reads go straight to [`Storage`]; writes happen in a [`Tx`], which commits durably (the
 //! response is sent only after the commit returned) or, if dropped, rolls back.
 
-mod backend;
 pub mod postgres;
 mod rows;
 pub mod sql;
@@ -28,6 +27,15 @@ pub enum StorageError {
     InvalidText,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store was closed (the server is shutting down).
+    #[error("the database is closed")]
+    Closed,
+    /// A commit shared with other transactions (group commit) failed, or the transaction
+    /// holding them was rolled back: nothing of this transaction was kept.
+    #[error("the commit failed: {0}")]
+    CommitFailed(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]

@@ -16,7 +16,6 @@ use sqlx::postgres::{
 };
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use super::backend::sql_backend;
 use super::sql::{self, Dialect, Sql};
 use super::{IDENTITY_CHANNEL, PoolSettings, Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
@@ -119,12 +118,83 @@ struct PgTx {
     tx: Transaction<'static, Postgres>,
 }
 
-sql_backend! {
-    tx: PgTx,
-    dialect: Dialect::Postgres,
-    connection: PgConnection,
-    arguments: PgArguments,
-    extra: {
+fn arguments(params: Vec<Value>) -> Result<PgArguments> {
+    super::rows::arguments(params)
+}
+
+async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
+    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| on_constraint(table, e))?;
+    rows.iter()
+        .map(|row| super::rows::decode(table, row))
+        .collect()
+}
+
+async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
+    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| on_constraint(table, e))
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
+        fetch(
+            &mut self.tx,
+            table,
+            sql::select(table, select, Dialect::Postgres),
+        )
+        .await
+    }
+
+    async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
+        execute(
+            &mut self.tx,
+            table,
+            sql::insert(table, record, Dialect::Postgres),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn upsert(
+        &mut self,
+        table: &'static Table,
+        record: &Record,
+        key: &[&str],
+        update: &[&str],
+    ) -> Result<String> {
+        let sql = sql::upsert(table, record, key, update, Dialect::Postgres);
+        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| on_constraint(table, e))
+    }
+
+    async fn update(
+        &mut self,
+        table: &'static Table,
+        sys_id: &str,
+        changes: &Record,
+    ) -> Result<bool> {
+        let sql = sql::update(table, sys_id, changes, Dialect::Postgres);
+        Ok(execute(&mut self.tx, table, sql).await? > 0)
+    }
+
+    async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
+        let sql = sql::delete(table, sys_id, Dialect::Postgres);
+        Ok(execute(&mut self.tx, table, sql).await? > 0)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
     async fn lock(&mut self, name: &str) -> Result<()> {
         // Keyed by schema too, so databases shared by several schemas do not contend.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || $1))")
@@ -152,14 +222,13 @@ sql_backend! {
     async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()> {
         sqlx::query(
             "SELECT setval($1::regclass, GREATEST($2::bigint, 1, \
-             COALESCE(pg_sequence_last_value($1::regclass), 0)))",
+         COALESCE(pg_sequence_last_value($1::regclass), 0)))",
         )
         .bind(format!("sys_counter_{counter}"))
         .bind(at_least)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
-    }
     }
 }
 

@@ -1,5 +1,5 @@
-//! What both SQL backends share: binding [`Value`]s as parameters and decoding rows into
-//! [`Record`]s by the registry's field types.
+//! Binding [`Value`]s as parameters and decoding rows into [`Record`]s by the registry's field
+//! types, for the sqlx-driven backend (PostgreSQL; the SQLite backend has its own, in rusqlite).
 
 use sqlx::{Arguments, Database, Decode, Encode, Row, Type};
 

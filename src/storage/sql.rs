@@ -32,6 +32,15 @@ impl Sql {
         }
     }
 
+    #[cfg(test)]
+    pub fn for_tests(text: &str, params: Vec<Value>) -> Self {
+        Sql {
+            text: text.to_owned(),
+            params,
+            dialect: Dialect::Sqlite,
+        }
+    }
+
     fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self

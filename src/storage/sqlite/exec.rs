@@ -1,0 +1,102 @@
+//! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, decoding
+//! rows by the registry's field types, and naming unique-key violations.
+//!
+//! Statements are prepared once per connection and cached (`prepare_cached`), so a hot request
+//! pays for parsing only the first time its statement shape is seen.
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, ToSql, params_from_iter};
+
+use crate::record::{Record, Value};
+use crate::registry::{FieldType, Table};
+use crate::storage::sql::Sql;
+use crate::storage::{Result, StorageError};
+
+/// How many distinct statement shapes each connection keeps prepared.
+pub const STATEMENT_CACHE: usize = 256;
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bool(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b))),
+            Value::Int(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
+        })
+    }
+}
+
+/// Runs a query and decodes every row as a record of `table`.
+pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>> {
+    let mut statement = conn
+        .prepare_cached(&sql.text)
+        .map_err(|e| on_error(table, e))?;
+    let mut rows = statement
+        .query(params_from_iter(&sql.params))
+        .map_err(|e| on_error(table, e))?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| on_error(table, e))? {
+        records.push(decode(table, row)?);
+    }
+    Ok(records)
+}
+
+/// Runs a statement; the number of rows it changed.
+pub fn execute(conn: &Connection, table: &Table, sql: &Sql) -> Result<usize> {
+    conn.prepare_cached(&sql.text)
+        .and_then(|mut statement| statement.execute(params_from_iter(&sql.params)))
+        .map_err(|e| on_error(table, e))
+}
+
+/// Runs a query answering one row of one column.
+pub fn scalar<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    table: &Table,
+    sql: &Sql,
+) -> Result<T> {
+    conn.prepare_cached(&sql.text)
+        .and_then(|mut statement| {
+            statement.query_row(params_from_iter(&sql.params), |row| row.get(0))
+        })
+        .map_err(|e| on_error(table, e))
+}
+
+/// A row holding every registry column of `table`, in order.
+fn decode(table: &Table, row: &rusqlite::Row<'_>) -> Result<Record> {
+    let mut record = Record::new();
+    for (i, f) in table.fields.iter().enumerate() {
+        let v = match f.ty {
+            FieldType::Boolean => row.get::<_, Option<bool>>(i)?.map(Value::Bool),
+            FieldType::Integer => row.get::<_, Option<i64>>(i)?.map(Value::Int),
+            _ => row.get::<_, Option<String>>(i)?.map(Value::text),
+        };
+        record.set(f.name, v.unwrap_or(Value::Null));
+    }
+    Ok(record)
+}
+
+/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
+pub fn on_error(table: &Table, e: rusqlite::Error) -> StorageError {
+    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &e
+        && failure.code == ErrorCode::ConstraintViolation
+        && matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        // SQLite says "UNIQUE constraint failed: t.a, t.b".
+        let fields = message
+            .rsplit(": ")
+            .next()
+            .unwrap_or_default()
+            .split(", ")
+            .map(|c| c.rsplit('.').next().unwrap_or(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return StorageError::Unique {
+            table: table.name.to_owned(),
+            fields,
+        };
+    }
+    StorageError::Sqlite(e)
+}
