@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, Config, StartError};
+use crate::auth::throttle::LoginLimits;
+use crate::ratelimit::{RateLimitSpec, RateLimits};
 use crate::server::Limits;
 use crate::storage::PoolSettings;
 
@@ -116,6 +118,30 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub credential_cache_seconds: u64,
+    /// Failed logins for one user name (or OAuth client id) within the window that lock it
+    /// (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_FAILURES_PER_USER", default_value_t = LoginLimits::default().per_account)]
+    pub login_failures_per_user: u32,
+    /// Failed logins from one client address within the window that lock the address
+    /// (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS", default_value_t = LoginLimits::default().per_address)]
+    pub login_failures_per_address: u32,
+    /// Seconds failed logins are remembered; also the longest lockout.
+    #[arg(long, env = "SWITCHBOARD_LOGIN_WINDOW_SECONDS", default_value_t = LoginLimits::default().window.as_secs())]
+    pub login_window_seconds: u64,
+    /// Seconds of the first lockout; each further failure doubles it (up to the window).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_LOCKOUT_SECONDS", default_value_t = LoginLimits::default().lockout.as_secs())]
+    pub login_lockout_seconds: u64,
+    /// A rate limit, API=N[/PERIOD]: N requests per user per PERIOD (default hour) to API
+    /// (table, interaction, conversation_member, agent_mapping, oauth, or all). Repeat the flag,
+    /// or separate rules with commas. None by default.
+    #[arg(
+        long = "rate-limit",
+        value_name = "API=N[/PERIOD]",
+        env = "SWITCHBOARD_RATE_LIMITS",
+        value_delimiter = ','
+    )]
+    pub rate_limits: Vec<RateLimitSpec>,
 }
 
 /// Runs a parsed command line to completion.
@@ -164,6 +190,13 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     ..Limits::default()
                 },
                 body_timeout: Duration::from_secs(args.body_timeout_seconds),
+                login_limits: LoginLimits {
+                    per_account: args.login_failures_per_user,
+                    per_address: args.login_failures_per_address,
+                    window: Duration::from_secs(args.login_window_seconds),
+                    lockout: Duration::from_secs(args.login_lockout_seconds),
+                },
+                rate_limits: RateLimits::from_specs(&args.rate_limits),
             };
             tracing::debug!(?config, "starting");
             let state = AppState::open(config).await?;

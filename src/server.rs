@@ -4,18 +4,22 @@
 //! axum's own `serve` exposes none of hyper's limits, so connections are driven here with
 //! hyper-util: a cap on concurrent connections (more wait in the kernel's accept queue), a
 //! deadline for a request's headers (slow-loris), which also closes connections idle between
-//! requests, and a bound on the header block's size.
+//! requests, and a bound on the header block's size. Each request carries its [`Connection`]
+//! (the client's address).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_layer::Layer;
 
 use crate::app::{AppState, router};
 
@@ -44,6 +48,13 @@ impl Default for Limits {
     }
 }
 
+/// The connection a request came on: every request carries it as an extension.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    /// The client's address (behind a proxy, the proxy's).
+    pub peer: SocketAddr,
+}
+
 /// Serves until `shutdown` completes, then finishes requests in flight and closes storage.
 pub async fn serve(
     listener: TcpListener,
@@ -52,7 +63,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.config.limits.clone();
     let store = state.store.clone();
-    let service = TowerToHyperService::new(router(state));
+    let router = router(state);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -69,9 +80,9 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait a moment rather than spin.
                     tracing::warn!("accept failed: {e}");
@@ -82,7 +93,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let service =
+            TowerToHyperService::new(Extension(Connection { peer }).layer(router.clone()));
         let first_byte = limits.header_timeout;
         tokio::spawn(async move {
             // hyper's header timer starts with the first byte: a connection that never sends

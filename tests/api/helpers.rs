@@ -11,6 +11,16 @@ use tokio::sync::oneshot;
 
 pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 
+/// An HTTP client builder.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+}
+
+/// An HTTP client with reqwest's defaults.
+pub fn client() -> reqwest::Client {
+    client_builder().build().expect("an HTTP client")
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -40,7 +50,7 @@ impl TestApp {
         }));
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client(),
             _db: db,
             _stop: stop,
         }

@@ -20,6 +20,8 @@ mod oauth;
 mod openapi;
 mod query;
 mod races;
+mod rate_limits;
 mod references;
 mod schema;
 mod table_api;
+mod throttle;
