@@ -42,6 +42,8 @@ pub struct Config {
     pub login_limits: LoginLimits,
     /// Requests per user per API and window (none by default).
     pub rate_limits: RateLimits,
+    /// Serve TLS only, with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +63,7 @@ impl std::fmt::Debug for Config {
             .field("body_timeout", &self.body_timeout)
             .field("login_limits", &self.login_limits)
             .field("rate_limits", &self.rate_limits)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -81,6 +84,7 @@ impl Config {
             body_timeout: Duration::from_secs(30),
             login_limits: LoginLimits::default(),
             rate_limits: RateLimits::default(),
+            tls: None,
         }
     }
 }
@@ -150,6 +154,8 @@ pub enum StartError {
     Records(#[from] crate::records::RecordError),
     #[error("could not listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.

@@ -1,6 +1,7 @@
 //! The command line: `switchboard serve` and `switchboard migrate`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -142,6 +143,22 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub rate_limits: Vec<RateLimitSpec>,
+    /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PATH"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PATH"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs a parsed command line to completion.
@@ -175,6 +192,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Serve(args) => {
+            // Before the database: a bad certificate should fail fast, with nothing changed.
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+                _ => None,
+            };
             let config = Config {
                 database_pool: args.db.pool(),
                 database_url: args.db.database,
@@ -197,11 +219,17 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     lockout: Duration::from_secs(args.login_lockout_seconds),
                 },
                 rate_limits: RateLimits::from_specs(&args.rate_limits),
+                tls,
             };
             tracing::debug!(?config, "starting");
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let state = AppState::open(config).await?;
             let listener = TcpListener::bind(args.listen).await?;
-            let base = format!("http://{}", listener.local_addr()?);
+            let base = format!("{scheme}://{}", listener.local_addr()?);
             println!("listening on {base}");
             if args.demo {
                 println!("{}", crate::demo::banner(&base));

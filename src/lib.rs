@@ -45,3 +45,5 @@ pub mod server;
 pub mod storage;
 /// The Table API over every registry table.
 pub mod table_api;
+/// TLS (rustls) for `serve --tls-cert --tls-key`.
+pub mod tls;

@@ -11,8 +11,11 @@ use tokio::sync::oneshot;
 
 pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 
-/// An HTTP client builder.
+/// An HTTP client builder. reqwest is built with rustls but without a crypto provider of its
+/// own (its default, aws-lc-rs, needs a long C build): the ring provider the server uses is
+/// installed for the whole process first.
 pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
 }
 

@@ -25,3 +25,4 @@ mod references;
 mod schema;
 mod table_api;
 mod throttle;
+mod tls;
