@@ -8,8 +8,10 @@ use axum::response::IntoResponse;
 use axum::{Extension, Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::auth::throttle::LoginLimits;
 use crate::auth::{Authenticator, Caller};
 use crate::http::{ApiError, conventions};
+use crate::ratelimit::{self, Api, RateLimiter, RateLimits};
 use crate::records::Effects;
 use crate::server::Limits;
 use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
@@ -36,6 +38,12 @@ pub struct Config {
     pub limits: Limits,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// When failed logins lock a user (or OAuth client) or an address.
+    pub login_limits: LoginLimits,
+    /// Requests per user per API and window (none by default).
+    pub rate_limits: RateLimits,
+    /// Serve TLS only, with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +61,9 @@ impl std::fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("limits", &self.limits)
             .field("body_timeout", &self.body_timeout)
+            .field("login_limits", &self.login_limits)
+            .field("rate_limits", &self.rate_limits)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -71,6 +82,9 @@ impl Config {
             demo: false,
             limits: Limits::default(),
             body_timeout: Duration::from_secs(30),
+            login_limits: LoginLimits::default(),
+            rate_limits: RateLimits::default(),
+            tls: None,
         }
     }
 }
@@ -80,6 +94,7 @@ impl Config {
 pub struct AppState {
     pub store: Arc<dyn Storage>,
     pub auth: Arc<Authenticator>,
+    pub rate_limits: Arc<RateLimiter>,
     pub config: Arc<Config>,
 }
 
@@ -102,13 +117,16 @@ impl AppState {
         let auth = Arc::new(Authenticator::new(
             store.clone(),
             config.credential_cache_ttl,
+            config.login_limits.clone(),
         ));
+        let rate_limits = Arc::new(RateLimiter::new(config.rate_limits.clone()));
         // Another node's identity change empties this node's cache too.
         let cache = auth.clone();
         store.watch_identity_changes(Arc::new(move || cache.invalidate()));
         Ok(AppState {
             store,
             auth,
+            rate_limits,
             config: Arc::new(config),
         })
     }
@@ -136,6 +154,8 @@ pub enum StartError {
     Records(#[from] crate::records::RecordError),
     #[error("could not listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.
@@ -147,7 +167,8 @@ pub enum ApiVersion {
 }
 
 /// Every documented route, without state. The router and the OpenAPI document
-/// ([`crate::openapi`]) are both made from it, so they cannot disagree.
+/// ([`crate::openapi`]) are both made from it, so they cannot disagree. Each API's routes carry
+/// their [`Api`] as an extension, which rate limits count by.
 pub fn api() -> OpenApiRouter<AppState> {
     let mut api = OpenApiRouter::new();
     for (prefix, version) in [
@@ -156,11 +177,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         ("/api/now/v2", ApiVersion::V2),
     ] {
         let apis = table_api::router()
-            .merge(interaction_api::router())
-            .merge(member_api::router());
+            .layer(Extension(Api::Table))
+            .merge(interaction_api::router().layer(Extension(Api::Interaction)))
+            .merge(member_api::router().layer(Extension(Api::ConversationMember)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
-    api.merge(mapping_api::router())
+    api.merge(mapping_api::router().layer(Extension(Api::AgentMapping)))
         .merge(oauth::router())
         .merge(openapi::router())
 }
@@ -168,14 +190,17 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// Every route, behind the platform's conventions.
 pub fn router(state: AppState) -> Router {
     let (routed, _) = api().split_for_parts();
+    let rate_limited = !state.rate_limits.is_empty();
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     // The method override must act before routing, so it wraps the routed service.
-    Router::new()
-        .fallback_service(routed)
-        .layer(CatchPanicLayer::custom(panicked))
+    let mut app = Router::new().fallback_service(routed);
+    if rate_limited {
+        app = app.layer(middleware::from_fn(ratelimit::report));
+    }
+    app.layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(conventions::conventions))
         .layer(middleware::from_fn(conventions::method_override))
 }

@@ -1,12 +1,15 @@
 //! The command line: `switchboard serve` and `switchboard migrate`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, Config, StartError};
+use crate::auth::throttle::LoginLimits;
+use crate::ratelimit::{RateLimitSpec, RateLimits};
 use crate::server::Limits;
 use crate::storage::PoolSettings;
 
@@ -116,6 +119,46 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub credential_cache_seconds: u64,
+    /// Failed logins for one user name (or OAuth client id) within the window that lock it
+    /// (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_FAILURES_PER_USER", default_value_t = LoginLimits::default().per_account)]
+    pub login_failures_per_user: u32,
+    /// Failed logins from one client address within the window that lock the address
+    /// (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS", default_value_t = LoginLimits::default().per_address)]
+    pub login_failures_per_address: u32,
+    /// Seconds failed logins are remembered; also the longest lockout.
+    #[arg(long, env = "SWITCHBOARD_LOGIN_WINDOW_SECONDS", default_value_t = LoginLimits::default().window.as_secs())]
+    pub login_window_seconds: u64,
+    /// Seconds of the first lockout; each further failure doubles it (up to the window).
+    #[arg(long, env = "SWITCHBOARD_LOGIN_LOCKOUT_SECONDS", default_value_t = LoginLimits::default().lockout.as_secs())]
+    pub login_lockout_seconds: u64,
+    /// A rate limit, API=N[/PERIOD]: N requests per user per PERIOD (default hour) to API
+    /// (table, interaction, conversation_member, agent_mapping, oauth, or all). Repeat the flag,
+    /// or separate rules with commas. None by default.
+    #[arg(
+        long = "rate-limit",
+        value_name = "API=N[/PERIOD]",
+        env = "SWITCHBOARD_RATE_LIMITS",
+        value_delimiter = ','
+    )]
+    pub rate_limits: Vec<RateLimitSpec>,
+    /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PATH"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PATH"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs a parsed command line to completion.
@@ -149,6 +192,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Serve(args) => {
+            // Before the database: a bad certificate should fail fast, with nothing changed.
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+                _ => None,
+            };
             let config = Config {
                 database_pool: args.db.pool(),
                 database_url: args.db.database,
@@ -164,11 +212,24 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     ..Limits::default()
                 },
                 body_timeout: Duration::from_secs(args.body_timeout_seconds),
+                login_limits: LoginLimits {
+                    per_account: args.login_failures_per_user,
+                    per_address: args.login_failures_per_address,
+                    window: Duration::from_secs(args.login_window_seconds),
+                    lockout: Duration::from_secs(args.login_lockout_seconds),
+                },
+                rate_limits: RateLimits::from_specs(&args.rate_limits),
+                tls,
             };
             tracing::debug!(?config, "starting");
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let state = AppState::open(config).await?;
             let listener = TcpListener::bind(args.listen).await?;
-            let base = format!("http://{}", listener.local_addr()?);
+            let base = format!("{scheme}://{}", listener.local_addr()?);
             println!("listening on {base}");
             if args.demo {
                 println!("{}", crate::demo::banner(&base));

@@ -5,7 +5,7 @@
 
 /// Shared state and the router.
 pub mod app;
-/// Authentication (Basic) and role guards.
+/// Authentication (Basic, OAuth bearer tokens), login throttling and role guards.
 pub mod auth;
 /// The benchmark data set of `bench-data`.
 pub mod bench_data;
@@ -31,6 +31,8 @@ pub mod oauth;
 pub mod openapi;
 /// The encoded-query (`sysparm_query`) parser.
 pub mod query;
+/// Inbound rate limits per user and API, as the platform's rate limit rules.
+pub mod ratelimit;
 /// Record values, sys_ids and timestamps.
 pub mod record;
 /// Rules about records, applied on every write path.
@@ -43,3 +45,5 @@ pub mod server;
 pub mod storage;
 /// The Table API over every registry table.
 pub mod table_api;
+/// TLS (rustls) for `serve --tls-cert --tls-key`.
+pub mod tls;

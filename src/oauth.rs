@@ -3,10 +3,13 @@
 //! in the platform's OAuth shapes rather than the REST envelope.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value as Json, json};
@@ -15,11 +18,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::auth::password;
+use crate::auth::throttle::{self, Account, Lockout};
+use crate::auth::{LoginError, password};
 use crate::filter::{Filter, Select};
+use crate::ratelimit::{self, Api, Report, Verdict};
 use crate::record::{Record, Value};
 use crate::records::{Effects, tokens};
 use crate::registry::table;
+use crate::server::Connection;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -82,33 +88,75 @@ pub struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    /// `Retry-After`, `X-RateLimit-*`; a list, to keep the error small.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl OAuthError {
     /// Wrong client or user credentials, an unknown or expired refresh token: what the platform
     /// answers (401 `server_error` / `access_denied`), saying no more.
     fn access_denied() -> Self {
-        OAuthError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "server_error",
-            description: "access_denied".into(),
-        }
+        Self::new(StatusCode::UNAUTHORIZED, "server_error", "access_denied")
     }
 
     fn invalid_request(description: impl Into<String>) -> Self {
-        OAuthError {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
     fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "token endpoint failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: "internal error".into(),
+            status,
+            error,
+            description: description.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 429 in the OAuth shape (`temporarily_unavailable`, RFC 6749's error for a server that
+    /// cannot take the request now), with `Retry-After`.
+    fn too_many_requests(description: String, wait: Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            description,
+        );
+        error.headers.push(ratelimit::retry_after(wait));
+        error
+    }
+
+    /// The client or the user is locked after too many failed logins.
+    fn locked(lockout: Lockout) -> Self {
+        Self::too_many_requests(lockout.detail(), lockout.retry_after())
+    }
+
+    /// The application is over the `oauth` rate limit.
+    fn rate_limited(verdict: &Verdict, wait: Duration) -> Self {
+        let mut error = Self::too_many_requests(verdict.detail(), wait);
+        error.headers.extend(
+            verdict
+                .headers()
+                .into_iter()
+                .filter_map(|(name, value)| Some((name?, value))),
+        );
+        error
+    }
+}
+
+impl From<LoginError> for OAuthError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Refused => Self::access_denied(),
+            LoginError::Locked(lockout) => Self::locked(lockout),
+            LoginError::Storage(e) => Self::internal(e),
         }
     }
 }
@@ -116,7 +164,26 @@ impl OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({"error_description": self.description, "error": self.error});
-        oauth_json(self.status, body)
+        let mut response = oauth_json(self.status, body);
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// Who sent a token or revocation request: its address, and where a rate limit's verdict goes.
+struct Origin {
+    from: Option<IpAddr>,
+    report: Option<Report>,
+}
+
+impl Origin {
+    fn of(connection: Option<Extension<Connection>>, report: Option<Extension<Report>>) -> Self {
+        Origin {
+            from: connection.map(|Extension(c)| c.peer.ip()),
+            report: report.map(|Extension(r)| r),
+        }
     }
 }
 
@@ -178,10 +245,14 @@ fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str
 
 /// The application making the request, by `client_id` and `client_secret` in the form or in a
 /// Basic `Authorization` header (RFC 6749 §2.3.1 allows both).
+///
+/// Refused (429) without a lookup while the client id or the address is locked after failed
+/// logins; once authenticated, the request counts against the application's `oauth` rate limit.
 async fn client(
     state: &AppState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
+    origin: &Origin,
 ) -> Result<Record, OAuthError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
@@ -204,6 +275,17 @@ async fn client(
             required(form, "client_secret")?.to_owned(),
         ),
     };
+    let account = Account::Client(&id);
+    let address = throttle::show_address(origin.from);
+    let throttle = state.auth.throttle();
+    if let Err(lockout) = throttle.admit(account, origin.from) {
+        tracing::info!(
+            client_id = ?account.name(),
+            address = %address,
+            "OAuth client refused: locked after too many failures"
+        );
+        return Err(OAuthError::locked(lockout));
+    }
     let entities = table("oauth_entity").expect("oauth_entity");
     let select =
         Select::filter(Filter::eq(entities, "client_id", Value::text(id.as_str()))).limit(1);
@@ -213,12 +295,28 @@ async fn client(
         .and_then(|c| c.str("client_secret"))
         .map(str::to_owned);
     // Verified against a dummy hash when the client is unknown, so timing tells nothing.
-    if password::verify(secret, hash).await {
-        Ok(found.expect("a verified secret belongs to a client"))
-    } else {
-        tracing::info!(client_id = %id, "OAuth client authentication failed");
-        Err(OAuthError::access_denied())
+    if !password::verify(secret, hash).await {
+        let reason = match found {
+            Some(_) => "wrong client secret",
+            None => "unknown client",
+        };
+        tracing::info!(client_id = ?account.name(), address = %address, reason, "OAuth client authentication failed");
+        throttle.failed(account, origin.from);
+        return Err(OAuthError::access_denied());
     }
+    tracing::info!(client_id = ?account.name(), address = %address, "OAuth client authenticated");
+    throttle.succeeded(account);
+    let client = found.expect("a verified secret belongs to a client");
+    if let Some(verdict) = state.rate_limits.admit(Api::OAuth, client.sys_id()) {
+        if let Some(wait) = verdict.refused {
+            tracing::info!(client_id = ?account.name(), "rate limit exceeded");
+            return Err(OAuthError::rate_limited(&verdict, wait));
+        }
+        if let Some(report) = &origin.report {
+            report.set(verdict);
+        }
+    }
+    Ok(client)
 }
 
 /// The token response: `scope` is always `useraccount`, `token_type` always `Bearer`.
@@ -247,37 +345,45 @@ fn granted(client: &Record, access: &str, refresh: Option<&str>) -> Response {
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 400, description = "invalid_request or unsupported_grant_type", body = OAuthErrorBody),
         (status = 401, description = "Wrong client or user credentials, or an unusable refresh token", body = OAuthErrorBody),
+        (status = 429, description = "Locked after too many failed logins, or over the oauth rate limit (see Retry-After)", body = OAuthErrorBody),
         (status = 500, description = "A fault of switchboard's", body = OAuthErrorBody),
     )
 )]
 async fn token(
     State(state): State<AppState>,
+    connection: Option<Extension<Connection>>,
+    report: Option<Extension<Report>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
+    let origin = Origin::of(connection, report);
     let form = form(&headers, &body)?;
     let grant = required(&form, "grant_type")?.to_owned();
     if !matches!(
         grant.as_str(),
         "password" | "refresh_token" | "client_credentials"
     ) {
-        return Err(OAuthError {
-            status: StatusCode::BAD_REQUEST,
-            error: "unsupported_grant_type",
-            description: format!("Unsupported grant type: {grant}"),
-        });
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Unsupported grant type: {grant}"),
+        ));
     }
-    let client = client(&state, &headers, &form).await?;
+    let client = client(&state, &headers, &form, &origin).await?;
+    // The password grant's user is verified before the transaction opens, so that Argon2
+    // never holds a database connection (on SQLite, the writer).
+    let password_grant = match grant.as_str() {
+        "password" => {
+            let (user, secret) = (required(&form, "username")?, required(&form, "password")?);
+            Some((user, state.auth.basic(user, secret, origin.from).await?))
+        }
+        _ => None,
+    };
     let users = table("sys_user").expect("sys_user");
     let mut tx = state.store.begin().await?;
     let response = match grant.as_str() {
         "password" => {
-            let (user, secret) = (required(&form, "username")?, required(&form, "password")?);
-            let caller = state
-                .auth
-                .basic(user, secret)
-                .await
-                .map_err(|_| OAuthError::access_denied())?;
+            let (user, caller) = password_grant.expect("verified above");
             let refresh = tokens::issue(
                 &mut *tx,
                 &client,
@@ -363,17 +469,21 @@ fn is_active(user: &Record) -> bool {
         (status = 200, description = "Revoked (or no such token)", body = Object),
         (status = 400, description = "invalid_request", body = OAuthErrorBody),
         (status = 401, description = "Wrong client credentials", body = OAuthErrorBody),
+        (status = 429, description = "Locked after too many failed logins, or over the oauth rate limit (see Retry-After)", body = OAuthErrorBody),
         (status = 500, description = "A fault of switchboard's", body = OAuthErrorBody),
     )
 )]
 async fn revoke(
     State(state): State<AppState>,
+    connection: Option<Extension<Connection>>,
+    report: Option<Extension<Report>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
+    let origin = Origin::of(connection, report);
     let form = form(&headers, &body)?;
     let token = required(&form, "token")?.to_owned();
-    let client = client(&state, &headers, &form).await?;
+    let client = client(&state, &headers, &form, &origin).await?;
     let mut tx = state.store.begin().await?;
     let revoked = tokens::revoke(&mut *tx, &token, client.sys_id()).await?;
     let effects = Effects {

@@ -163,6 +163,10 @@ fn add_common_responses(op: &mut Map<String, Json>, xml: bool) {
         ),
         ("403", "The caller lacks a role this operation needs"),
         (
+            "429",
+            "Locked after too many failed logins, or over a rate limit; Retry-After says how long to wait",
+        ),
+        (
             "406",
             "The Accept header names no format this operation serves",
         ),

@@ -2,8 +2,11 @@
 
 pub mod cache;
 pub mod password;
+pub mod throttle;
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -14,10 +17,13 @@ use base64::Engine;
 use crate::app::AppState;
 use crate::filter::{Filter, Select};
 use crate::http::ApiError;
+use crate::ratelimit::{Api, Report};
 use crate::records::{roles, tokens};
 use crate::registry::table;
-use crate::storage::Storage;
+use crate::server::Connection;
+use crate::storage::{Storage, StorageError};
 use cache::CredentialCache;
+use throttle::{Account, Lockout, LoginLimits, LoginThrottle};
 
 /// An authenticated user, as handlers see it.
 #[derive(Debug, Clone)]
@@ -53,18 +59,62 @@ impl Caller {
     }
 }
 
-/// Checks credentials, with a cache so a steady client is not re-hashed on every request.
+/// Why a login did not succeed.
+#[derive(Debug)]
+pub enum LoginError {
+    /// No such user, a wrong password, or an inactive user: one answer for all three.
+    Refused,
+    /// Too many failed attempts for the account or from the address: nothing was checked.
+    Locked(Lockout),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for LoginError {
+    fn from(e: StorageError) -> Self {
+        LoginError::Storage(e)
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Refused => ApiError::unauthenticated(),
+            LoginError::Locked(lockout) => {
+                ApiError::too_many_requests(lockout.detail(), lockout.retry_after())
+            }
+            LoginError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Checks credentials, with a cache so a steady client is not re-hashed on every request, and
+/// a throttle so a guessing client is refused before anything is hashed.
 pub struct Authenticator {
     store: Arc<dyn Storage>,
     cache: CredentialCache,
+    throttle: LoginThrottle,
+    /// Argon2 verifications run so far: what the cache and the throttle exist to save.
+    password_checks: AtomicU64,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Storage>, cache_ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn Storage>, cache_ttl: Duration, login_limits: LoginLimits) -> Self {
         Authenticator {
             store,
             cache: CredentialCache::new(cache_ttl, 10_000),
+            throttle: LoginThrottle::new(login_limits),
+            password_checks: AtomicU64::new(0),
         }
+    }
+
+    /// How many passwords this authenticator has verified with Argon2.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
+    }
+
+    /// Failed-login counting, for the other places that check a secret (OAuth clients).
+    pub fn throttle(&self) -> &LoginThrottle {
+        &self.throttle
     }
 
     /// Called after a committed write that changed users, roles or grants.
@@ -72,9 +122,30 @@ impl Authenticator {
         self.cache.invalidate();
     }
 
-    pub async fn basic(&self, user_name: &str, password: &str) -> Result<Caller, ApiError> {
+    /// A user name and password, from `from` (the client's address, when known). Refused
+    /// without a lookup while the user or the address is locked; a verified password is cached,
+    /// and a cached one is not hashed again.
+    pub async fn basic(
+        &self,
+        user_name: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Caller, LoginError> {
+        let account = Account::User(user_name);
+        // Before the cache: while locked, a cache lookup would let guesses through for free.
+        if let Err(lockout) = self.throttle.admit(account, from) {
+            tracing::info!(
+                user = ?account.name(),
+                address = %throttle::show_address(from),
+                retry_after = crate::http::error::retry_after_seconds(lockout.retry_after()),
+                "login refused: locked after too many failures"
+            );
+            return Err(LoginError::Locked(lockout));
+        }
         let key = CredentialCache::key(user_name, password);
         if let Some(caller) = self.cache.get(&key) {
+            // A success like any other: the user's failures are forgotten.
+            self.throttle.succeeded(account);
             return Ok(caller);
         }
         let epoch = self.cache.epoch();
@@ -91,16 +162,29 @@ impl Authenticator {
             .as_ref()
             .and_then(|u| u.str("user_password"))
             .map(str::to_owned);
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
         let verified = password::verify(password.to_owned(), hash).await;
-        let caller = match found {
-            Some(u) if verified => active_caller(&u),
-            _ => None,
+        let (caller, reason) = match &found {
+            None => (None, "unknown user"),
+            Some(_) if !verified => (None, "wrong password"),
+            Some(u) => (active_caller(u), "inactive user"),
         };
         let Some(caller) = caller else {
-            tracing::info!(user = user_name, "authentication failed");
-            return Err(ApiError::unauthenticated());
+            tracing::info!(
+                user = ?account.name(),
+                address = %throttle::show_address(from),
+                reason,
+                "login failed"
+            );
+            self.throttle.failed(account, from);
+            return Err(LoginError::Refused);
         };
-        tracing::debug!(user = user_name, "authenticated");
+        tracing::info!(
+            user = ?account.name(),
+            address = %throttle::show_address(from),
+            "login succeeded"
+        );
+        self.throttle.succeeded(account);
         self.cache.put(key, caller.clone(), epoch);
         Ok(caller)
     }
@@ -177,20 +261,48 @@ fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The address of the client that sent a request, when the server knows it.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<Connection>().map(|c| c.peer.ip())
+}
+
+/// The caller of a request, by its `Authorization` header.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    if let Some(token) = bearer_token(header) {
+        return state.auth.bearer(token).await;
+    }
+    let (user, password) = basic_credentials(header).ok_or_else(ApiError::unauthenticated)?;
+    Ok(state
+        .auth
+        .basic(&user, &password, client_address(parts))
+        .await?)
+}
+
+/// Authenticates, then counts the request against the rate limit of the API its route belongs
+/// to (the [`Api`] extension), if a rule covers it: over the limit is a 429 before the handler
+/// runs; an admitted request's verdict goes to [`Report`] for the response's headers.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthenticated)?;
-        if let Some(token) = bearer_token(header) {
-            return state.auth.bearer(token).await;
+        let caller = authenticate(parts, state).await?;
+        if let Some(&api) = parts.extensions.get::<Api>()
+            && let Some(verdict) = state.rate_limits.admit(api, &caller.sys_id)
+        {
+            if let Some(wait) = verdict.refused {
+                tracing::info!(user = ?caller.user_name, api = api.name(), "rate limit exceeded");
+                return Err(verdict.error(wait));
+            }
+            if let Some(report) = parts.extensions.get::<Report>() {
+                report.set(verdict);
+            }
         }
-        let (user, password) = basic_credentials(header).ok_or_else(ApiError::unauthenticated)?;
-        state.auth.basic(&user, &password).await
+        Ok(caller)
     }
 }
 

@@ -2,8 +2,9 @@
 //! with its cause, never sending the cause to the client.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::respond::Payload;
@@ -19,6 +20,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// Logged for a 5xx, never sent.
     cause: Option<String>,
+    /// Sent with the envelope (`Retry-After`, `X-RateLimit-*`); a list, to keep the error small.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -32,7 +35,28 @@ impl ApiError {
             message: message.into(),
             detail,
             cause: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 429 in the platform's shape (`Rate limit exceeded`), with `Retry-After` in whole
+    /// seconds (at least 1, rounded up).
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit exceeded",
+            Some(detail.into()),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_seconds(retry_after)),
+        )
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
@@ -82,8 +106,16 @@ impl ApiError {
             message: "Internal server error".into(),
             detail: Some("An unexpected error occurred while processing the request".into()),
             cause: Some(cause.to_string()),
+            headers: Vec::new(),
         }
     }
+}
+
+/// A wait as `Retry-After` states it: whole seconds, rounded up, at least 1 (a client told 0
+/// would retry at once and be refused again).
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
 }
 
 impl IntoResponse for ApiError {
@@ -92,6 +124,9 @@ impl IntoResponse for ApiError {
             tracing::error!(status = %self.status, cause = self.cause.as_deref().unwrap_or("-"), "request failed");
         }
         let mut response = self.status.into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -5,7 +5,8 @@ pub mod params;
 pub mod render;
 
 use axum::Extension;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
@@ -21,6 +22,7 @@ use crate::openapi::ErrorEnvelope;
 use crate::query::{self, Condition, EncodedQuery, Operator};
 use crate::records::{self, input};
 use crate::registry::{self, Table};
+use crate::server::Connection;
 use params::Params;
 use render::Renderer;
 
@@ -91,21 +93,30 @@ fn lookup(name: &str) -> Result<&'static Table, ApiError> {
     })
 }
 
-/// `scheme://host` as the client addressed us, for reference links and paging links.
-fn base_url(headers: &HeaderMap) -> String {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let scheme = match header("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!(
-        "{scheme}://{}",
-        header(header::HOST.as_str()).unwrap_or("localhost")
-    )
+/// `scheme://host` as the client addressed us, for reference links and paging links: https
+/// on a TLS connection or when a proxy says so (`X-Forwarded-Proto: https`).
+struct BaseUrl(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let tls = parts.extensions.get::<Connection>().is_some_and(|c| c.tls);
+        let scheme = match tls || header("x-forwarded-proto") == Some("https") {
+            true => "https",
+            false => "http",
+        };
+        Ok(BaseUrl(format!(
+            "{scheme}://{}",
+            header(header::HOST.as_str()).unwrap_or("localhost")
+        )))
+    }
 }
 
 fn renderer<'a>(params: &'a Params, base: &'a str) -> Renderer<'a> {
@@ -135,7 +146,7 @@ async fn list(
     caller: Caller,
     Extension(version): Extension<ApiVersion>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
@@ -165,7 +176,6 @@ async fn list(
         true => None,
         false => Some(state.store.count(table, &select.filter).await?),
     };
-    let base = base_url(&headers);
     let rendered = renderer(&params, &base)
         .render(&*state.store, table, &records)
         .await?;
@@ -231,7 +241,7 @@ async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path((name, sys_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
@@ -242,18 +252,17 @@ async fn read(
         .get(table, &sys_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    render_one(&state, table, &params, &headers, record, StatusCode::OK).await
+    render_one(&state, table, &params, &base, record, StatusCode::OK).await
 }
 
 async fn render_one(
     state: &AppState,
     table: &'static Table,
     params: &Params,
-    headers: &HeaderMap,
+    base: &str,
     record: crate::record::Record,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let base = base_url(headers);
     let mut out = HeaderMap::new();
     if status == StatusCode::CREATED
         && let Ok(v) = HeaderValue::from_str(&format!(
@@ -264,7 +273,7 @@ async fn render_one(
     {
         out.insert(header::LOCATION, v);
     }
-    let mut rendered = renderer(params, &base)
+    let mut rendered = renderer(params, base)
         .render(&*state.store, table, std::slice::from_ref(&record))
         .await?;
     Ok(respond::result(
@@ -290,7 +299,7 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -309,15 +318,7 @@ async fn create(
     let (record, effects) =
         records::insert(&mut *tx, table, sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(
-        &state,
-        table,
-        &params,
-        &headers,
-        record,
-        StatusCode::CREATED,
-    )
-    .await
+    render_one(&state, table, &params, &base, record, StatusCode::CREATED).await
 }
 
 /// Change the given fields of a record (PUT and PATCH alike). Admin only.
@@ -337,7 +338,7 @@ async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path((name, sys_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -349,7 +350,7 @@ async fn update(
     let (record, effects) =
         records::update(&mut *tx, table, &sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(&state, table, &params, &headers, record, StatusCode::OK).await
+    render_one(&state, table, &params, &base, record, StatusCode::OK).await
 }
 
 /// Delete a record; records that belong to it go too. Admin only.

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// A `switchboard serve` process.
 pub struct Binary {
     child: Child,
-    /// `http://ADDR`, from the `listening on` line.
+    /// `http://ADDR` (`https://` with TLS), from the `listening on` line.
     pub base: String,
     stdout: Receiver<String>,
     stderr: Arc<Mutex<Vec<String>>>,

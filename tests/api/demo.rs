@@ -69,7 +69,7 @@ async fn sample(
     body: Option<&str>,
     who: (&str, &str),
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::helpers::client()
         .request(method, server.url(path))
         .header(ACCEPT, "application/json")
         .header(CONTENT_TYPE, "application/json")
@@ -82,7 +82,7 @@ async fn sample(
 
 async fn table_get(server: &DemoServer, path: &str) -> (StatusCode, Value) {
     json_of(
-        reqwest::Client::new()
+        crate::helpers::client()
             .get(server.url(path))
             .basic_auth(ADMIN.0, Some(ADMIN.1))
             .send()
@@ -235,7 +235,7 @@ async fn the_banner_gives_the_credentials_and_a_curl_line() {
     ] {
         assert!(roles.contains(role), "{role} in {roles}");
     }
-    let response = reqwest::Client::new()
+    let response = crate::helpers::client()
         .get(server.url("/api/now/table/sys_user"))
         .basic_auth(INTEGRATION.0, Some(INTEGRATION.1))
         .send()
@@ -479,7 +479,7 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
         false,
         &[("SWITCHBOARD_ADMIN_PASSWORD", "first-admin-password")],
     );
-    let response = reqwest::Client::new()
+    let response = crate::helpers::client()
         .post(plain.url("/api/now/table/awa_queue"))
         .basic_auth("admin", Some("first-admin-password"))
         .json(&json!({"name": "Kept queue"}))

@@ -32,7 +32,7 @@ async fn create_queue(client: &reqwest::Client, base: &str, name: &str) -> Strin
 async fn acknowledged_writes_survive_sigkill() {
     let test_db = TestDb::new();
     let db = test_db.url.clone();
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client();
     let mut server = start(&db);
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -63,7 +63,7 @@ async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
     let db = test_db.url.clone();
     for signal in ["TERM", "INT"] {
         let mut server = start(&db);
-        let id = create_queue(&reqwest::Client::new(), &server.base, signal).await;
+        let id = create_queue(&crate::helpers::client(), &server.base, signal).await;
         server.signal(signal);
         assert!(server.wait().success(), "SIG{signal}");
         assert!(!id.is_empty());
@@ -87,7 +87,7 @@ async fn first_start_without_a_password_logs_a_random_one_once() {
 
     // The printed password works, and a second start prints none.
     let mut server = Binary::serve(&db, &[], &[]);
-    let response = reqwest::Client::new()
+    let response = crate::helpers::client()
         .get(server.url("/api/now/table/sys_user?user_name=admin"))
         .basic_auth("admin", Some(&password))
         .send()

@@ -11,9 +11,24 @@ use tokio::sync::oneshot;
 
 pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 
+/// An HTTP client builder. reqwest is built with rustls but without a crypto provider of its
+/// own (its default, aws-lc-rs, needs a long C build): the ring provider the server uses is
+/// installed for the whole process first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// An HTTP client with reqwest's defaults.
+pub fn client() -> reqwest::Client {
+    client_builder().build().expect("an HTTP client")
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The server's state, for what a client cannot see (e.g. how many passwords it hashed).
+    pub state: AppState,
     /// Holds the database; dropped when the test ends.
     _db: TestDb,
     /// Dropping it (when the test ends) shuts the server down.
@@ -35,12 +50,13 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app::serve(listener, state, async {
+        tokio::spawn(app::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client(),
+            state,
             _db: db,
             _stop: stop,
         }

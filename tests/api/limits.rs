@@ -133,7 +133,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let first = connect(&app).await;
     let second = connect(&app).await;
     // Both slots are held by idle connections: a third client is not served...
-    let client = reqwest::Client::builder()
+    let client = crate::helpers::client_builder()
         .timeout(Duration::from_millis(700))
         .build()
         .unwrap();
@@ -141,7 +141,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
     // ... until one of them goes.
     drop(first);
-    let client = reqwest::Client::builder()
+    let client = crate::helpers::client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();

@@ -28,7 +28,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::helpers::client()
         .request(method, node.url(path))
         .basic_auth(who.0, Some(who.1));
     if let Some(body) = body {
@@ -128,7 +128,7 @@ async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
     for i in 0..40 {
         let (base, channel) = (bases[i % 2].clone(), channel.clone());
         creates.spawn(async move {
-            let response = reqwest::Client::new()
+            let response = crate::helpers::client()
                 .post(format!("{base}/api/now/interaction"))
                 .basic_auth(ADMIN.0, Some(ADMIN.1))
                 .json(&json!({ "channel": channel }))
@@ -190,7 +190,7 @@ async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
     for i in 0..16 {
         let url = format!("{}{path}", bases[i % 2]);
         maps.spawn(async move {
-            let response = reqwest::Client::new()
+            let response = crate::helpers::client()
                 .put(url)
                 .basic_auth(ADMIN.0, Some(ADMIN.1))
                 .json(&json!({"external_agent_id": "12345"}))
@@ -260,7 +260,7 @@ async fn concurrent_role_grants_over_two_nodes_all_count() {
         let url = format!("{}/api/now/table/sys_user_has_role", bases[i % 2]);
         let role = role.to_string();
         grants.spawn(async move {
-            reqwest::Client::new()
+            crate::helpers::client()
                 .post(url)
                 .basic_auth(ADMIN.0, Some(ADMIN.1))
                 .json(&json!({"user": "agent", "role": role}))

@@ -60,9 +60,9 @@ def _binary():
     return path
 
 
-def start_switchboard(tmp):
-    """Starts `switchboard serve --demo` on a free port with its database in `tmp`; returns the
-    process and a `Server` once it listens."""
+def start_switchboard(tmp, extra_args=()):
+    """Starts `switchboard serve --demo` (and `extra_args`) on a free port with its database in
+    `tmp`; returns the process and a `Server` once it listens."""
     log_path = tmp / "server.log"
     # Flags decide everything; SWITCHBOARD_* variables of the caller's shell must not.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
@@ -76,6 +76,7 @@ def start_switchboard(tmp):
                 "127.0.0.1:0",
                 "--database",
                 f"sqlite://{tmp}/db.sqlite",
+                *extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=log,
