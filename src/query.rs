@@ -84,7 +84,7 @@ impl std::error::Error for QueryError {}
 pub const MAX_CONDITIONS: usize = 100; // total conditions across the whole query
 pub const MAX_IN_VALUES: usize = 1000; // values in one IN / NOT IN list
 /// Maximum number of `ORDERBY`/`ORDERBYDESC` terms (same reasoning as the limits above).
-const MAX_ORDER_BY: usize = 100;
+pub const MAX_ORDER_BY: usize = 100;
 
 impl EncodedQuery {
     /// ANDs `extra` onto every alternative (creating one alternative if there are none).
