@@ -84,7 +84,7 @@ impl std::error::Error for QueryError {}
 pub const MAX_CONDITIONS: usize = 100; // total conditions across the whole query
 pub const MAX_IN_VALUES: usize = 1000; // values in one IN / NOT IN list
 /// Maximum number of `ORDERBY`/`ORDERBYDESC` terms (same reasoning as the limits above).
-const MAX_ORDER_BY: usize = 100;
+pub const MAX_ORDER_BY: usize = 100;
 
 impl EncodedQuery {
     /// ANDs `extra` onto every alternative (creating one alternative if there are none).
@@ -314,25 +314,27 @@ fn error(message: String) -> QueryError {
     QueryError { message }
 }
 
-/// Quotes client input for an error message: at most 60 characters, control characters
-/// escaped.
+/// Quotes client input for an error message: at most 60 characters shown, control characters
+/// escaped (an escape counts its length, so the quote stays short whatever the input).
 fn quote(text: &str) -> String {
-    let shown: String = text
-        .chars()
-        .take(60)
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    let more = if text.chars().nth(60).is_some() {
-        "…"
-    } else {
-        ""
-    };
+    const SHOWN: usize = 60;
+    let mut shown = String::new();
+    let mut length = 0;
+    let mut more = "";
+    for c in text.chars() {
+        let piece = if c.is_control() {
+            c.escape_default().to_string()
+        } else {
+            c.to_string()
+        };
+        let width = piece.chars().count();
+        if length + width > SHOWN {
+            more = "…";
+            break;
+        }
+        shown.push_str(&piece);
+        length += width;
+    }
     format!("'{shown}{more}'")
 }
 
@@ -686,6 +688,29 @@ mod tests {
         let e = parse("=1").unwrap_err();
         assert_eq!(e.to_string(), e.message);
         let _: &dyn std::error::Error = &e;
+    }
+
+    /// Found by `fuzz/run.sh` (encoded_query; input kept in
+    /// `fuzz/regressions/encoded_query/`): control characters are quoted escaped, `\0` as
+    /// `\u{0}`, and 60 of them made a 400-character message. The quote is now bounded by what
+    /// it shows.
+    #[test]
+    fn quoted_control_characters_keep_error_messages_short() {
+        let fuzzed = "nameNOT LIK\0\0z\0\0E".to_owned() + &"\0".repeat(34) + "\u{1}{\0\0\0\0\0\0zz";
+        for input in [
+            fuzzed,
+            "\0".repeat(200),
+            "\u{85}".repeat(61),
+            "x\u{1}".repeat(100),
+        ] {
+            let message = parse(&input).unwrap_err().message;
+            assert!(message.chars().count() < 160, "{message}");
+            let quoted = message.split('\'').nth(1).unwrap();
+            assert!(quoted.chars().count() <= 61, "{message}");
+        }
+        assert_eq!(quote("a\0b"), "'a\\u{0}b'");
+        assert_eq!(quote(&"x".repeat(60)), format!("'{}'", "x".repeat(60)));
+        assert_eq!(quote(&"x".repeat(61)), format!("'{}…'", "x".repeat(60)));
     }
 }
 

@@ -216,11 +216,16 @@ fn push_text(stack: &mut [Frame], text: &str) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// An element's local name (its prefix removed), which becomes a key: it must be an XML name,
+/// so no character XML forbids (a NUL, a control character) reaches a key. quick-xml reads
+/// whatever stands between `<` and the first space, `/` or `>` as the name.
 fn element_name(name: &str, at: u64) -> Result<&str, XmlError> {
-    if name.is_empty() {
-        return Err(malformed("element without a name", at));
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Err(malformed("element without a name", at)),
+        Some(first) if is_name_start(first) && chars.all(is_name_char) => Ok(name),
+        Some(_) => Err(malformed("element name is not a valid XML name", at)),
     }
-    Ok(name)
 }
 
 fn malformed(reason: &str, at: u64) -> XmlError {
@@ -544,6 +549,37 @@ mod tests {
             XmlError::Malformed { .. }
         ));
         assert_eq!(err(b"<r><a>\xFF</a></r>"), XmlError::InvalidUtf8 { at: 6 });
+    }
+
+    /// Found by `fuzz/run.sh` (xml_body; input kept in `fuzz/regressions/xml_body/`): element
+    /// names were taken as quick-xml found them, so a NUL or a control character could reach a
+    /// key. Names must now be XML names.
+    #[test]
+    fn element_names_must_be_xml_names() {
+        let invalid = XmlError::Malformed {
+            reason: "element name is not a valid XML name".into(),
+            at: 19,
+        };
+        assert_eq!(err(b"<r xmlns:p=\"urn:p\"><p:#\0\0\0)/></r>"), invalid);
+        for document in [
+            &b"<r><a\0>x</a\0></r>"[..],
+            b"<r><a\x01/></r>",
+            b"<r><1a>x</1a></r>",
+            b"<r><-a/></r>",
+            b"<r><a#b/></r>",
+            b"<\x7f/>",
+        ] {
+            assert!(
+                matches!(err(document), XmlError::Malformed { .. }),
+                "{}",
+                String::from_utf8_lossy(document)
+            );
+        }
+        // Every XML name is still read: letters of any script, digits, `-`, `.`, `_`, prefixes.
+        assert_eq!(
+            ok("<r><_a-1.b>x</_a-1.b><p:name>y</p:name><\u{e9}t\u{e9}>z</\u{e9}t\u{e9}></r>"),
+            json!({"_a-1.b": "x", "name": "y", "\u{e9}t\u{e9}": "z"})
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod auth;
 mod backends;
 mod binary;
 mod conventions;
+mod crash;
 mod demo;
 mod durability;
 mod hostile;
