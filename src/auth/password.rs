@@ -3,8 +3,8 @@
 //! Hashes run on a small pool of their own, one thread per core: a burst of logins (a client
 //! opening 64 connections at once) queues there instead of occupying the runtime's blocking
 //! threads, and memory stays bounded. Each hash takes 19 MiB; spread over many short-lived
-//! threads, glibc keeps such buffers in per-thread arenas and the resident size balloons (265 MB
-//! measured after a burst of 64 logins), while a fixed few threads reuse theirs.
+//! threads, the allocator keeps such buffers per thread and the resident size balloons (265 MB
+//! measured with glibc after a burst of 64 logins), while a fixed few threads reuse theirs.
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::{LazyLock, Mutex};

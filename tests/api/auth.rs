@@ -667,3 +667,33 @@ async fn the_password_hash_cannot_be_probed_by_query() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+/// When a credential is not in the cache (first use, or after it expired), the requests a
+/// client has in flight with it wait for one Argon2 verification instead of each running one.
+#[tokio::test]
+async fn concurrent_requests_with_an_uncached_credential_verify_it_once() {
+    let app = TestApp::spawn().await;
+    app.user("ann", "Secret#123", &["interaction_agent"]).await;
+    let at_once = |password: &str, n: usize| {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let request = app.as_user(("ann", password), Method::GET, INTERACTIONS);
+            requests.spawn(async move { request.send().await.unwrap().status() });
+        }
+        requests.join_all()
+    };
+    let before = app.state.auth.password_checks();
+    let statuses = at_once("Secret#123", 16).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(app.state.auth.password_checks(), before + 1);
+    // A wrong password is verified (and fails) every time: no failure is cached.
+    let statuses = at_once("guess", 3).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(app.state.auth.password_checks(), before + 4);
+}
