@@ -176,15 +176,15 @@ async fn list(
         true => None,
         false => Some(state.store.count(table, &select.filter).await?),
     };
+    let more = records.len() as u64 == params.limit;
     let rendered = renderer(&params, &base)
-        .render(&*state.store, table, &records)
+        .render(&*state.store, table, records)
         .await?;
     let mut out = HeaderMap::new();
     if let Some(total) = total {
         out.insert("x-total-count", HeaderValue::from(total));
     }
     if !params.suppress_pagination_header {
-        let more = records.len() as u64 == params.limit;
         let link = paging_links(&format!("{base}{}", uri.path()), &params, total, more);
         if let Ok(v) = HeaderValue::from_str(&link) {
             out.insert(header::LINK, v);
@@ -274,7 +274,7 @@ async fn render_one(
         out.insert(header::LOCATION, v);
     }
     let mut rendered = renderer(params, base)
-        .render(&*state.store, table, std::slice::from_ref(&record))
+        .render(&*state.store, table, vec![record])
         .await?;
     Ok(respond::result(
         status,

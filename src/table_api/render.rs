@@ -31,7 +31,7 @@ impl Renderer<'_> {
         &self,
         store: &dyn Storage,
         table: &'static Table,
-        records: &[Record],
+        records: Vec<Record>,
     ) -> Result<Vec<Json>> {
         let fields: Vec<&'static Field> = table
             .readable_fields()
@@ -43,10 +43,11 @@ impl Renderer<'_> {
         let displays = if self.display == DisplayMode::Value {
             Displays::new()
         } else {
-            load_displays(store, &fields, records).await?
+            load_displays(store, &fields, &records).await?
         };
+        // Each record is dropped once rendered: a large page is never held twice in full.
         Ok(records
-            .iter()
+            .into_iter()
             .map(|r| {
                 let object: Map<String, Json> = fields
                     .iter()
