@@ -482,6 +482,10 @@ def cmd_report(run: Path) -> None:
       f"an observing supervisor), one agent mapping per agent; loaded in "
       f"{fmt(data.get('load_seconds'), 1)} s. SQLite, `synchronous=FULL`, default server flags "
       "(including the `info` log of one line per request, written to a file).")
+    if cfg.get("topup"):
+        w(f"- Close, member drop/update and mixed use each loaded interaction once; they run after "
+          f"the reads, once {int(cfg['topup']):,} more interactions were added the same way "
+          "(the server stopped meanwhile), and use only those.")
     w(f"- Each measurement: wrk for {cfg['duration']} s per connection count ({', '.join(map(str, conns))}), "
       f"threads = min(2, connections), after a {cfg['warmup']} s warm-up per scenario; Prism "
       f"{cfg['prism_duration']} s. Latency percentiles come from wrk's histogram "
