@@ -2,7 +2,8 @@
 # switchboard's benchmark harness (see docs/performance.md).
 #
 #   bash bench/run.sh            full run: 10,000 agents, 100,000 interactions, 1/16/64
-#                                connections, ~15 minutes on 2 cores
+#                                connections, ~17 minutes on 2 cores (close, member and mixed
+#                                run on 600,000 more interactions added after the reads)
 #   bash bench/run.sh --quick    1,000 agents, 30,000 interactions, 1/64 connections, short runs
 #
 # Options:
@@ -31,7 +32,7 @@ ARGS="$*"
 MODE=full PRISM=1 SCALING=1 CURVES=1 SCALE_MAX="" ONLY="" OUT_DIR=""
 PORT_BASE=${BENCH_PORT_BASE:-18180}
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case $1 in
