@@ -41,9 +41,12 @@ pub mod records;
 pub mod registry;
 /// Serving HTTP: connection limits, timeouts, graceful shutdown.
 pub mod server;
-/// Storage behind one trait: SQLite now, PostgreSQL later.
+/// Storage behind one trait: embedded SQLite, or PostgreSQL for several nodes.
 pub mod storage;
 /// The Table API over every registry table.
 pub mod table_api;
 /// TLS (rustls) for `serve --tls-cert --tls-key`.
 pub mod tls;
+
+#[cfg(test)]
+mod proptest_config;

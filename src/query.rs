@@ -725,15 +725,6 @@ mod properties {
 
     use super::*;
 
-    /// proptest's defaults (including `PROPTEST_CASES`), without writing regression files into
-    /// the source tree.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     /// Pieces of the encoded-query syntax, so random input reaches past the first error.
     const SNIPPETS: &[&str] = &[
         "a",
@@ -948,7 +939,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(crate::proptest_config::config())]
 
         #[test]
         fn never_panics_on_any_string(input in any::<String>()) {

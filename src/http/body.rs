@@ -202,11 +202,7 @@ mod properties {
         test: impl Fn(&Reader, S::Value) -> Result<(), TestCaseError>,
     ) {
         let reader = Reader::new();
-        let config = proptest::test_runner::Config {
-            failure_persistence: None,
-            ..proptest::test_runner::Config::default()
-        };
-        let mut runner = TestRunner::new(config);
+        let mut runner = TestRunner::new(crate::proptest_config::config());
         if let Err(e) = runner.run(&strategy, |value| test(&reader, value)) {
             panic!("{e}");
         }

@@ -753,7 +753,9 @@ mod tests {
         }
     }
 
-    const SNIPPETS: &[&str] = &[
+    /// Pieces of XML, so random input reaches past the first error (the fuzz loop here and
+    /// the property tests share them).
+    pub(super) const SNIPPETS: &[&str] = &[
         "<",
         ">",
         "/",
@@ -762,14 +764,19 @@ mod tests {
         "&",
         ";",
         "&amp;",
+        "&lt",
+        "&lt;",
         "&#",
         "&#x",
-        "&lt",
+        "&#0;",
+        "&#65;",
         "<a>",
         "</a>",
         "<b/>",
         "<entry>",
         "</entry>",
+        "<request>",
+        "</request>",
         "<![CDATA[",
         "]]>",
         "<!--",
@@ -777,6 +784,7 @@ mod tests {
         "<?",
         "?>",
         "<!DOCTYPE r>",
+        "<!ENTITY",
         "<!",
         "\"",
         "'",
@@ -788,7 +796,9 @@ mod tests {
         "é",
         "😀",
         "\u{0}",
+        "\u{1}",
         "<?xml version=\"1.0\"?>",
+        "text",
     ];
 
     const SEEDS: &[&str] = &[
@@ -912,15 +922,6 @@ mod properties {
 
     use super::{XmlError, read, write_error, write_result};
 
-    /// proptest's defaults (including `PROPTEST_CASES`), without writing regression files into
-    /// the source tree.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     /// XML 1.0 (5th edition) `NameStartChar`, without `:`.
     const NAME_START: &[RangeInclusive<char>] = &[
         'A'..='Z',
@@ -1021,54 +1022,8 @@ mod properties {
         })
     }
 
-    /// Pieces of XML, so random input reaches past the first error.
-    const SNIPPETS: &[&str] = &[
-        "<",
-        ">",
-        "/",
-        "</",
-        "/>",
-        "&",
-        ";",
-        "&amp;",
-        "&lt;",
-        "&#",
-        "&#x",
-        "&#0;",
-        "&#65;",
-        "<a>",
-        "</a>",
-        "<b/>",
-        "<entry>",
-        "</entry>",
-        "<request>",
-        "</request>",
-        "<![CDATA[",
-        "]]>",
-        "<!--",
-        "-->",
-        "<?",
-        "?>",
-        "<!DOCTYPE r>",
-        "<!ENTITY",
-        "<!",
-        "\"",
-        "'",
-        "=",
-        " ",
-        "\n",
-        "\r",
-        "x:",
-        "é",
-        "😀",
-        "\u{0}",
-        "\u{1}",
-        "<?xml version=\"1.0\"?>",
-        "text",
-    ];
-
     fn xml_soup() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(prop::sample::select(SNIPPETS), 0..40)
+        prop::collection::vec(prop::sample::select(super::tests::SNIPPETS), 0..40)
             .prop_map(|s| s.concat().into_bytes())
     }
 
@@ -1086,7 +1041,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(crate::proptest_config::config())]
 
         #[test]
         fn never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
