@@ -159,17 +159,20 @@ impl Authenticator {
         // Before the cache: while locked, a cache lookup would let guesses through for free.
         self.admit(account, from)?;
         let key = CredentialCache::key(user_name, password);
-        if let Some(caller) = self.cache.get(&key) {
-            // A success like any other: the user's failures are forgotten.
+        // A cached credential is a success like any other: the user's failures are forgotten.
+        let cached = || {
+            let caller = self.cache.get(&key)?;
             self.throttle.succeeded(account);
+            Some(caller)
+        };
+        if let Some(caller) = cached() {
             return Ok(caller);
         }
         let stripe = usize::from(key[0]) % VERIFYING_STRIPES;
         let _turn = self.verifying[stripe].lock().await;
         // Whoever had the turn before may have verified this very credential, or failed with
         // it often enough to lock it.
-        if let Some(caller) = self.cache.get(&key) {
-            self.throttle.succeeded(account);
+        if let Some(caller) = cached() {
             return Ok(caller);
         }
         self.admit(account, from)?;

@@ -36,6 +36,9 @@ pub enum StorageError {
     /// holding them was rolled back: nothing of this transaction was kept.
     #[error("the commit failed: {0}")]
     CommitFailed(String),
+    /// A thread the backend runs its work on could not be started, or stopped with a panic.
+    #[error("a database worker failed: {0}")]
+    Worker(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]

@@ -43,7 +43,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || worker.run(conn))
-            .map_err(|e| crate::storage::StorageError::CommitFailed(e.to_string()))?;
+            .map_err(|e| crate::storage::StorageError::Worker(e.to_string()))?;
         *checkpointer
             .thread
             .lock()

@@ -60,7 +60,7 @@ impl SqliteStore {
                 Ok::<_, StorageError>((writer, connect(&path, Role::Checkpointer)?))
             })
             .await
-            .map_err(|e| StorageError::CommitFailed(e.to_string()))??
+            .map_err(|e| StorageError::Worker(e.to_string()))??
         };
         let checkpoint = Checkpointer::start(checkpoint_conn)?;
         let generation = Arc::new(AtomicU64::new(0));
@@ -102,7 +102,7 @@ impl SqliteStore {
         } else {
             tokio::task::spawn_blocking(work)
                 .await
-                .map_err(|e| StorageError::CommitFailed(format!("a read failed: {e}")))?
+                .map_err(|e| StorageError::Worker(format!("a read: {e}")))?
         }
     }
 }

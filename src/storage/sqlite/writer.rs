@@ -24,6 +24,10 @@ use crate::storage::{Result, StorageError};
 
 type Done = oneshot::Sender<Result<(), String>>;
 
+/// Why waiting transactions fail when SQLite rolled their shared transaction back itself.
+const ROLLED_BACK: &str = "the transaction was rolled back by the database";
+const CLOSED: &str = "the database was closed";
+
 /// The writer connection and the transactions waiting for the next commit.
 pub struct WriterConn {
     /// `None` once the store is closed.
@@ -54,10 +58,8 @@ impl WriterConn {
         if conn.is_autocommit() {
             // SQLite rolled the outer transaction back under this one (an I/O error, a full
             // disk): this one's changes are gone, and so are those of everyone waiting.
-            self.fail_waiting("the transaction was rolled back by the database");
-            return Err(StorageError::CommitFailed(
-                "the transaction was rolled back by the database".into(),
-            ));
+            self.fail_waiting(ROLLED_BACK);
+            return Err(StorageError::CommitFailed(ROLLED_BACK.into()));
         }
         if let Err(e) = conn.execute_batch("RELEASE request") {
             self.rollback_to_savepoint();
@@ -73,7 +75,7 @@ impl WriterConn {
             return;
         };
         if conn.is_autocommit() {
-            self.fail_waiting("the transaction was rolled back by the database");
+            self.fail_waiting(ROLLED_BACK);
             return;
         }
         if let Err(e) = conn.execute_batch("ROLLBACK TO request; RELEASE request") {
@@ -91,10 +93,8 @@ impl WriterConn {
             return;
         }
         let outcome = match self.conn.as_ref() {
-            None => Err("the database was closed".to_owned()),
-            Some(conn) if conn.is_autocommit() => {
-                Err("the transaction was rolled back by the database".to_owned())
-            }
+            None => Err(CLOSED.to_owned()),
+            Some(conn) if conn.is_autocommit() => Err(ROLLED_BACK.to_owned()),
             Some(conn) => conn.execute_batch("COMMIT").map_err(|e| {
                 tracing::error!(error = %e, "commit failed");
                 let _ = conn.execute_batch("ROLLBACK");
@@ -178,7 +178,7 @@ async fn committer(writer: Arc<Writer>) {
         writer.commit_wanted.notified().await;
         let mut conn = writer.conn.clone().lock_owned().await;
         if conn.conn.is_none() {
-            conn.fail_waiting("the database was closed");
+            conn.fail_waiting(CLOSED);
             return;
         }
         if conn.waiting.is_empty() {
