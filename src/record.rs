@@ -1,5 +1,6 @@
 //! Records as they travel between storage, the record rules and rendering.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use time::{OffsetDateTime, format_description::FormatItem, macros::format_description};
@@ -36,11 +37,17 @@ impl Value {
 
     /// The value as the Table API shows it: every value is a string.
     pub fn to_api_string(&self) -> String {
+        self.api_str().into_owned()
+    }
+
+    /// [`Self::to_api_string`], borrowing the text rather than copying it.
+    pub fn api_str(&self) -> Cow<'_, str> {
         match self {
-            Value::Null => String::new(),
-            Value::Text(s) => s.clone(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
+            Value::Null => Cow::Borrowed(""),
+            Value::Text(s) => Cow::Borrowed(s),
+            Value::Bool(true) => Cow::Borrowed("true"),
+            Value::Bool(false) => Cow::Borrowed("false"),
+            Value::Int(i) => Cow::Owned(i.to_string()),
         }
     }
 }
@@ -73,6 +80,12 @@ impl Record {
     pub fn with(mut self, field: &'static str, value: Value) -> Self {
         self.set(field, value);
         self
+    }
+}
+
+impl FromIterator<(&'static str, Value)> for Record {
+    fn from_iter<I: IntoIterator<Item = (&'static str, Value)>>(fields: I) -> Self {
+        Record(fields.into_iter().collect())
     }
 }
 

@@ -4,9 +4,11 @@ pub mod body;
 pub mod conventions;
 pub mod error;
 pub mod negotiate;
+pub mod records_writer;
 pub mod respond;
 pub mod xml;
 
 pub use body::Body;
 pub use error::ApiError;
 pub use negotiate::Format;
+pub use records_writer::RecordsWriter;

@@ -16,6 +16,23 @@ impl Format {
     }
 }
 
+/// In a handler: the response format [`super::conventions`] negotiated for this request (JSON
+/// where nothing negotiated one).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Format {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Format>()
+            .copied()
+            .unwrap_or(Format::Json))
+    }
+}
+
 /// What a media type (without parameters) names, if anything we speak.
 fn media(mime: &str) -> Option<Format> {
     let mime = mime.trim().to_ascii_lowercase();

@@ -5,6 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
+use super::negotiate::Format;
+use super::records_writer::RecordsWriter;
+
 /// What a response carries, rendered once the format is known.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -15,6 +18,8 @@ pub enum Payload {
         message: String,
         detail: Option<String>,
     },
+    /// A whole envelope already written in `format` (by a [`RecordsWriter`]).
+    Encoded { format: Format, body: Vec<u8> },
 }
 
 /// A `{"result": ...}` response with the given status and headers.
@@ -26,4 +31,11 @@ pub fn result(status: StatusCode, headers: HeaderMap, value: Json) -> Response {
 
 pub fn ok(value: Json) -> Response {
     result(StatusCode::OK, HeaderMap::new(), value)
+}
+
+/// A response carrying the records `writer` wrote, with the given status and headers.
+pub fn records(status: StatusCode, headers: HeaderMap, writer: RecordsWriter) -> Response {
+    let mut response = (status, headers).into_response();
+    response.extensions_mut().insert(writer.into_payload());
+    response
 }

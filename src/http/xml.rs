@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 /// depth `MAX_DEPTH` is accepted; one level more is refused.
 pub const MAX_DEPTH: usize = 64;
 
-const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+pub(crate) const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 /// Why an XML request body was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -315,7 +315,7 @@ fn write_value(out: &mut String, name: &str, value: &Value) {
 
 /// Escapes text content; drops characters XML 1.0 cannot carry. `\r` is
 /// written as a character reference so parsers do not normalise it away.
-fn push_escaped(out: &mut String, text: &str) {
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -331,7 +331,11 @@ fn push_escaped(out: &mut String, text: &str) {
 /// Turns a JSON key into a valid XML element name: invalid characters become
 /// `_`, and `_` is prefixed when the first character cannot start a name.
 /// `:` is replaced too, so keys never turn into namespace prefixes.
-fn xml_name(key: &str) -> String {
+pub(crate) fn xml_name(key: &str) -> Cow<'_, str> {
+    let mut chars = key.chars();
+    if chars.next().is_some_and(is_name_start) && chars.all(is_name_char) {
+        return Cow::Borrowed(key);
+    }
     let mut name = String::with_capacity(key.len() + 1);
     for c in key.chars() {
         if name.is_empty() && !is_name_start(c) && is_name_char(c) {
@@ -342,7 +346,7 @@ fn xml_name(key: &str) -> String {
     if name.is_empty() {
         name.push('_');
     }
-    name
+    Cow::Owned(name)
 }
 
 /// XML 1.0 (5th edition) NameStartChar, without `:`.

@@ -39,14 +39,18 @@ where
     for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     R::Database: Database,
 {
-    let mut record = Record::new();
-    for (i, f) in table.fields.iter().enumerate() {
-        let v = match f.ty {
-            FieldType::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-            FieldType::Integer => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-            _ => row.try_get::<Option<String>, _>(i)?.map(Value::text),
-        };
-        record.set(f.name, v.unwrap_or(Value::Null));
-    }
-    Ok(record)
+    // Collected rather than inserted one by one, as the SQLite backend does.
+    table
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let v = match f.ty {
+                FieldType::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                FieldType::Integer => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+                _ => row.try_get::<Option<String>, _>(i)?.map(Value::text),
+            };
+            Ok((f.name, v.unwrap_or(Value::Null)))
+        })
+        .collect()
 }

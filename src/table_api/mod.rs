@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::app::{ApiVersion, AppState};
 use crate::auth::Caller;
 use crate::filter;
-use crate::http::{ApiError, Body, respond};
+use crate::http::{ApiError, Body, Format, RecordsWriter, respond};
 use crate::openapi::ErrorEnvelope;
 use crate::query::{self, Condition, EncodedQuery, Operator};
 use crate::records::{self, input};
@@ -148,6 +148,7 @@ async fn list(
     Path(name): Path<String>,
     BaseUrl(base): BaseUrl,
     OriginalUri(uri): OriginalUri,
+    format: Format,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
     access::require_read(&caller, table)?;
@@ -177,8 +178,9 @@ async fn list(
         false => Some(state.store.count(table, &select.filter).await?),
     };
     let more = records.len() as u64 == params.limit;
-    let rendered = renderer(&params, &base)
-        .render(&*state.store, table, records)
+    let mut writer = RecordsWriter::list(format);
+    renderer(&params, &base)
+        .render(&*state.store, table, records, &mut writer)
         .await?;
     let mut out = HeaderMap::new();
     if let Some(total) = total {
@@ -190,7 +192,7 @@ async fn list(
             out.insert(header::LINK, v);
         }
     }
-    Ok(respond::result(StatusCode::OK, out, Json::Array(rendered)))
+    Ok(respond::records(StatusCode::OK, out, writer))
 }
 
 /// The `Link` header: first, prev (past the first page), next (when more remain), last (when
@@ -243,6 +245,7 @@ async fn read(
     Path((name, sys_id)): Path<(String, String)>,
     BaseUrl(base): BaseUrl,
     uri: Uri,
+    format: Format,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
     access::require_read(&caller, table)?;
@@ -252,7 +255,16 @@ async fn read(
         .get(table, &sys_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    render_one(&state, table, &params, &base, record, StatusCode::OK).await
+    render_one(
+        &state,
+        table,
+        &params,
+        &base,
+        format,
+        record,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_one(
@@ -260,6 +272,7 @@ async fn render_one(
     table: &'static Table,
     params: &Params,
     base: &str,
+    format: Format,
     record: crate::record::Record,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
@@ -273,14 +286,11 @@ async fn render_one(
     {
         out.insert(header::LOCATION, v);
     }
-    let mut rendered = renderer(params, base)
-        .render(&*state.store, table, vec![record])
+    let mut writer = RecordsWriter::one(format);
+    renderer(params, base)
+        .render(&*state.store, table, vec![record], &mut writer)
         .await?;
-    Ok(respond::result(
-        status,
-        out,
-        rendered.pop().unwrap_or_default(),
-    ))
+    Ok(respond::records(status, out, writer))
 }
 
 /// Insert a record (the caller may choose its `sys_id`). Admin only.
@@ -301,6 +311,7 @@ async fn create(
     Path(name): Path<String>,
     BaseUrl(base): BaseUrl,
     uri: Uri,
+    format: Format,
     body: Body,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
@@ -318,7 +329,16 @@ async fn create(
     let (record, effects) =
         records::insert(&mut *tx, table, sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(&state, table, &params, &base, record, StatusCode::CREATED).await
+    render_one(
+        &state,
+        table,
+        &params,
+        &base,
+        format,
+        record,
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 /// Change the given fields of a record (PUT and PATCH alike). Admin only.
@@ -340,6 +360,7 @@ async fn update(
     Path((name, sys_id)): Path<(String, String)>,
     BaseUrl(base): BaseUrl,
     uri: Uri,
+    format: Format,
     body: Body,
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
@@ -350,7 +371,16 @@ async fn update(
     let (record, effects) =
         records::update(&mut *tx, table, &sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(&state, table, &params, &base, record, StatusCode::OK).await
+    render_one(
+        &state,
+        table,
+        &params,
+        &base,
+        format,
+        record,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Delete a record; records that belong to it go too. Admin only.

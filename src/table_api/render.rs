@@ -2,11 +2,11 @@
 //! display values per `sysparm_display_value`.
 
 use std::collections::{BTreeSet, HashMap};
-
-use serde_json::{Map, Value as Json, json};
+use std::fmt::Write as _;
 
 use super::params::DisplayMode;
 use crate::filter::{Filter, Select};
+use crate::http::RecordsWriter;
 use crate::record::{Record, Value};
 use crate::registry::{self, Field, FieldType, Table};
 use crate::storage::{Result, Storage};
@@ -20,72 +20,93 @@ pub struct Renderer<'a> {
     pub base: &'a str,
 }
 
-/// Display values of referenced records: (table, sys_id) to display value.
-type Displays = HashMap<(&'static str, String), String>;
+/// Display values of referenced records: table, then sys_id, to display value.
+type Displays = HashMap<&'static str, HashMap<String, String>>;
 
 /// At most this many ids per lookup, to keep statements small.
 const LOOKUP_CHUNK: usize = 500;
 
 impl Renderer<'_> {
+    /// Writes `records` into `out`, each dropped once written: a large page is never held twice
+    /// in full.
     pub async fn render(
         &self,
         store: &dyn Storage,
         table: &'static Table,
         records: Vec<Record>,
-    ) -> Result<Vec<Json>> {
-        let fields: Vec<&'static Field> = table
+        out: &mut RecordsWriter,
+    ) -> Result<()> {
+        let mut fields: Vec<&'static Field> = table
             .readable_fields()
             .filter(|f| {
                 self.fields
                     .is_none_or(|wanted| wanted.iter().any(|w| w == f.name))
             })
             .collect();
+        // In name order, as the platform's JSON objects (and `serde_json::Map`) have them.
+        fields.sort_by_key(|f| f.name);
         let displays = if self.display == DisplayMode::Value {
             Displays::new()
         } else {
             load_displays(store, &fields, &records).await?
         };
-        // Each record is dropped once rendered: a large page is never held twice in full.
-        Ok(records
-            .into_iter()
-            .map(|r| {
-                let object: Map<String, Json> = fields
-                    .iter()
-                    .map(|f| (f.name.to_owned(), self.field(f, r.get(f.name), &displays)))
-                    .collect();
-                Json::Object(object)
-            })
-            .collect())
+        let mut link = String::new();
+        for record in records {
+            out.begin_record();
+            for field in &fields {
+                self.field(out, &mut link, field, record.get(field.name), &displays);
+            }
+            out.end_record();
+        }
+        Ok(())
     }
 
-    fn field(&self, field: &Field, value: &Value, displays: &Displays) -> Json {
-        let text = value.to_api_string();
+    /// Writes one field; `link` is scratch space for the reference link.
+    fn field(
+        &self,
+        out: &mut RecordsWriter,
+        link: &mut String,
+        field: &Field,
+        value: &Value,
+        displays: &Displays,
+    ) {
+        let name = field.name;
+        let text = value.api_str();
+        let text = text.as_ref();
         let FieldType::Reference(target) = field.ty else {
             return match self.display {
-                DisplayMode::All => json!({"display_value": text, "value": text}),
-                _ => Json::String(text),
+                DisplayMode::All => out.object(name, &[("display_value", text), ("value", text)]),
+                _ => out.text(name, text),
             };
         };
         if value.is_null() {
             return match self.display {
-                DisplayMode::All => json!({"display_value": "", "value": ""}),
-                _ => Json::String(String::new()),
+                DisplayMode::All => out.object(name, &[("display_value", ""), ("value", "")]),
+                _ => out.text(name, ""),
             };
         }
         let display = displays
-            .get(&(target, text.clone()))
-            .cloned()
-            .unwrap_or_default();
-        let link = format!("{}/api/now/table/{target}/{text}", self.base);
+            .get(target)
+            .and_then(|ids| ids.get(text))
+            .map_or("", String::as_str);
+        link.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(link, "{}/api/now/table/{target}/{text}", self.base);
+        let link = link.as_str();
         match (self.display, self.exclude_reference_link) {
-            (DisplayMode::Value, true) => Json::String(text),
-            (DisplayMode::Value, false) => json!({"link": link, "value": text}),
-            (DisplayMode::Display, true) => Json::String(display),
-            (DisplayMode::Display, false) => json!({"display_value": display, "link": link}),
-            (DisplayMode::All, true) => json!({"display_value": display, "value": text}),
-            (DisplayMode::All, false) => {
-                json!({"display_value": display, "value": text, "link": link})
+            (DisplayMode::Value, true) => out.text(name, text),
+            (DisplayMode::Value, false) => out.object(name, &[("link", link), ("value", text)]),
+            (DisplayMode::Display, true) => out.text(name, display),
+            (DisplayMode::Display, false) => {
+                out.object(name, &[("display_value", display), ("link", link)])
             }
+            (DisplayMode::All, true) => {
+                out.object(name, &[("display_value", display), ("value", text)])
+            }
+            (DisplayMode::All, false) => out.object(
+                name,
+                &[("display_value", display), ("link", link), ("value", text)],
+            ),
         }
     }
 }
@@ -122,8 +143,9 @@ async fn load_displays(
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let values = chunk.iter().map(|id| Value::text(id.as_str())).collect();
             let select = Select::filter(Filter::one_of(table, "sys_id", values));
+            let known = displays.entry(target).or_default();
             for r in store.select(table, &select).await? {
-                displays.insert((target, r.sys_id().to_owned()), display_value(table, &r));
+                known.insert(r.sys_id().to_owned(), display_value(table, &r));
             }
         }
     }
