@@ -50,6 +50,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite://PATH` URL.
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with_wal_limit(url, checkpoint::WAL_LIMIT_BYTES).await
+    }
+
+    /// [`Self::open`], catching the WAL checkpoint up past `wal_limit` bytes (tests set it low).
+    async fn open_with_wal_limit(url: &str, wal_limit: u64) -> Result<Self> {
         let path = SqliteConnectOptions::from_str(url)?
             .get_filename()
             .to_path_buf();
@@ -57,12 +62,16 @@ impl SqliteStore {
             let path = path.clone();
             tokio::task::spawn_blocking(move || {
                 let writer = connect(&path, Role::Writer)?;
+                // When the WAL starts over, its file is cut back to the limit.
+                writer.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
                 Ok::<_, StorageError>((writer, connect(&path, Role::Checkpointer)?))
             })
             .await
             .map_err(|e| StorageError::Worker(e.to_string()))??
         };
-        let checkpoint = Checkpointer::start(checkpoint_conn)?;
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let checkpoint = Checkpointer::start(checkpoint_conn, wal.into(), wal_limit)?;
         let generation = Arc::new(AtomicU64::new(0));
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
         Ok(SqliteStore {
@@ -444,5 +453,57 @@ mod tests {
             // ...and not used once the commit has answered.
             assert_eq!(store.count(queues, &Filter::All).await.unwrap(), before + 1);
         }
+    }
+
+    /// Under writes that never pause, the WAL still starts over: it stays far smaller than
+    /// what went through it (it grew by everything written before the writer caught the
+    /// checkpoint up).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_wal_stays_bounded_under_unbroken_writes() {
+        const WRITERS: usize = 8;
+        const TRANSACTIONS: usize = 600;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = Arc::new(
+            SqliteStore::open_with_wal_limit(&url, 64 << 10)
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let queues = registry::table("awa_queue").unwrap();
+        // Each row fills most of a page, so every transaction adds at least one page to the WAL.
+        let filler = "x".repeat(3000);
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let (store, filler) = (store.clone(), filler.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..TRANSACTIONS {
+                    let mut tx = store.begin().await.unwrap();
+                    tx.insert(queues, &queue(&format!("{w}-{i}-{filler}")))
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        let wal = dir.path().join("t.db-wal");
+        let mut largest = 0;
+        while tasks.iter().any(|t| !t.is_finished()) {
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let written = (WRITERS * TRANSACTIONS * 4096) as u64;
+        assert!(
+            largest < written / 4,
+            "the WAL reached {largest} bytes of {written} written"
+        );
+        assert_eq!(
+            store.count(queues, &Filter::All).await.unwrap(),
+            (WRITERS * TRANSACTIONS) as u64
+        );
     }
 }

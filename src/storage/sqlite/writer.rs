@@ -193,6 +193,12 @@ async fn committer(writer: Arc<Writer>) {
                 checkpoint.committed();
             });
             tracing::trace!(transactions, "group commit");
+            // Everyone in the batch has been answered; the next batch waits for this.
+            if checkpoint.catch_up_wanted()
+                && let Some(c) = conn.conn.as_ref()
+            {
+                checkpoint.catch_up(c);
+            }
         })
         .await;
         if let Err(e) = joined {
