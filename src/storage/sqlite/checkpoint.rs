@@ -125,10 +125,12 @@ impl Checkpointer {
     /// WAL, so that the next commit starts it over. Passive still: a reader holding an old
     /// snapshot stops it short, and it is tried again after the next batch.
     pub fn catch_up(&self, writer: &Connection) {
+        let started = std::time::Instant::now();
         match checkpoint(writer) {
             Ok(progress) => tracing::debug!(
                 wal_pages = progress.wal_pages,
                 copied = progress.copied,
+                took_ms = started.elapsed().as_millis() as u64,
                 "the writer caught the WAL checkpoint up"
             ),
             Err(e) => tracing::warn!(error = %e, "the writer's WAL checkpoint failed"),
