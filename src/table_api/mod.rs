@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::app::{ApiVersion, AppState};
 use crate::auth::Caller;
 use crate::filter;
-use crate::http::{ApiError, Body, Format, RecordsWriter, respond};
+use crate::http::{ApiError, Body, Format, respond};
 use crate::openapi::ErrorEnvelope;
 use crate::query::{self, Condition, EncodedQuery, Operator};
 use crate::records::{self, input};
@@ -119,12 +119,13 @@ impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
     }
 }
 
-fn renderer<'a>(params: &'a Params, base: &'a str) -> Renderer<'a> {
+fn renderer<'a>(params: &'a Params, base: &'a str, format: Format) -> Renderer<'a> {
     Renderer {
         display: params.display,
         exclude_reference_link: params.exclude_reference_link,
         fields: params.fields.as_deref(),
         base,
+        format,
     }
 }
 
@@ -178,9 +179,8 @@ async fn list(
         false => Some(state.store.count(table, &select.filter).await?),
     };
     let more = records.len() as u64 == params.limit;
-    let mut writer = RecordsWriter::list(format);
-    renderer(&params, &base)
-        .render(&*state.store, table, records, &mut writer)
+    let writer = renderer(&params, &base, format)
+        .list(&*state.store, table, records)
         .await?;
     let mut out = HeaderMap::new();
     if let Some(total) = total {
@@ -255,41 +255,29 @@ async fn read(
         .get(table, &sys_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    render_one(
-        &state,
-        table,
-        &params,
-        &base,
-        format,
-        record,
-        StatusCode::OK,
-    )
-    .await
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::OK).await
 }
 
 async fn render_one(
     state: &AppState,
     table: &'static Table,
-    params: &Params,
-    base: &str,
-    format: Format,
+    renderer: &Renderer<'_>,
     record: crate::record::Record,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let mut out = HeaderMap::new();
     if status == StatusCode::CREATED
         && let Ok(v) = HeaderValue::from_str(&format!(
-            "{base}/api/now/table/{}/{}",
+            "{}/api/now/table/{}/{}",
+            renderer.base,
             table.name,
             record.sys_id()
         ))
     {
         out.insert(header::LOCATION, v);
     }
-    let mut writer = RecordsWriter::one(format);
-    renderer(params, base)
-        .render(&*state.store, table, vec![record], &mut writer)
-        .await?;
+    let writer = renderer.one(&*state.store, table, record).await?;
     Ok(respond::records(status, out, writer))
 }
 
@@ -329,16 +317,8 @@ async fn create(
     let (record, effects) =
         records::insert(&mut *tx, table, sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(
-        &state,
-        table,
-        &params,
-        &base,
-        format,
-        record,
-        StatusCode::CREATED,
-    )
-    .await
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::CREATED).await
 }
 
 /// Change the given fields of a record (PUT and PATCH alike). Admin only.
@@ -371,16 +351,8 @@ async fn update(
     let (record, effects) =
         records::update(&mut *tx, table, &sys_id, changes, &caller.user_name).await?;
     state.commit(tx, effects).await?;
-    render_one(
-        &state,
-        table,
-        &params,
-        &base,
-        format,
-        record,
-        StatusCode::OK,
-    )
-    .await
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::OK).await
 }
 
 /// Delete a record; records that belong to it go too. Admin only.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::params::DisplayMode;
 use crate::filter::{Filter, Select};
-use crate::http::RecordsWriter;
+use crate::http::{Format, RecordsWriter};
 use crate::record::{Record, Value};
 use crate::registry::{self, Field, FieldType, Table};
 use crate::storage::{Result, Storage};
@@ -18,6 +18,8 @@ pub struct Renderer<'a> {
     pub fields: Option<&'a [String]>,
     /// `scheme://host` of the request, for reference links.
     pub base: &'a str,
+    /// The negotiated response format.
+    pub format: Format,
 }
 
 /// Display values of referenced records: table, then sys_id, to display value.
@@ -27,9 +29,33 @@ type Displays = HashMap<&'static str, HashMap<String, String>>;
 const LOOKUP_CHUNK: usize = 500;
 
 impl Renderer<'_> {
+    /// `{"result": [...]}` of `records`.
+    pub async fn list(
+        &self,
+        store: &dyn Storage,
+        table: &'static Table,
+        records: Vec<Record>,
+    ) -> Result<RecordsWriter> {
+        let mut out = RecordsWriter::list(self.format);
+        self.write(store, table, records, &mut out).await?;
+        Ok(out)
+    }
+
+    /// `{"result": {...}}` of `record`.
+    pub async fn one(
+        &self,
+        store: &dyn Storage,
+        table: &'static Table,
+        record: Record,
+    ) -> Result<RecordsWriter> {
+        let mut out = RecordsWriter::one(self.format);
+        self.write(store, table, vec![record], &mut out).await?;
+        Ok(out)
+    }
+
     /// Writes `records` into `out`, each dropped once written: a large page is never held twice
     /// in full.
-    pub async fn render(
+    async fn write(
         &self,
         store: &dyn Storage,
         table: &'static Table,
