@@ -61,9 +61,7 @@ impl SqliteStore {
         let (writer_conn, checkpoint_conn) = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || {
-                let writer = connect(&path, Role::Writer)?;
-                // When the WAL starts over, its file is cut back to the limit.
-                writer.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
+                let writer = connect(&path, Role::Writer { wal_limit })?;
                 Ok::<_, StorageError>((writer, connect(&path, Role::Checkpointer)?))
             })
             .await
@@ -221,7 +219,10 @@ impl Drop for SqliteStore {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Role {
-    Writer,
+    /// The one writer; `wal_limit` is the WAL size it catches the checkpoint up at.
+    Writer {
+        wal_limit: u64,
+    },
     Reader,
     Checkpointer,
 }
@@ -243,8 +244,10 @@ fn connect(path: &Path, role: Role) -> Result<Connection> {
     )?;
     match role {
         // Checkpoints are the checkpoint thread's job, off the writer's turn.
-        Role::Writer => {
+        Role::Writer { wal_limit } => {
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // When the WAL starts over, its file is cut back to the limit.
+            conn.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
             // Each write transaction is a savepoint, so SQLite copies every page it first
             // touches into a sub-journal (to roll back to the savepoint). In a temporary file
             // that was ten `pwrite`s for each WAL write under the create scenario; in memory
