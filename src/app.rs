@@ -10,11 +10,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::throttle::LoginLimits;
 use crate::auth::{Authenticator, Caller};
-use crate::http::{ApiError, conventions};
+use crate::http::{ApiError, conventions, replay};
 use crate::ratelimit::{self, Api, RateLimiter, RateLimits};
 use crate::records::Effects;
 use crate::server::Limits;
-use crate::storage::{self, PoolSettings, Storage, StorageError, Tx};
+use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError, Tx};
 use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, openapi, table_api};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -122,7 +122,11 @@ impl AppState {
         let rate_limits = Arc::new(RateLimiter::new(config.rate_limits.clone()));
         // Another node's identity change empties this node's cache too.
         let cache = auth.clone();
-        store.watch_identity_changes(Arc::new(move || cache.invalidate()));
+        store.watch_identity_changes(Arc::new(move |news| match news {
+            IdentityNews::Changed => cache.invalidate(),
+            IdentityNews::Deaf => cache.suspend_cache(),
+            IdentityNews::Listening => cache.release_cache(),
+        }));
         Ok(AppState {
             store,
             auth,
@@ -134,15 +138,21 @@ impl AppState {
     /// Commits a write transaction. When it changed users, roles or grants, every node's
     /// credential cache is emptied: this one's at once, the others' through the notification
     /// the transaction sends on commit.
+    ///
+    /// The cache is emptied before the response is sent, so a request that starts after it
+    /// never passes on the old credentials. One that overlaps the change may (it is ordered
+    /// before it); anything that acts on a credential inside a transaction (the token
+    /// endpoint) checks it there again.
     pub async fn commit(&self, mut tx: Box<dyn Tx>, effects: Effects) -> Result<(), StorageError> {
         if effects.identity_changed {
             tx.notify(storage::IDENTITY_CHANNEL).await?;
         }
-        tx.commit().await?;
+        let committed = tx.commit().await;
         if effects.identity_changed {
+            // Even when the commit failed: it may have been kept (a lost connection at commit).
             self.auth.invalidate();
         }
-        Ok(())
+        committed
     }
 }
 
@@ -195,8 +205,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    // The method override must act before routing, so it wraps the routed service.
-    let mut app = Router::new().fallback_service(routed);
+    // The method override must act before routing, so it wraps the routed service. A write that
+    // lost a database conflict runs again inside every other convention (one transaction id).
+    let mut app = Router::new()
+        .fallback_service(routed)
+        .layer(middleware::from_fn(replay::replay_conflicts));
     if rate_limited {
         app = app.layer(middleware::from_fn(ratelimit::report));
     }

@@ -48,7 +48,24 @@ pub struct Select {
     pub offset: u64,
     /// Inside a write transaction: lock the rows read until it ends, so a concurrent writer on
     /// another connection (or node) waits and then sees this one's result.
-    pub lock: bool,
+    pub lock: Option<RowLock>,
+}
+
+/// How strongly a transaction holds the rows it read (PostgreSQL's row-level lock modes; on
+/// SQLite, whose one writer already holds everything, none is needed).
+///
+/// Every transaction takes its locks parent first (a referenced record before the records that
+/// reference it), so the modes below cannot wait on each other in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// About to change or delete the row: every other lock waits (`FOR UPDATE`).
+    Update,
+    /// Relying on the row staying as read (a credential checked before a token is issued):
+    /// concurrent readers of the same kind go on, a change or a delete waits (`FOR SHARE`).
+    Share,
+    /// Relying on the row existing (a record about to reference it): only a delete, or a change
+    /// of its key, waits (`FOR KEY SHARE`, what a foreign key takes).
+    KeyShare,
 }
 
 impl Select {
@@ -58,12 +75,17 @@ impl Select {
             order: Vec::new(),
             limit: None,
             offset: 0,
-            lock: false,
+            lock: None,
         }
     }
 
-    pub fn locked(mut self) -> Self {
-        self.lock = true;
+    /// Locks the rows read for an update (see [`RowLock::Update`]).
+    pub fn locked(self) -> Self {
+        self.locked_as(RowLock::Update)
+    }
+
+    pub fn locked_as(mut self, lock: RowLock) -> Self {
+        self.lock = Some(lock);
         self
     }
 

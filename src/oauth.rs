@@ -20,12 +20,13 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::auth::throttle::{self, Account, Lockout};
 use crate::auth::{LoginError, password};
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::ratelimit::{self, Api, Report, Verdict};
 use crate::record::{Record, Value};
 use crate::records::{Effects, tokens};
 use crate::registry::table;
 use crate::server::Connection;
+use crate::storage::Tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -90,6 +91,8 @@ pub struct OAuthError {
     description: String,
     /// `Retry-After`, `X-RateLimit-*`; a list, to keep the error small.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The transaction lost a conflict: the request may run again.
+    conflict: bool,
 }
 
 impl OAuthError {
@@ -118,7 +121,25 @@ impl OAuthError {
             error,
             description: description.into(),
             headers: Vec::new(),
+            conflict: false,
         }
+    }
+
+    /// Storage cannot serve the request now: 503 `temporarily_unavailable` with `Retry-After`
+    /// (RFC 6749's error for a server that cannot take the request now).
+    fn unavailable(cause: &crate::storage::StorageError) -> Self {
+        tracing::warn!(cause = %cause, "token endpoint: storage unavailable");
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "Storage is unavailable; retry later",
+        );
+        error.headers.push((
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::http::error::STORAGE_RETRY_AFTER),
+        ));
+        error.conflict = cause.is_conflict();
+        error
     }
 
     /// 429 in the OAuth shape (`temporarily_unavailable`, RFC 6749's error for a server that
@@ -156,7 +177,7 @@ impl From<LoginError> for OAuthError {
         match e {
             LoginError::Refused => Self::access_denied(),
             LoginError::Locked(lockout) => Self::locked(lockout),
-            LoginError::Storage(e) => Self::internal(e),
+            LoginError::Storage(e) => e.into(),
         }
     }
 }
@@ -165,6 +186,11 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({"error_description": self.description, "error": self.error});
         let mut response = oauth_json(self.status, body);
+        if self.conflict {
+            response
+                .extensions_mut()
+                .insert(crate::http::replay::Conflict);
+        }
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
@@ -189,13 +215,20 @@ impl Origin {
 
 impl From<crate::storage::StorageError> for OAuthError {
     fn from(e: crate::storage::StorageError) -> Self {
-        Self::internal(e)
+        if e.is_conflict() || e.is_unavailable() {
+            Self::unavailable(&e)
+        } else {
+            Self::internal(e)
+        }
     }
 }
 
 impl From<crate::records::RecordError> for OAuthError {
     fn from(e: crate::records::RecordError) -> Self {
-        Self::internal(e)
+        match e {
+            crate::records::RecordError::Storage(e) => e.into(),
+            other => Self::internal(other),
+        }
     }
 }
 
@@ -371,56 +404,55 @@ async fn token(
     }
     let client = client(&state, &headers, &form, &origin).await?;
     // The password grant's user is verified before the transaction opens, so that Argon2
-    // never holds a database connection (on SQLite, the writer).
+    // never holds a database connection (on SQLite, the writer); the transaction then checks
+    // that what was verified still holds.
     let password_grant = match grant.as_str() {
         "password" => {
             let (user, secret) = (required(&form, "username")?, required(&form, "password")?);
-            Some((user, state.auth.basic(user, secret, origin.from).await?))
+            Some(state.auth.password(user, secret, origin.from).await?)
         }
         _ => None,
     };
-    let users = table("sys_user").expect("sys_user");
     let mut tx = state.store.begin().await?;
-    let response = match grant.as_str() {
-        "password" => {
-            let (user, caller) = password_grant.expect("verified above");
-            let refresh = tokens::issue(
-                &mut *tx,
-                &client,
-                &caller.sys_id,
-                tokens::REFRESH,
-                None,
-                user,
-            )
-            .await?;
+    let response = match password_grant {
+        Some(verified) => {
+            let user = hold_user(&mut *tx, &verified.caller.sys_id, verified.stamp).await?;
+            let client = hold_client(&mut *tx, &client).await?;
+            let actor = user.str("user_name").unwrap_or_default();
+            let refresh =
+                tokens::issue(&mut *tx, &client, user.sys_id(), tokens::REFRESH, None, actor)
+                    .await?;
             let access = tokens::issue(
                 &mut *tx,
                 &client,
-                &caller.sys_id,
+                user.sys_id(),
                 tokens::ACCESS,
                 Some(&refresh.sys_id),
-                user,
+                actor,
             )
             .await?;
             granted(&client, &access.token, Some(&refresh.token))
         }
-        "refresh_token" => {
+        None if grant == "refresh_token" => {
             let given = required(&form, "refresh_token")?;
-            let refresh = tokens::find(&mut *tx, given, tokens::REFRESH)
+            // Read once to learn its user, then held in the order every transaction takes
+            // (user, application, token), and read again.
+            let user_id = tokens::find(&mut *tx, given, tokens::REFRESH)
+                .await?
+                .and_then(|r| r.str("user").map(str::to_owned))
+                .ok_or_else(OAuthError::access_denied)?;
+            let user = hold_user(&mut *tx, &user_id, None).await?;
+            let client = hold_client(&mut *tx, &client).await?;
+            let refresh = tokens::find_held(&mut *tx, given, tokens::REFRESH)
                 .await?
                 .filter(|r| r.str("client") == Some(client.sys_id()))
-                .ok_or_else(OAuthError::access_denied)?;
-            let user_id = refresh.str("user").unwrap_or_default().to_owned();
-            let user = tx
-                .get(users, &user_id)
-                .await?
-                .filter(is_active)
+                .filter(|r| r.str("user") == Some(user.sys_id()))
                 .ok_or_else(OAuthError::access_denied)?;
             let actor = user.str("user_name").unwrap_or_default();
             let access = tokens::issue(
                 &mut *tx,
                 &client,
-                &user_id,
+                user.sys_id(),
                 tokens::ACCESS,
                 Some(refresh.sys_id()),
                 actor,
@@ -428,29 +460,68 @@ async fn token(
             .await?;
             granted(&client, &access.token, None)
         }
-        _ => {
+        None => {
             // client_credentials: the token acts as the application's user.
-            let user = match client.str("user") {
-                Some(id) => tx.get(users, id).await?.filter(is_active),
-                None => None,
-            };
-            let user = user.ok_or_else(OAuthError::access_denied)?;
+            let user_id = client
+                .str("user")
+                .ok_or_else(OAuthError::access_denied)?
+                .to_owned();
+            let user = hold_user(&mut *tx, &user_id, None).await?;
+            let client = hold_client(&mut *tx, &client).await?;
+            if client.str("user") != Some(user.sys_id()) {
+                return Err(OAuthError::access_denied());
+            }
             let actor = user.str("user_name").unwrap_or_default();
-            let access = tokens::issue(
-                &mut *tx,
-                &client,
-                user.sys_id(),
-                tokens::ACCESS,
-                None,
-                actor,
-            )
-            .await?;
+            let access =
+                tokens::issue(&mut *tx, &client, user.sys_id(), tokens::ACCESS, None, actor)
+                    .await?;
             granted(&client, &access.token, None)
         }
     };
     // A new token makes no cached credential stale.
     state.commit(tx, Effects::default()).await?;
     Ok(response)
+}
+
+/// The user a token is about to be issued for, held until the transaction ends (a password
+/// change, a deactivation or a delete waits for it, then revokes or deletes what it issued),
+/// and still active; with `stamp`, its password must still be the one verified. Otherwise
+/// the grant is refused as any failed login is.
+///
+/// Locks are taken user first, then application, then token: the order of every delete's
+/// cascade (a user's applications and tokens, an application's tokens), so none can wait on
+/// another in a cycle.
+async fn hold_user(
+    tx: &mut dyn Tx,
+    user_id: &str,
+    stamp: Option<std::sync::Arc<str>>,
+) -> Result<Record, OAuthError> {
+    let users = table("sys_user").expect("sys_user");
+    let user = tx
+        .get_held(users, user_id, RowLock::Share)
+        .await?
+        .filter(is_active)
+        .ok_or_else(OAuthError::access_denied)?;
+    if let Some(stamp) = stamp
+        && user.str("user_password") != Some(&*stamp)
+    {
+        tracing::info!(user = ?user.str("user_name"), "password changed during the grant; refused");
+        return Err(OAuthError::access_denied());
+    }
+    Ok(user)
+}
+
+/// The application, held until the transaction ends and still as verified (same secret): an
+/// application deleted or given a new secret meanwhile issues nothing.
+async fn hold_client(tx: &mut dyn Tx, verified: &Record) -> Result<Record, OAuthError> {
+    let entities = table("oauth_entity").expect("oauth_entity");
+    tx.get_held(entities, verified.sys_id(), RowLock::Share)
+        .await?
+        .filter(|now| now.str("client_secret") == verified.str("client_secret"))
+        .ok_or_else(|| {
+            tracing::info!(client_id = ?verified.str("client_id"), "application changed during the grant; refused");
+            OAuthError::access_denied()
+        })
 }
 
 fn is_active(user: &Record) -> bool {

@@ -4,10 +4,15 @@
 //! Keys are SHA-256 digests of `user \0 password`; no password is held in memory. Any write to
 //! users, roles or grants bumps the epoch, which invalidates every entry at once; entries also
 //! expire after a TTL, which bounds staleness should a change happen outside this process.
+//!
+//! While the cache cannot know whether an entry is still true it is *held* ([`Self::hold`]):
+//! it answers nothing and stores nothing. That is the case while an identity change is being
+//! committed (between the commit and the invalidation after it, a stale entry could otherwise
+//! be served), and, with several nodes, while this node cannot hear the others' changes.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -19,12 +24,23 @@ pub type Key = [u8; 32];
 pub struct CredentialCache {
     entries: Mutex<HashMap<Key, Entry>>,
     epoch: AtomicU64,
+    /// Holds in force: while any is, nothing is answered or stored.
+    holds: AtomicUsize,
     ttl: Duration,
     capacity: usize,
 }
 
+/// A verified credential as the cache keeps it.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub caller: Caller,
+    /// What the credential was verified against (a user's password hash): the token endpoint
+    /// checks, inside the transaction that issues a token, that it still holds.
+    pub stamp: Option<Arc<str>>,
+}
+
 struct Entry {
-    caller: Caller,
+    verified: Verified,
     epoch: u64,
     stored: Instant,
     /// When the credential itself expires (an OAuth token), if sooner than the TTL.
@@ -36,6 +52,7 @@ impl CredentialCache {
         CredentialCache {
             entries: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
+            holds: AtomicUsize::new(0),
             ttl,
             capacity,
         }
@@ -64,13 +81,25 @@ impl CredentialCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    fn held(&self) -> bool {
+        self.holds.load(Ordering::Acquire) > 0
+    }
+
     pub fn get(&self, key: &Key) -> Option<Caller> {
+        self.get_verified(key).map(|v| v.caller)
+    }
+
+    /// The cached credential with what it was verified against.
+    pub fn get_verified(&self, key: &Key) -> Option<Verified> {
+        if self.held() {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(key)?;
         let fresh = e.epoch == self.epoch()
             && e.stored.elapsed() < self.ttl
             && e.until.is_none_or(|until| Instant::now() < until);
-        fresh.then(|| e.caller.clone())
+        fresh.then(|| e.verified.clone())
     }
 
     /// Stores a verified caller, unless the epoch moved since `epoch` was read.
@@ -80,10 +109,24 @@ impl CredentialCache {
 
     /// Like [`CredentialCache::put`], for a credential that expires at `until`.
     pub fn put_until(&self, key: Key, caller: Caller, epoch: u64, until: Option<Instant>) {
-        if self.ttl.is_zero() || epoch != self.epoch() {
+        let verified = Verified {
+            caller,
+            stamp: None,
+        };
+        self.put_verified(key, verified, epoch, until);
+    }
+
+    /// Stores a verified credential, unless the epoch moved since `epoch` was read (a change
+    /// may have happened after it was checked) or the cache is held.
+    pub fn put_verified(&self, key: Key, verified: Verified, epoch: u64, until: Option<Instant>) {
+        if self.ttl.is_zero() || self.held() || epoch != self.epoch() {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked again under the lock: an invalidation may have come in between.
+        if self.held() || epoch != self.epoch() {
+            return;
+        }
         if entries.len() >= self.capacity {
             entries.clear();
         }
@@ -91,7 +134,7 @@ impl CredentialCache {
         entries.insert(
             key,
             Entry {
-                caller,
+                verified,
                 epoch,
                 stored,
                 until,
@@ -101,11 +144,23 @@ impl CredentialCache {
 
     /// Forgets every entry: a user, password, role or grant changed.
     pub fn invalidate(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        entries.clear();
+    }
+
+    /// Stops answering and storing until [`Self::release`]; every check that started before
+    /// is not stored either.
+    pub fn hold(&self) {
+        self.holds.fetch_add(1, Ordering::AcqRel);
+        self.invalidate();
+    }
+
+    /// Ends one [`Self::hold`], forgetting every entry (what was learnt while held may be
+    /// stale).
+    pub fn release(&self) {
+        self.invalidate();
+        self.holds.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -140,6 +195,24 @@ mod tests {
         c.invalidate();
         c.put(k, caller(), before);
         assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn a_held_cache_answers_and_keeps_nothing() {
+        let c = CredentialCache::new(Duration::from_secs(60), 10);
+        let k = CredentialCache::key("u", "p");
+        c.put(k, caller(), c.epoch());
+        c.hold();
+        assert!(c.get(&k).is_none(), "held: nothing is answered");
+        c.put(k, caller(), c.epoch());
+        assert!(c.get(&k).is_none());
+        let during = c.epoch();
+        c.release();
+        assert!(c.get(&k).is_none(), "nothing stored while held survives");
+        c.put(k, caller(), during);
+        assert!(c.get(&k).is_none(), "a check begun while held is not stored");
+        c.put(k, caller(), c.epoch());
+        assert!(c.get(&k).is_some());
     }
 
     #[test]

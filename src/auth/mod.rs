@@ -23,6 +23,7 @@ use crate::registry::table;
 use crate::server::Connection;
 use crate::storage::{Storage, StorageError};
 use cache::CredentialCache;
+pub use cache::Verified;
 use throttle::{Account, Lockout, LoginLimits, LoginThrottle};
 
 /// An authenticated user, as handlers see it.
@@ -133,6 +134,18 @@ impl Authenticator {
         self.cache.invalidate();
     }
 
+    /// Holds the credential cache (it answers and keeps nothing) until
+    /// [`Self::release_cache`], which empties it: with several nodes, while this node cannot
+    /// hear the others' identity changes.
+    pub fn suspend_cache(&self) {
+        self.cache.hold();
+    }
+
+    /// Ends one [`Self::suspend_cache`].
+    pub fn release_cache(&self) {
+        self.cache.release();
+    }
+
     /// Refuses (and logs) an attempt while the account or the address is locked.
     fn admit(&self, account: Account<'_>, from: Option<IpAddr>) -> Result<(), LoginError> {
         self.throttle.admit(account, from).map_err(|lockout| {
@@ -155,15 +168,27 @@ impl Authenticator {
         password: &str,
         from: Option<IpAddr>,
     ) -> Result<Caller, LoginError> {
+        Ok(self.password(user_name, password, from).await?.caller)
+    }
+
+    /// Like [`Self::basic`], with the password hash the password was verified against, for a
+    /// caller that must check, inside its transaction, that it still holds (the token
+    /// endpoint's password grant).
+    pub async fn password(
+        &self,
+        user_name: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Verified, LoginError> {
         let account = Account::User(user_name);
         // Before the cache: while locked, a cache lookup would let guesses through for free.
         self.admit(account, from)?;
         let key = CredentialCache::key(user_name, password);
         // A cached credential is a success like any other: the user's failures are forgotten.
         let cached = || {
-            let caller = self.cache.get(&key)?;
+            let verified = self.cache.get_verified(&key)?;
             self.throttle.succeeded(account);
-            Some(caller)
+            Some(verified)
         };
         if let Some(caller) = cached() {
             return Ok(caller);
@@ -191,7 +216,7 @@ impl Authenticator {
             .and_then(|u| u.str("user_password"))
             .map(str::to_owned);
         self.password_checks.fetch_add(1, Ordering::Relaxed);
-        let verified = password::verify(password.to_owned(), hash).await;
+        let verified = password::verify(password.to_owned(), hash.clone()).await;
         let (caller, reason) = match &found {
             None => (None, "unknown user"),
             Some(_) if !verified => (None, "wrong password"),
@@ -213,8 +238,12 @@ impl Authenticator {
             "login succeeded"
         );
         self.throttle.succeeded(account);
-        self.cache.put(key, caller.clone(), epoch);
-        Ok(caller)
+        let verified = Verified {
+            caller,
+            stamp: hash.map(Arc::from),
+        };
+        self.cache.put_verified(key, verified.clone(), epoch, None);
+        Ok(verified)
     }
 
     /// An OAuth access token: unexpired, unrevoked, of an active user. Checking one reads the

@@ -22,6 +22,8 @@ pub struct ApiError {
     cause: Option<String>,
     /// Sent with the envelope (`Retry-After`, `X-RateLimit-*`); a list, to keep the error small.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The transaction lost a conflict: the request may run again ([`super::replay`]).
+    conflict: bool,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             detail,
             cause: None,
             headers: Vec::new(),
+            conflict: false,
         }
     }
 
@@ -107,9 +110,33 @@ impl ApiError {
             detail: Some("An unexpected error occurred while processing the request".into()),
             cause: Some(cause.to_string()),
             headers: Vec::new(),
+            conflict: false,
         }
     }
+
+    /// 503 with `Retry-After`: storage cannot serve the request now (see
+    /// [`StorageError::is_unavailable`]), or it lost a conflict every time it ran. The cause is
+    /// logged, never sent.
+    pub fn unavailable(cause: &StorageError) -> Self {
+        let detail = if cause.is_conflict() {
+            "The request conflicted with concurrent changes and was not applied; retry it"
+        } else {
+            "Storage is unavailable; nothing was changed. Retry after the time in Retry-After"
+        };
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            Some(detail.into()),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(STORAGE_RETRY_AFTER));
+        error.cause = Some(cause.to_string());
+        error.conflict = cause.is_conflict();
+        error
+    }
 }
+
+/// Seconds a client is told to wait when storage is unavailable.
+pub const STORAGE_RETRY_AFTER: u64 = 2;
 
 /// A wait as `Retry-After` states it: whole seconds, rounded up, at least 1 (a client told 0
 /// would retry at once and be refused again).
@@ -124,6 +151,9 @@ impl IntoResponse for ApiError {
             tracing::error!(status = %self.status, cause = self.cause.as_deref().unwrap_or("-"), "request failed");
         }
         let mut response = self.status.into_response();
+        if self.conflict {
+            response.extensions_mut().insert(super::replay::Conflict);
+        }
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
@@ -150,6 +180,9 @@ impl From<StorageError> for ApiError {
             ),
             StorageError::InvalidText => {
                 ApiError::bad_request("Invalid request", "A value holds a NUL character")
+            }
+            other if other.is_conflict() || other.is_unavailable() => {
+                ApiError::unavailable(&other)
             }
             other => ApiError::internal(other),
         }

@@ -5,6 +5,7 @@ pub mod conventions;
 pub mod error;
 pub mod negotiate;
 pub mod records_writer;
+pub mod replay;
 pub mod respond;
 pub mod xml;
 

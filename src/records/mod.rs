@@ -12,9 +12,9 @@ pub mod tokens;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::{self, Record, Value, is_sys_id};
-use crate::registry::{self, OnDelete, Table};
+use crate::registry::{self, FieldType, OnDelete, Table};
 use crate::storage::{StorageError, Tx};
 pub use input::{Changes, Pending};
 
@@ -236,17 +236,39 @@ fn default_value(field: &registry::Field, text: &'static str) -> Value {
 }
 
 /// Sets each changed field, resolving references to the sys_id of exactly one existing record.
+///
+/// Every reference set here is held (see [`hold`]) until the transaction ends: a reference must
+/// not outlive its target, on any backend.
 async fn apply(tx: &mut dyn Tx, rec: &mut Record, changes: Changes) -> Result<()> {
     for (field, pending) in changes.0 {
         let value = match pending {
-            Pending::Ready(v) => v,
             Pending::Reference(target, given) => {
                 Value::Text(resolve_reference(tx, field.name, target, &given).await?)
             }
+            Pending::Ready(Value::Text(id)) if let FieldType::Reference(target) = field.ty => {
+                hold(tx, field.name, target, &id).await?;
+                Value::Text(id)
+            }
+            Pending::Ready(v) => v,
         };
         rec.set(field.name, value);
     }
     Ok(())
+}
+
+/// Holds the record `id` of `target` until the transaction ends, so that a concurrent delete
+/// of it waits for this transaction (and then finds, and cascades to, what this one wrote), or
+/// this transaction sees it gone and refuses the reference with a 400. On PostgreSQL this is a
+/// `FOR KEY SHARE` lock, what a foreign key takes; SQLite's one writer needs none.
+async fn hold(tx: &mut dyn Tx, field: &str, target: &'static str, id: &str) -> Result<()> {
+    let table = registry::table(target).expect("reference targets are registry tables");
+    match tx.get_held(table, id, RowLock::KeyShare).await? {
+        Some(_) => Ok(()),
+        None => Err(RecordError::invalid(
+            field,
+            format!("no record in {target} has sys_id '{id}'"),
+        )),
+    }
 }
 
 /// A reference may name its record by sys_id or by display value (which must be unambiguous).
@@ -257,7 +279,12 @@ pub async fn resolve_reference(
     given: &str,
 ) -> Result<String> {
     let table = registry::table(target).expect("reference targets are registry tables");
-    if is_sys_id(given) && tx.get(table, given).await?.is_some() {
+    if is_sys_id(given)
+        && tx
+            .get_held(table, given, RowLock::KeyShare)
+            .await?
+            .is_some()
+    {
         return Ok(given.to_owned());
     }
     let by_display: Vec<Filter> = table
@@ -268,8 +295,10 @@ pub async fn resolve_reference(
     let found = if by_display.is_empty() {
         Vec::new()
     } else {
-        tx.select(table, &Select::filter(Filter::Or(by_display)).limit(2))
-            .await?
+        let select = Select::filter(Filter::Or(by_display))
+            .limit(2)
+            .locked_as(RowLock::KeyShare);
+        tx.select(table, &select).await?
     };
     match found.as_slice() {
         [one] => Ok(one.sys_id().to_owned()),

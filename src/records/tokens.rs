@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{Changes, Result};
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::{self, Record, Value};
 use crate::registry::{Table, table};
 use crate::storage::Tx;
@@ -100,6 +100,14 @@ pub async fn find(tx: &mut dyn Tx, token: &str, kind: &str) -> Result<Option<Rec
         .select(credentials(), &by_digest(token, Some(kind)))
         .await?
         .pop();
+    Ok(found.filter(unexpired))
+}
+
+/// Like [`find`], holding the token until the transaction ends, so a revocation waits for it
+/// (and then revokes what was made from the token) or is seen.
+pub async fn find_held(tx: &mut dyn Tx, token: &str, kind: &str) -> Result<Option<Record>> {
+    let select = by_digest(token, Some(kind)).locked_as(RowLock::Share);
+    let found = tx.select(credentials(), &select).await?.pop();
     Ok(found.filter(unexpired))
 }
 

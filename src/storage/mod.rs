@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::Record;
 use crate::registry::Table;
 
@@ -47,6 +47,63 @@ pub enum StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
+impl StorageError {
+    /// The database rolled the transaction back to break a deadlock, or because it could not
+    /// be serialised with a concurrent one (PostgreSQL's SQLSTATE 40P01 and 40001): nothing of
+    /// it was kept, and running it again will most likely succeed.
+    pub fn is_conflict(&self) -> bool {
+        let StorageError::Database(e) = self else {
+            return false;
+        };
+        matches!(sqlstate(e).as_deref(), Some("40P01" | "40001"))
+    }
+
+    /// The database cannot be reached or cannot write for now (down, restarting, out of
+    /// connections, a full disk, an I/O error): not the request's fault, and worth retrying
+    /// later. Answered as a 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Connection exceptions (08), insufficient resources (53: a full disk, too
+                // many connections), an operator's shutdown or a restart (57P01-57P03), and
+                // system or I/O errors (58).
+                _ => sqlstate(e).is_some_and(|code| {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("58")
+                        || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+                }),
+            },
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::OutOfMemory
+            ),
+            // A shared commit failed (on SQLite, an I/O error or a full disk under the batch),
+            // or the store is closing: nothing was kept.
+            StorageError::CommitFailed(_) | StorageError::Closed => true,
+            _ => false,
+        }
+    }
+}
+
+/// The SQLSTATE of a database's error, if it is one.
+fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|db| db.code())
+        .map(|code| code.into_owned())
+}
+
 /// A database holding every table of the registry.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -64,12 +121,24 @@ pub trait Storage: Send + Sync + 'static {
     async fn columns(&self, table: &str) -> Result<Vec<String>>;
     /// Finishes outstanding work and closes connections.
     async fn close(&self);
-    /// Calls `changed` whenever another connection (another node) commits a write to users,
-    /// roles or grants, and when such news may have been missed. Backends with a single process
-    /// per database need not do anything.
-    fn watch_identity_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) {
-        let _ = changed;
+    /// Tells `news` whenever another connection (another node) commits a write to users, roles
+    /// or grants, and whether such news can be heard at all. Backends with a single process per
+    /// database need not do anything.
+    fn watch_identity_changes(&self, news: Arc<dyn Fn(IdentityNews) + Send + Sync>) {
+        let _ = news;
     }
+}
+
+/// What a node hears of identity changes made elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityNews {
+    /// Another connection committed an identity change.
+    Changed,
+    /// Changes can no longer be heard (not listening yet, or the listening connection was
+    /// lost): nothing learnt from now on may be trusted until [`IdentityNews::Listening`].
+    Deaf,
+    /// Listening again (after a [`IdentityNews::Deaf`]); anything may have changed meanwhile.
+    Listening,
 }
 
 /// The channel on which committed identity changes are announced to every node.
@@ -86,9 +155,18 @@ pub trait Tx: Send {
     /// Reads one record and locks it until the transaction ends: the way to read a record
     /// that is about to be changed, so concurrent changes serialise.
     async fn get_locked(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
+        self.get_held(table, sys_id, RowLock::Update).await
+    }
+    /// Reads one record and holds it with `lock` until the transaction ends (see [`RowLock`]).
+    async fn get_held(
+        &mut self,
+        table: &'static Table,
+        sys_id: &str,
+        lock: RowLock,
+    ) -> Result<Option<Record>> {
         let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into()))
             .limit(1)
-            .locked();
+            .locked_as(lock);
         Ok(self.select(table, &select).await?.pop())
     }
     /// Takes a named lock held until the transaction ends, serialising every transaction that

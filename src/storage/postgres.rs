@@ -17,7 +17,7 @@ use sqlx::postgres::{
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use super::sql::{self, Dialect, Sql};
-use super::{IDENTITY_CHANNEL, PoolSettings, Result, Storage, StorageError, Tx};
+use super::{IDENTITY_CHANNEL, IdentityNews, PoolSettings, Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
 use crate::record::{Record, Value};
 use crate::registry::Table;
@@ -89,29 +89,38 @@ impl Storage for PgStore {
         self.pool.close().await;
     }
 
-    fn watch_identity_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) {
+    /// Until LISTEN succeeds, and from the moment its connection is lost until LISTEN succeeds
+    /// again, this node is told it is deaf: a notification sent in between is lost, so nothing
+    /// it learns then (a credential checked against rows another node is changing) may be kept.
+    fn watch_identity_changes(&self, news: Arc<dyn Fn(IdentityNews) + Send + Sync>) {
         let pool = self.pool.clone();
+        news(IdentityNews::Deaf);
         tokio::spawn(async move {
             while !pool.is_closed() {
-                if let Err(e) = listen(&pool, &*changed).await {
+                if let Err(e) = listen(&pool, &*news).await {
                     tracing::warn!("identity-change listener: {e}; retrying");
                 }
-                // Anything may have changed while we were not listening.
-                changed();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
 }
 
-/// Calls `changed` for every identity-change notification, until the connection is lost.
-async fn listen(pool: &PgPool, changed: &(dyn Fn() + Send + Sync)) -> Result<()> {
+/// Passes on every identity-change notification, from LISTEN until the connection is lost;
+/// says [`IdentityNews::Listening`] once listening and [`IdentityNews::Deaf`] when it stops.
+async fn listen(pool: &PgPool, news: &(dyn Fn(IdentityNews) + Send + Sync)) -> Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(IDENTITY_CHANNEL).await?;
-    while listener.try_recv().await?.is_some() {
-        changed();
-    }
-    Ok(())
+    news(IdentityNews::Listening);
+    let ended = loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) => news(IdentityNews::Changed),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e.into()),
+        }
+    };
+    news(IdentityNews::Deaf);
+    ended
 }
 
 struct PgTx {

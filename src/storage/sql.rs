@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::filter::{Filter, Op, Select};
+use crate::filter::{Filter, Op, RowLock, Select};
 use crate::record::{Record, Value};
 use crate::registry::{Field, Table};
 
@@ -113,8 +113,12 @@ pub fn select(table: &Table, select: &Select, dialect: Dialect) -> Sql {
         sql.push(" OFFSET ").bind(Value::Int(clamp(select.offset)));
     }
     // SQLite has one writer at a time, so its rows need no lock.
-    if select.lock && dialect == Dialect::Postgres {
-        sql.push(" FOR UPDATE");
+    if let (Some(lock), Dialect::Postgres) = (select.lock, dialect) {
+        sql.push(match lock {
+            RowLock::Update => " FOR UPDATE",
+            RowLock::Share => " FOR SHARE",
+            RowLock::KeyShare => " FOR KEY SHARE",
+        });
     }
     sql
 }
