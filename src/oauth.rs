@@ -419,9 +419,15 @@ async fn token(
             let user = hold_user(&mut *tx, &verified.caller.sys_id, verified.stamp).await?;
             let client = hold_client(&mut *tx, &client).await?;
             let actor = user.str("user_name").unwrap_or_default();
-            let refresh =
-                tokens::issue(&mut *tx, &client, user.sys_id(), tokens::REFRESH, None, actor)
-                    .await?;
+            let refresh = tokens::issue(
+                &mut *tx,
+                &client,
+                user.sys_id(),
+                tokens::REFRESH,
+                None,
+                actor,
+            )
+            .await?;
             let access = tokens::issue(
                 &mut *tx,
                 &client,
@@ -472,9 +478,15 @@ async fn token(
                 return Err(OAuthError::access_denied());
             }
             let actor = user.str("user_name").unwrap_or_default();
-            let access =
-                tokens::issue(&mut *tx, &client, user.sys_id(), tokens::ACCESS, None, actor)
-                    .await?;
+            let access = tokens::issue(
+                &mut *tx,
+                &client,
+                user.sys_id(),
+                tokens::ACCESS,
+                None,
+                actor,
+            )
+            .await?;
             granted(&client, &access.token, None)
         }
     };

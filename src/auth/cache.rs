@@ -210,7 +210,10 @@ mod tests {
         c.release();
         assert!(c.get(&k).is_none(), "nothing stored while held survives");
         c.put(k, caller(), during);
-        assert!(c.get(&k).is_none(), "a check begun while held is not stored");
+        assert!(
+            c.get(&k).is_none(),
+            "a check begun while held is not stored"
+        );
         c.put(k, caller(), c.epoch());
         assert!(c.get(&k).is_some());
     }

@@ -181,9 +181,7 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidText => {
                 ApiError::bad_request("Invalid request", "A value holds a NUL character")
             }
-            other if other.is_conflict() || other.is_unavailable() => {
-                ApiError::unavailable(&other)
-            }
+            other if other.is_conflict() || other.is_unavailable() => ApiError::unavailable(&other),
             other => ApiError::internal(other),
         }
     }

@@ -50,7 +50,10 @@ pub async fn replay_conflicts(req: Request, next: Next) -> Response {
         }
         // A handler that failed before reading all of the body cannot be replayed faithfully.
         let Some(body) = tape.played() else { break };
-        tracing::info!(attempt, "transaction lost a conflict; running the request again");
+        tracing::info!(
+            attempt,
+            "transaction lost a conflict; running the request again"
+        );
         tokio::time::sleep(backoff(attempt)).await;
         response = next
             .clone()

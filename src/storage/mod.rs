@@ -43,6 +43,13 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
+    /// No connection to the database could be had (it is down, refuses connections, or every
+    /// connection is busy past the pool's timeout).
+    #[error("no database connection: {0}")]
+    Connect(sqlx::Error),
+    /// The database server could not be reached at start.
+    #[error("cannot reach the database at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -91,7 +98,10 @@ impl StorageError {
             ),
             // A shared commit failed (on SQLite, an I/O error or a full disk under the batch),
             // or the store is closing: nothing was kept.
-            StorageError::CommitFailed(_) | StorageError::Closed => true,
+            StorageError::CommitFailed(_)
+            | StorageError::Connect(_)
+            | StorageError::Closed
+            | StorageError::Unreachable { .. } => true,
             _ => false,
         }
     }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{
     PgArguments, PgConnectOptions, PgConnection, PgDatabaseError, PgListener, PgPoolOptions,
 };
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
 
 use super::sql::{self, Dialect, Sql};
 use super::{IDENTITY_CHANNEL, IdentityNews, PoolSettings, Result, Storage, StorageError, Tx};
@@ -28,7 +28,12 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn open(url: &str, settings: &PoolSettings) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
+        let mut options = PgConnectOptions::from_str(url)?;
+        // Named in pg_stat_activity; an `application_name` in the URL (one per node, say) wins.
+        if options.get_application_name().is_none() {
+            options = options.application_name("switchboard");
+        }
+        reachable(url, &options, settings.acquire_timeout).await?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -38,10 +43,31 @@ impl PgStore {
     }
 }
 
+/// Connects once before the pool is made, so that a server that cannot be reached is reported
+/// at once, with its address and the reason (the pool would only say "pool timed out" after
+/// its acquire timeout).
+async fn reachable(url: &str, options: &PgConnectOptions, wait: Duration) -> Result<()> {
+    let unreachable = |cause: String| StorageError::Unreachable {
+        url: super::redact(url),
+        cause,
+    };
+    match tokio::time::timeout(wait, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s",
+            wait.as_secs_f32()
+        ))),
+    }
+}
+
 #[async_trait]
 impl Storage for PgStore {
     async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool.acquire().await.map_err(StorageError::Connect)?;
         fetch(
             &mut conn,
             table,
@@ -53,7 +79,7 @@ impl Storage for PgStore {
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64> {
         let sql = sql::count(table, filter, Dialect::Postgres);
         let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.pool.acquire().await.map_err(StorageError::Connect)?)
             .await
             .map_err(|e| on_constraint(table, e))?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -61,7 +87,7 @@ impl Storage for PgStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {
         Ok(Box::new(PgTx {
-            tx: self.pool.begin().await?,
+            tx: self.pool.begin().await.map_err(StorageError::Connect)?,
         }))
     }
 

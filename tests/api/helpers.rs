@@ -29,8 +29,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's state, for what a client cannot see (e.g. how many passwords it hashed).
     pub state: AppState,
-    /// Holds the database; dropped when the test ends.
-    _db: TestDb,
+    /// Holds the database (the first node of it); dropped when the test ends.
+    _db: Option<TestDb>,
     /// Dropping it (when the test ends) shuts the server down.
     _stop: oneshot::Sender<()>,
 }
@@ -43,7 +43,24 @@ impl TestApp {
     /// Starts a server whose config `tweak` may adjust.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::new();
-        let mut config = Config::new(db.url.clone());
+        let url = db.url.clone();
+        Self::serve(Some(db), url, tweak).await
+    }
+
+    /// A server on a database the test made itself (and drops itself).
+    pub async fn serve_database(url: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::serve(None, url, tweak).await
+    }
+
+    /// Another node on this server's database, as a second process would be (PostgreSQL only:
+    /// a SQLite file has one process).
+    pub async fn another_node(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        assert!(on_postgres(), "several nodes need PostgreSQL");
+        Self::serve(None, self.state.config.database_url.clone(), tweak).await
+    }
+
+    async fn serve(db: Option<TestDb>, url: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::new(url);
         config.admin_password = Some(ADMIN.1.to_owned());
         tweak(&mut config);
         let state = AppState::open(config).await.expect("server state");

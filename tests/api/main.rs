@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod auth_races;
 mod backends;
 mod binary;
 mod conventions;
@@ -24,6 +25,7 @@ mod races;
 mod rate_limits;
 mod references;
 mod schema;
+mod storage_faults;
 mod table_api;
 mod throttle;
 mod tls;
