@@ -1573,3 +1573,34 @@ async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_iss
     }
 }
 
+#[tokio::test]
+async fn the_basic_scheme_name_is_case_insensitive_at_the_token_endpoint() {
+    let app = TestApp::spawn().await;
+    let admin_id = admin_sys_id(&app).await;
+    let client = register(&app, "cased", json!({"user": admin_id})).await;
+    let credentials = base64_encode(&format!("{}:{}", client.id, client.secret));
+    for scheme in ["Basic", "BASIC", "basic", "bAsIc"] {
+        let response = form_post(&app, TOKEN, &[("grant_type", "client_credentials")])
+            .header(AUTHORIZATION, format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
+        assert!(body["access_token"].is_string(), "{scheme}: {body}");
+        // The revocation endpoint reads the same header the same way.
+        let token = body["access_token"].as_str().unwrap();
+        let response = form_post(&app, REVOKE, &[("token", token)])
+            .header(AUTHORIZATION, format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .unwrap();
+        assert_revoked(response).await;
+    }
+}
+
+/// Standard base64 with padding, as a client puts credentials in a Basic header.
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
