@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Value as Json, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::throttle::{self, Account, Lockout};
-use crate::auth::{LoginError, password};
+use crate::auth::{LoginError, basic_credentials, password};
 use crate::filter::{Filter, RowLock, Select};
 use crate::ratelimit::{self, Api, Report, Verdict};
 use crate::record::{Record, Value};
@@ -290,17 +289,7 @@ async fn client(
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .and_then(|v| {
-            base64::engine::general_purpose::STANDARD
-                .decode(v.trim())
-                .ok()
-        })
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())));
+        .and_then(basic_credentials);
     let (id, secret) = match from_header {
         Some(pair) => pair,
         None => (

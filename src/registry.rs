@@ -44,6 +44,10 @@ pub struct Field {
     /// Value given to a new record that does not supply one (as Table API text).
     pub default: Option<&'static str>,
     pub on_delete: OnDelete,
+    /// The values an integer field may hold, inclusive: checked on every write, so a value
+    /// that means nothing (a negative count, a lifespan past any date) is refused at the door
+    /// rather than failing wherever it is used.
+    pub range: Option<(i64, i64)>,
 }
 
 /// Which roles may read a table through the Table API (admin may always read and write).
@@ -89,6 +93,7 @@ const fn field(name: &'static str, ty: FieldType) -> Field {
         access: Access::ReadWrite,
         default: None,
         on_delete: OnDelete::Clear,
+        range: None,
     }
 }
 const fn string(name: &'static str) -> Field {
@@ -117,6 +122,17 @@ const fn with_default(mut f: Field, default: &'static str) -> Field {
     f.default = Some(default);
     f
 }
+/// An integer field holding `min..=max`.
+const fn integer(name: &'static str, min: i64, max: i64) -> Field {
+    let mut f = field(name, FieldType::Integer);
+    f.range = Some((min, max));
+    f
+}
+
+/// The longest token lifespan an application may set: ten 365-day years, in seconds. The
+/// platform documents no maximum; without one, a lifespan past the last representable date
+/// made every grant fail.
+pub const MAX_TOKEN_LIFESPAN: i64 = 10 * 365 * 24 * 60 * 60;
 
 /// The fields every record has, in this order, before the table's own.
 pub const SYS_FIELDS: [&str; 6] = [
@@ -137,7 +153,7 @@ macro_rules! sys_fields {
             read_only(field("sys_updated_on", FieldType::DateTime)),
             read_only(field("sys_created_by", FieldType::String)),
             read_only(field("sys_updated_by", FieldType::String)),
-            read_only(field("sys_mod_count", FieldType::Integer)),
+            read_only(integer("sys_mod_count", 0, i64::MAX)),
             $($rest),*
         ]
     };
@@ -307,9 +323,12 @@ pub static TABLES: &[Table] = &[
             string("client_id"),
             write_only(string("client_secret")),
             reference("user", "sys_user"),
-            with_default(field("access_token_lifespan", FieldType::Integer), "1800"),
             with_default(
-                field("refresh_token_lifespan", FieldType::Integer),
+                integer("access_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
+                "1800"
+            ),
+            with_default(
+                integer("refresh_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
                 "8640000"
             ),
         ],
@@ -377,6 +396,23 @@ mod tests {
                 .chain(t.unique.iter().flat_map(|u| u.iter()))
             {
                 assert!(t.field(name).is_some(), "{}.{name}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_integer_field_has_a_range_holding_its_default() {
+        for t in TABLES {
+            for f in t.fields.iter().filter(|f| f.ty == FieldType::Integer) {
+                let (min, max) = f.range.unwrap_or_else(|| panic!("{}.{}", t.name, f.name));
+                assert!(min <= max, "{}.{}", t.name, f.name);
+                if let Some(default) = f.default {
+                    let default: i64 = default.parse().unwrap();
+                    assert!((min..=max).contains(&default), "{}.{}", t.name, f.name);
+                }
+            }
+            for f in t.fields.iter().filter(|f| f.ty != FieldType::Integer) {
+                assert_eq!(f.range, None, "{}.{}", t.name, f.name);
             }
         }
     }

@@ -294,8 +294,11 @@ fn seconds_until(when: &str) -> Option<u64> {
     Some(u64::try_from(left).unwrap_or(0))
 }
 
-/// `user:password` from a Basic `Authorization` header.
-fn basic_credentials(value: &str) -> Option<(String, String)> {
+/// `user:password` from a Basic `Authorization` header: the one Basic parser of the server
+/// (the Table API, the other APIs and the OAuth endpoints' client credentials). The scheme
+/// name is case-insensitive (RFC 9110 §11.1); credentials that are not UTF-8, have no `:` or
+/// hold a NUL are no credentials.
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -420,5 +423,14 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(basic_credentials("Basic !!!"), None);
         assert_eq!(basic_credentials("Basic YWRtaW4="), None);
+        for scheme in ["BASIC", "bAsIc"] {
+            assert_eq!(
+                basic_credentials(&format!("{scheme} YTpi")),
+                Some(("a".into(), "b".into()))
+            );
+        }
+        // "a\0:b" and invalid UTF-8 ("\xff:b") are no credentials.
+        assert_eq!(basic_credentials("Basic YQA6Yg=="), None);
+        assert_eq!(basic_credentials("Basic /zpi"), None);
     }
 }

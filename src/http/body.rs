@@ -113,6 +113,8 @@ fn decode(format: Option<Format>, bytes: &[u8]) -> Result<Body, ApiError> {
                 "A request with a body must have a Content-Type header (application/json or application/xml)",
             ));
         }
+        // Numbers keep their text as sent (serde_json's `arbitrary_precision`, see Cargo.toml):
+        // a text field stores the digits, an integer field refuses what does not fit its range.
         Some(Format::Json) => serde_json::from_slice::<Json>(bytes)
             .map_err(|e| ApiError::unreadable(format!("The payload is not valid JSON: {e}")))?,
         Some(Format::Xml) => xml::read(bytes)

@@ -95,7 +95,7 @@ fn convert(field: &'static Field, raw: &Json) -> Result<Pending, RecordError> {
         FieldType::Boolean => Value::Bool(
             parse_bool(&text).ok_or_else(|| invalid("must be a boolean (true or false)"))?,
         ),
-        FieldType::Integer => Value::Int(text.parse().map_err(|_| invalid("must be an integer"))?),
+        FieldType::Integer => Value::Int(integer(field, &text)?),
         FieldType::DateTime if is_date_time(&text) => Value::Text(text),
         FieldType::DateTime => {
             return Err(invalid("must be a date-time as YYYY-MM-DD HH:MM:SS"));
@@ -107,6 +107,21 @@ fn convert(field: &'static Field, raw: &Json) -> Result<Pending, RecordError> {
         FieldType::Reference(target) => return Ok(Pending::Reference(target, text)),
     };
     Ok(Pending::Ready(value))
+}
+
+/// An integer within the field's range. A number that does not fit 64 bits is out of range
+/// like any other, never rounded or wrapped into it.
+fn integer(field: &Field, text: &str) -> Result<i64, RecordError> {
+    let parsed = text.parse::<i64>().ok();
+    match field.range {
+        None => parsed.ok_or_else(|| RecordError::invalid(field.name, "must be an integer")),
+        Some((min, max)) => parsed.filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+            RecordError::invalid(
+                field.name,
+                format!("must be an integer between {min} and {max}"),
+            )
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +197,34 @@ mod tests {
             panic!()
         };
         assert!(hash.starts_with("$argon2id$"), "{hash}");
+    }
+
+    #[tokio::test]
+    async fn integers_are_held_to_their_range() {
+        let max = crate::registry::MAX_TOKEN_LIFESPAN;
+        for ok in [json!(1), json!(max), json!("60")] {
+            let c = changes("oauth_entity", json!({"access_token_lifespan": ok}))
+                .await
+                .unwrap();
+            assert!(matches!(
+                value_of(&c, "access_token_lifespan"),
+                Pending::Ready(Value::Int(_))
+            ));
+        }
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(max + 1),
+            json!(i64::MAX),
+            json!(u64::MAX),
+        ] {
+            let e = changes("oauth_entity", json!({"refresh_token_lifespan": bad}))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("'refresh_token_lifespan'"), "{e}");
+            assert!(e.contains(&format!("between 1 and {max}")), "{e}");
+        }
     }
 
     #[tokio::test]

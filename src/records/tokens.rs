@@ -34,14 +34,19 @@ pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// An application's lifespan for a kind of token, in seconds.
+/// An application's lifespan for a kind of token, in seconds, held to the field's range: a
+/// record written before ranges were checked may hold any integer.
 pub fn lifespan(client: &Record, kind: &str) -> i64 {
     let (field, default) = match kind {
         REFRESH => ("refresh_token_lifespan", DEFAULT_REFRESH_LIFESPAN),
         _ => ("access_token_lifespan", DEFAULT_ACCESS_LIFESPAN),
     };
+    let (min, max) = table("oauth_entity")
+        .and_then(|t| t.field(field))
+        .and_then(|f| f.range)
+        .expect("lifespans have a range in the registry");
     match client.get(field) {
-        Value::Int(n) => *n,
+        Value::Int(n) => (*n).clamp(min, max),
         _ => default,
     }
 }
@@ -62,7 +67,9 @@ pub async fn issue(
     actor: &str,
 ) -> Result<Issued> {
     let token = new_token();
-    let expires = OffsetDateTime::now_utc() + time::Duration::seconds(lifespan(client, kind));
+    // Saturating, so no lifespan can make issuing a token panic.
+    let expires =
+        OffsetDateTime::now_utc().saturating_add(time::Duration::seconds(lifespan(client, kind)));
     let t = credentials();
     let changes = Changes::default()
         .value(t, "token_hash", Value::Text(digest(&token)))
@@ -172,5 +179,15 @@ mod tests {
         assert_eq!(lifespan(&client, ACCESS), 60);
         assert_eq!(lifespan(&client, REFRESH), 8_640_000);
         assert_eq!(lifespan(&Record::new(), ACCESS), 1800);
+    }
+
+    #[test]
+    fn stored_lifespans_outside_the_range_are_held_to_it() {
+        let max = crate::registry::MAX_TOKEN_LIFESPAN;
+        let client = Record::new()
+            .with("access_token_lifespan", Value::Int(i64::MAX))
+            .with("refresh_token_lifespan", Value::Int(i64::MIN));
+        assert_eq!(lifespan(&client, ACCESS), max);
+        assert_eq!(lifespan(&client, REFRESH), 1);
     }
 }

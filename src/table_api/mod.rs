@@ -186,20 +186,66 @@ async fn list(
     if let Some(total) = total {
         out.insert("x-total-count", HeaderValue::from(total));
     }
-    if !params.suppress_pagination_header {
-        let link = paging_links(&format!("{base}{}", uri.path()), &params, total, more);
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            out.insert(header::LINK, v);
-        }
+    if !params.suppress_pagination_header
+        && let Some(link) = paging_links(&format!("{base}{}", uri.path()), &params, total, more)
+        && let Ok(v) = HeaderValue::from_str(&link)
+    {
+        out.insert(header::LINK, v);
     }
     Ok(respond::records(StatusCode::OK, out, writer))
 }
 
+/// The longest `Link` header sent, in bytes. Python's http.client (under requests, so under
+/// pysnow) refuses a header line over 64 KiB; each link repeats the request's parameters, so a
+/// `sysparm_query` of 1,000 sys_ids makes links of about 35 KB each. 48 KiB holds one such link
+/// with room to spare under that limit.
+const LINK_BOUND: usize = 48 * 1024;
+
 /// The `Link` header: first, prev (past the first page), next (when more remain), last (when
-/// the total is known).
-fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> String {
+/// the total is known); `None` for no header.
+///
+/// Over [`LINK_BOUND`], relations are kept by use, `next` first (the one a client follows to read
+/// a whole result), then `prev`, `first`, `last`, each if it still fits. If `next` itself does
+/// not fit there is no header at all: links without `next` would say this is the last page.
+fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> Option<String> {
+    let links = page_links(url, params, total, more);
+    let header = |links: &[(&str, String)]| {
+        let texts: Vec<&str> = links.iter().map(|(_, text)| text.as_str()).collect();
+        texts.join(",")
+    };
+    let full = header(&links);
+    if full.len() <= LINK_BOUND {
+        return Some(full);
+    }
+    let mut kept = Vec::new();
+    let mut length = 0;
+    for rel in ["next", "prev", "first", "last"] {
+        let Some(i) = links.iter().position(|(r, _)| *r == rel) else {
+            continue;
+        };
+        // One comma before every link but the first.
+        let added = links[i].1.len() + usize::from(!kept.is_empty());
+        if length + added <= LINK_BOUND {
+            kept.push(i);
+            length += added;
+        } else if rel == "next" {
+            return None;
+        }
+    }
+    kept.sort_unstable();
+    let kept: Vec<_> = kept.into_iter().map(|i| links[i].clone()).collect();
+    (!kept.is_empty()).then(|| header(&kept))
+}
+
+/// Every paging link as (rel, `<url>;rel="rel"`), in the header's order.
+fn page_links(
+    url: &str,
+    params: &Params,
+    total: Option<u64>,
+    more: bool,
+) -> Vec<(&'static str, String)> {
     let (limit, offset) = (params.limit, params.offset);
-    let page = |offset: u64, rel: &str| {
+    let page = |offset: u64, rel: &'static str| {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params.raw {
             if k != "sysparm_offset" && k != "sysparm_limit" {
@@ -208,7 +254,7 @@ fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> S
         }
         q.append_pair("sysparm_limit", &limit.to_string());
         q.append_pair("sysparm_offset", &offset.to_string());
-        format!("<{url}?{}>;rel=\"{rel}\"", q.finish())
+        (rel, format!("<{url}?{}>;rel=\"{rel}\"", q.finish()))
     };
     let mut links = vec![page(0, "first")];
     if offset > 0 {
@@ -224,7 +270,7 @@ fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> S
     if let Some(total) = total {
         links.push(page(total.saturating_sub(1) / limit * limit, "last"));
     }
-    links.join(",")
+    links
 }
 
 /// Read one record.
@@ -378,4 +424,61 @@ async fn remove(
     let effects = records::delete(&mut *tx, table, &sys_id).await?;
     state.commit(tx, effects).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://h/api/now/table/t";
+
+    fn links(query: &str, total: u64) -> Option<String> {
+        let params = Params::parse(Some(query)).unwrap();
+        paging_links(URL, &params, Some(total), false)
+    }
+
+    fn rels(header: &str) -> Vec<&str> {
+        header
+            .split(">;rel=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap())
+            .collect()
+    }
+
+    /// A `sysparm_query` whose links are each about `bytes` long.
+    fn long_query(bytes: usize) -> String {
+        format!("sysparm_query=name={}", "x".repeat(bytes))
+    }
+
+    #[test]
+    fn short_headers_carry_every_relation_in_order() {
+        let header = links("sysparm_limit=1&sysparm_offset=1", 3).unwrap();
+        assert_eq!(
+            header,
+            "<http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=0>;rel=\"first\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=0>;rel=\"prev\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=2>;rel=\"next\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=2>;rel=\"last\""
+        );
+    }
+
+    #[test]
+    fn long_headers_keep_next_then_prev_first_last_within_the_bound() {
+        let q = |bytes| format!("{}&sysparm_limit=1&sysparm_offset=1", long_query(bytes));
+        // Each link a third of the bound: three fit, `last` is dropped.
+        let header = links(&q(LINK_BOUND / 3 - 200), 3).unwrap();
+        assert!(header.len() <= LINK_BOUND);
+        assert_eq!(rels(&header), ["first", "prev", "next"]);
+        // Each link over half the bound: `next` alone.
+        let header = links(&q(LINK_BOUND / 2 + 10), 3).unwrap();
+        assert_eq!(rels(&header), ["next"]);
+        // `next` does not fit: no header, rather than one that looks like the last page.
+        assert_eq!(links(&q(LINK_BOUND), 3), None);
+        // On the last page there is no `next`; `prev` comes first.
+        let last = format!(
+            "{}&sysparm_limit=1&sysparm_offset=2",
+            long_query(LINK_BOUND / 2 + 10)
+        );
+        assert_eq!(rels(&links(&last, 3).unwrap()), ["prev"]);
+    }
 }

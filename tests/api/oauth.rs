@@ -1486,3 +1486,121 @@ async fn token_strings_appear_in_no_table_api_response() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lifespan ranges (issue 12, defect 6) and the Basic scheme's case (defect 7)
+// ---------------------------------------------------------------------------------------------
+
+/// The longest lifespan an application may have: ten 365-day years, in seconds.
+const MAX_LIFESPAN: i64 = 315_360_000;
+
+#[tokio::test]
+async fn lifespans_outside_their_range_are_400_naming_the_field_and_the_range() {
+    let app = TestApp::spawn().await;
+    let huge = json!(9_223_372_036_854_775_807_i64);
+    for (field, value) in [
+        ("access_token_lifespan", huge.clone()),
+        ("refresh_token_lifespan", huge.clone()),
+        ("access_token_lifespan", json!(0)),
+        ("refresh_token_lifespan", json!(-1)),
+        ("access_token_lifespan", json!(MAX_LIFESPAN + 1)),
+        ("access_token_lifespan", json!("99999999999999999999")),
+    ] {
+        let response = app
+            .admin(Method::POST, ENTITIES)
+            .json(&json!({"name": "huge", "client_id": "huge", field: value}))
+            .send()
+            .await
+            .unwrap();
+        let detail = assert_error(response, StatusCode::BAD_REQUEST, "Operation Failed").await;
+        let detail = detail.as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains(field), "{field}={value}: {detail}");
+        assert!(
+            detail.contains(&format!("1 and {MAX_LIFESPAN}")),
+            "{field}={value}: {detail}"
+        );
+    }
+    // An update is checked the same way, and the record keeps its value.
+    let client = register(&app, "patched", json!({})).await;
+    let one = format!("{ENTITIES}/{}", client.sys_id);
+    let response = app
+        .admin(Method::PATCH, &one)
+        .json(&json!({"access_token_lifespan": huge}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "Operation Failed").await;
+    let (status, body) = json_of(app.admin(Method::GET, &one).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["access_token_lifespan"], "1800", "{body}");
+    // The bounds themselves are accepted.
+    let edges = register(
+        &app,
+        "edges",
+        json!({"access_token_lifespan": 1, "refresh_token_lifespan": MAX_LIFESPAN}),
+    )
+    .await;
+    let (status, body) = json_of(password_request(&app, &edges, ADMIN).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A lifespan stored before its range was checked (written here past the Table API, as an
+/// older release could) makes no grant a 500: the lifespan is held to its range when used.
+#[tokio::test]
+async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_issued() {
+    use switchboard::record::Value as Stored;
+    use switchboard::records::{self, Changes};
+    let app = TestApp::spawn().await;
+    let client = register(&app, "legacy", json!({})).await;
+    let entities = switchboard::registry::table("oauth_entity").unwrap();
+    for (access, refresh, expires_in) in [(i64::MAX, i64::MAX, MAX_LIFESPAN - 1), (i64::MIN, -5, 0)]
+    {
+        let mut tx = app.state.store.begin().await.unwrap();
+        let changes = Changes::default()
+            .value(entities, "access_token_lifespan", Stored::Int(access))
+            .value(entities, "refresh_token_lifespan", Stored::Int(refresh));
+        let (_, effects) = records::update(&mut *tx, entities, &client.sys_id, changes, "test")
+            .await
+            .unwrap();
+        app.state.commit(tx, effects).await.unwrap();
+
+        let (status, body) = json_of(password_request(&app, &client, ADMIN).await).await;
+        assert_eq!(status, StatusCode::OK, "lifespan {access}: {body}");
+        assert_eq!(body["expires_in"], expires_in, "{body}");
+        let refresh = body["refresh_token"].as_str().unwrap();
+        let (status, body) = json_of(refresh_request(&app, &client, refresh).await).await;
+        assert_eq!(status, StatusCode::OK, "lifespan {access}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_basic_scheme_name_is_case_insensitive_at_the_token_endpoint() {
+    let app = TestApp::spawn().await;
+    let admin_id = admin_sys_id(&app).await;
+    let client = register(&app, "cased", json!({"user": admin_id})).await;
+    let credentials = base64_encode(&format!("{}:{}", client.id, client.secret));
+    for scheme in ["Basic", "BASIC", "basic", "bAsIc"] {
+        let response = form_post(&app, TOKEN, &[("grant_type", "client_credentials")])
+            .header(AUTHORIZATION, format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
+        assert!(body["access_token"].is_string(), "{scheme}: {body}");
+        // The revocation endpoint reads the same header the same way.
+        let token = body["access_token"].as_str().unwrap();
+        let response = form_post(&app, REVOKE, &[("token", token)])
+            .header(AUTHORIZATION, format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .unwrap();
+        assert_revoked(response).await;
+    }
+}
+
+/// Standard base64 with padding, as a client puts credentials in a Basic header.
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -1823,3 +1823,176 @@ async fn a_user_without_roles_cannot_read_interactions() {
         .unwrap();
     assert_error(response, StatusCode::FORBIDDEN, "Operation Failed").await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: numbers kept as sent, Link headers clients can read
+// ---------------------------------------------------------------------------------------------
+
+/// Sends a raw body of the given type as admin (so numbers reach the server exactly as written).
+async fn send_raw(app: &TestApp, method: Method, path: &str, media: &str, body: &str) -> Response {
+    app.admin(method, path)
+        .header(reqwest::header::CONTENT_TYPE, media)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn numbers_sent_to_text_fields_keep_their_digits_in_json_and_xml() {
+    let app = TestApp::spawn().await;
+    let path = "/api/now/table/interaction";
+    for (media, body, stored) in [
+        (
+            "application/json",
+            r#"{"short_description": 12345678901234567890123}"#,
+            "12345678901234567890123",
+        ),
+        (
+            "application/json",
+            r#"{"short_description": -98765432109876543210}"#,
+            "-98765432109876543210",
+        ),
+        ("application/json", r#"{"short_description": 1.50}"#, "1.50"),
+        (
+            "application/xml",
+            "<request><short_description>12345678901234567890123</short_description></request>",
+            "12345678901234567890123",
+        ),
+    ] {
+        let (status, created) =
+            json_of(send_raw(&app, Method::POST, path, media, body).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}: {created}");
+        let record = read(&app, "interaction", &id_of(&created["result"])).await;
+        assert_eq!(record["short_description"], stored, "{media} {body}");
+    }
+    // Inside a JSON field too.
+    let (status, created) = json_of(
+        send_raw(
+            &app,
+            Method::POST,
+            "/api/now/table/interaction_json_blob",
+            "application/json",
+            r#"{"value": {"n": 12345678901234567890123}}"#,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["result"]["value"], r#"{"n":12345678901234567890123}"#,
+        "{created}"
+    );
+}
+
+#[tokio::test]
+async fn integers_beyond_64_bits_sent_to_integer_fields_are_400_naming_the_range() {
+    let app = TestApp::spawn().await;
+    for body in [
+        r#"{"name": "n", "access_token_lifespan": 12345678901234567890123}"#,
+        r#"{"name": "n", "access_token_lifespan": 9223372036854775808}"#,
+        r#"{"name": "n", "access_token_lifespan": -9223372036854775809}"#,
+        "<request><name>n</name><access_token_lifespan>12345678901234567890123</access_token_lifespan></request>",
+    ] {
+        let media = match body.starts_with('<') {
+            true => "application/xml",
+            false => "application/json",
+        };
+        let response = send_raw(
+            &app,
+            Method::POST,
+            "/api/now/table/oauth_entity",
+            media,
+            body,
+        )
+        .await;
+        let detail = assert_error(response, StatusCode::BAD_REQUEST, "Operation Failed").await;
+        let detail = detail.as_str().unwrap_or_default();
+        assert!(
+            detail.contains("'access_token_lifespan'"),
+            "{body}: {detail}"
+        );
+        assert!(detail.contains("between 1 and "), "{body}: {detail}");
+    }
+}
+
+/// The bound on a `Link` header (see docs/table-api.md): under python's http.client line limit
+/// of 64 KiB, which pysnow (through requests) reads headers with.
+const LINK_BOUND: usize = 48 * 1024;
+
+#[tokio::test]
+async fn a_link_header_too_long_for_clients_keeps_next_within_the_bound() {
+    let app = TestApp::spawn().await;
+    let mut ids = queues(&app, 3).await;
+    ids.extend((0..997).map(|n| format!("{n:032x}")));
+    let query = format!("sys_idIN{}^ORDERBYname", ids.join(","));
+    let path = "/api/now/table/awa_queue";
+    let response = send(
+        &app,
+        Method::GET,
+        &format!("{path}?sysparm_query={}&sysparm_limit=1", encode(&query)),
+        None,
+    )
+    .await;
+    let header = response.headers().get(LINK).expect("a Link header").len();
+    assert!(header <= LINK_BOUND, "Link is {header} bytes");
+    let got = links(&response);
+    let next = got
+        .iter()
+        .find(|(rel, _)| rel == "next")
+        .map(|(_, url)| url.clone())
+        .unwrap_or_else(|| panic!("no next in {got:?}"));
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(column(body["result"].as_array().unwrap(), "name"), ["q1"]);
+
+    // `next` is a working page link, as pysnow follows it.
+    assert_eq!(
+        param(&next, "sysparm_query").as_deref(),
+        Some(query.as_str())
+    );
+    let response = app
+        .client
+        .get(&next)
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get(LINK).unwrap().len() <= LINK_BOUND);
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(column(body["result"].as_array().unwrap(), "name"), ["q2"]);
+}
+
+/// An ordinary query's `Link` header, byte for byte.
+#[tokio::test]
+async fn an_ordinary_link_header_is_exactly_first_prev_next_last() {
+    let app = TestApp::spawn().await;
+    queues(&app, 3).await;
+    let path = "/api/now/table/awa_queue";
+    let response = send(
+        &app,
+        Method::GET,
+        &format!("{path}?sysparm_query=active%3Dtrue&sysparm_limit=1&sysparm_offset=1"),
+        None,
+    )
+    .await;
+    let page = |offset: u64, rel: &str| {
+        format!(
+            "<{}{path}?sysparm_query=active%3Dtrue&sysparm_limit=1&sysparm_offset={offset}>;rel=\"{rel}\"",
+            app.base
+        )
+    };
+    let expected = [
+        page(0, "first"),
+        page(0, "prev"),
+        page(2, "next"),
+        page(2, "last"),
+    ]
+    .join(",");
+    assert_eq!(
+        response.headers().get(LINK).unwrap().to_str().unwrap(),
+        expected
+    );
+}
