@@ -105,6 +105,13 @@ pub struct ServeArgs {
     /// Seconds a client may take to send a request's body.
     #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
     pub body_timeout_seconds: u64,
+    /// Seconds a write of a response may make no progress (a client not reading) before the
+    /// connection is dropped.
+    #[arg(long, env = "SWITCHBOARD_SEND_TIMEOUT_SECONDS", default_value_t = Limits::default().send_timeout.as_secs())]
+    pub send_timeout_seconds: u64,
+    /// HTTP/2 requests one connection may have in flight at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_STREAMS_PER_CONNECTION", default_value_t = Limits::default().max_streams_per_connection)]
+    pub max_streams_per_connection: u32,
     /// Largest header block (request line, path, headers) accepted, in bytes (at least 8192).
     #[arg(long, env = "SWITCHBOARD_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub max_header_bytes: usize,
@@ -209,6 +216,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     max_connections: args.max_connections,
                     header_timeout: Duration::from_secs(args.header_timeout_seconds),
                     max_header_bytes: args.max_header_bytes,
+                    send_timeout: Duration::from_secs(args.send_timeout_seconds),
+                    max_streams_per_connection: args.max_streams_per_connection,
                     ..Limits::default()
                 },
                 body_timeout: Duration::from_secs(args.body_timeout_seconds),

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::helpers::{ADMIN, TestApp};
+use super::helpers::{ADMIN, TestApp, raw};
 
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.base.trim_start_matches("http://"))
@@ -152,6 +152,118 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         .unwrap();
     assert_eq!(served.status(), StatusCode::OK);
     drop(second);
+}
+
+/// Creates a role whose answer (8 MB) is far larger than what the kernel buffers for a client
+/// that reads nothing; returns its sys_id.
+async fn big_record(app: &TestApp) -> String {
+    let big = serde_json::json!({"name": "big", "description": "d".repeat(8_000_000)});
+    let credentials = format!("Basic {}", base64_basic(ADMIN));
+    let created = raw(
+        app,
+        "POST",
+        "/api/now/table/sys_user_role",
+        &[
+            ("Authorization", &credentials),
+            ("Content-Type", "application/json"),
+            ("Content-Length", &big.to_string().len().to_string()),
+        ],
+        big.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        &created.text()[..200.min(created.text().len())]
+    );
+    created.json()["result"]["sys_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_download_outlives_the_idle_limit() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.header_timeout = Duration::from_secs(1);
+        c.limits.send_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let sys_id = big_record(&app).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr = app.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Basic {}\r\nAccept: application/json\r\n\r\n",
+        base64_basic(ADMIN)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read it in about four idle limits: the watchdog must not take the answer for idleness.
+    let started = Instant::now();
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while received < 8_000_000 {
+        if started.elapsed() < Duration::from_secs(4) {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received += n,
+        }
+    }
+    assert!(
+        received > 8_000_000,
+        "the answer was cut off after {received} bytes and {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn clients_that_stop_reading_their_response_lose_their_connection() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.max_connections = 2;
+        // Long enough that only the send timeout can free the slots.
+        c.limits.header_timeout = Duration::from_secs(60);
+        c.limits.send_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let sys_id = big_record(&app).await;
+    let credentials = format!("Basic {}", base64_basic(ADMIN));
+    // Two clients take both slots, ask for it, and never read it.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let addr = app.base.trim_start_matches("http://").parse().unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let request = format!(
+            "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
+             Authorization: {credentials}\r\nAccept: application/json\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        // The answer has started.
+        tokio::time::timeout(Duration::from_secs(30), stream.readable())
+            .await
+            .expect("the answer starts")
+            .unwrap();
+        stalled.push(stream);
+    }
+    let client = crate::helpers::client_builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let served = client.get(app.url("/api/openapi.json")).send().await;
+    let took = started.elapsed();
+    let served = served.unwrap_or_else(|e| {
+        panic!("two clients not reading held every slot for {took:?} (send timeout 2 s): {e}")
+    });
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(took < Duration::from_secs(20), "served after {took:?}");
+    drop(stalled);
 }
 
 fn base64_basic((user, password): (&str, &str)) -> String {

@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod durability;
 mod hostile;
+mod http2;
 mod interaction_api;
 mod limits;
 mod mapping_api;
