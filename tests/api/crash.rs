@@ -58,6 +58,9 @@ struct Fixture {
     agents: Vec<String>,
     /// inbound id → its two identities.
     identities: BTreeMap<&'static str, BTreeSet<String>>,
+    /// The OAuth application (client_id, client_secret) the writers' grants use; its
+    /// client-credentials tokens act as the admin.
+    oauth: (String, String),
 }
 
 /// One interaction create, as sent, and its answer if it got a 2xx.
@@ -85,6 +88,8 @@ struct Ledger {
     mappings: BTreeMap<(usize, &'static str), Vec<SentMapping>>,
     /// interaction sys_id → whether a close of it was acknowledged.
     closes: BTreeMap<String, bool>,
+    /// The access tokens of acknowledged OAuth grants.
+    tokens: Vec<String>,
     /// Answers that were neither a 2xx nor a lost connection (each one a failure).
     unexpected: Vec<String>,
 }
@@ -102,6 +107,7 @@ impl Ledger {
                 .filter(|m| m.acked.is_some())
                 .count()
             + self.closes.values().filter(|acked| **acked).count()
+            + self.tokens.len()
     }
 }
 
@@ -210,17 +216,26 @@ async fn fixture(base: &str) -> Fixture {
         }
         identities.insert(inbound, ids);
     }
+    let oauth = ("crash-client".to_owned(), "crash-client-secret".to_owned());
+    insert(
+        base,
+        "oauth_entity",
+        json!({"name": "crash", "client_id": oauth.0, "client_secret": oauth.1, "user": admin}),
+    )
+    .await;
     Fixture {
         admin,
         channel,
         queue,
         agents,
         identities,
+        oauth,
     }
 }
 
-/// One writer's loop: create, map, create, map, close its last interaction, and again, until a
-/// request gets no answer (the kill) or the bound is reached. Every write enters the ledger
+/// One writer's loop: create, map, create, map (every other time an OAuth grant instead), close
+/// its last interaction, and again, until a request gets no answer (the kill) or the bound is
+/// reached. Every write enters the ledger
 /// before it is sent, and is marked acknowledged on a 2xx.
 async fn writer(
     w: usize,
@@ -282,6 +297,38 @@ async fn writer(
                 let answer = call(&client, &base, Method::POST, &path, None).await;
                 if let Some((StatusCode::OK, _)) = &answer {
                     ledger.lock().unwrap().closes.insert(id, true);
+                }
+                answer.map(|(status, body)| (status, body, StatusCode::OK))
+            }
+            3 if i % 10 == 3 => {
+                let form = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs([
+                        ("grant_type", "client_credentials"),
+                        ("client_id", fixture.oauth.0.as_str()),
+                        ("client_secret", fixture.oauth.1.as_str()),
+                    ])
+                    .finish();
+                let answer = async {
+                    let response = client
+                        .post(format!("{base}/oauth_token.do"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form)
+                        .send()
+                        .await
+                        .ok()?;
+                    let status = response.status();
+                    let text = response.text().await.ok()?;
+                    Some((
+                        status,
+                        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                    ))
+                }
+                .await;
+                if let Some((StatusCode::OK, body)) = &answer {
+                    let token = body["access_token"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{label}: {body}"));
+                    ledger.lock().unwrap().tokens.push(token.to_owned());
                 }
                 answer.map(|(status, body)| (status, body, StatusCode::OK))
             }
@@ -613,6 +660,24 @@ async fn verify(round: usize, base: &str, fixture: &Fixture, ledger: &Ledger) ->
         );
     }
     assert_eq!(mappings.len(), expected_keys, "{at}: mappings nobody wrote");
+
+    // Every acknowledged token was kept and works.
+    let client = client();
+    for token in &ledger.tokens {
+        let response = client
+            .get(format!(
+                "{base}/api/now/table/sys_user_role?sysparm_limit=1"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{at}: an acknowledged OAuth token no longer works"
+        );
+    }
     let unanswered = ledger
         .interactions
         .iter()
@@ -728,6 +793,12 @@ const VIOLATIONS: &[(&str, &str)] = &[
         "SELECT i.sys_id FROM interaction i JOIN sys_cs_conversation c ON c.interaction = i.sys_id \
          WHERE (CASE WHEN i.state = 'closed_complete' THEN 1 ELSE 0 END) \
             <> (CASE WHEN c.state = 'closed' THEN 1 ELSE 0 END)",
+    ),
+    (
+        "OAuth tokens of an unknown application or user",
+        "SELECT t.sys_id FROM oauth_credential t WHERE \
+         NOT EXISTS (SELECT 1 FROM oauth_entity e WHERE e.sys_id = t.client) OR NOT EXISTS \
+         (SELECT 1 FROM sys_user u WHERE u.sys_id = t.\"user\")",
     ),
     (
         "mappings of an unknown user or identity",
@@ -869,6 +940,10 @@ async fn acknowledged_writes_survive_sigkill_under_load_at_every_kill_point() {
         assert!(
             snapshot.acknowledged() > 0,
             "round {round}: nothing acknowledged"
+        );
+        assert!(
+            round < 3 || !snapshot.tokens.is_empty(),
+            "round {round}: no OAuth grant acknowledged yet"
         );
         let (highest, served) = verify(round, &server.base, &fixture, &snapshot).await;
         // The checks above saw what the restarted server serves (SQLite's log included).
