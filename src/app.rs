@@ -15,6 +15,7 @@ use crate::ratelimit::{self, Api, RateLimiter, RateLimits};
 use crate::records::Effects;
 use crate::server::Limits;
 use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError, Tx};
+use crate::table_api::admission::PageAdmission;
 use crate::{bootstrap, demo, interaction_api, mapping_api, member_api, oauth, openapi, table_api};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -44,6 +45,11 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Serve TLS only, with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Records that Table API pages being answered may hold at once (0: no bound); see
+    /// [`table_api::admission`].
+    pub max_records_in_flight: usize,
+    /// How long a page waits for room in that budget before it is answered 503.
+    pub page_wait: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -64,12 +70,17 @@ impl std::fmt::Debug for Config {
             .field("login_limits", &self.login_limits)
             .field("rate_limits", &self.rate_limits)
             .field("tls", &self.tls.is_some())
+            .field("max_records_in_flight", &self.max_records_in_flight)
+            .field("page_wait", &self.page_wait)
             .finish()
     }
 }
 
 impl Config {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    /// Two default pages (10,000 records each) at once.
+    pub const DEFAULT_MAX_RECORDS_IN_FLIGHT: usize = 20_000;
+    pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
 
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
@@ -85,6 +96,8 @@ impl Config {
             login_limits: LoginLimits::default(),
             rate_limits: RateLimits::default(),
             tls: None,
+            max_records_in_flight: Self::DEFAULT_MAX_RECORDS_IN_FLIGHT,
+            page_wait: Self::DEFAULT_PAGE_WAIT,
         }
     }
 }
@@ -95,6 +108,8 @@ pub struct AppState {
     pub store: Arc<dyn Storage>,
     pub auth: Arc<Authenticator>,
     pub rate_limits: Arc<RateLimiter>,
+    /// The budget of records Table API pages hold while they are answered.
+    pub pages: Arc<PageAdmission>,
     pub config: Arc<Config>,
 }
 
@@ -127,10 +142,15 @@ impl AppState {
             IdentityNews::Deaf => cache.suspend_cache(),
             IdentityNews::Listening => cache.release_cache(),
         }));
+        let pages = Arc::new(PageAdmission::new(
+            config.max_records_in_flight,
+            config.page_wait,
+        ));
         Ok(AppState {
             store,
             auth,
             rate_limits,
+            pages,
             config: Arc::new(config),
         })
     }

@@ -150,6 +150,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub rate_limits: Vec<RateLimitSpec>,
+    /// Records that Table API pages being answered may hold at once (0: no bound). A page
+    /// reserves the records it will return until its body is sent; one larger than this runs
+    /// alone; others wait for room.
+    #[arg(long, env = "SWITCHBOARD_MAX_RECORDS_IN_FLIGHT", default_value_t = Config::DEFAULT_MAX_RECORDS_IN_FLIGHT)]
+    pub max_records_in_flight: usize,
+    /// Seconds a Table API page may wait for room under --max-records-in-flight before it is
+    /// answered 503 with Retry-After.
+    #[arg(long, env = "SWITCHBOARD_PAGE_WAIT_SECONDS", default_value_t = Config::DEFAULT_PAGE_WAIT.as_secs())]
+    pub page_wait_seconds: u64,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -229,6 +238,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 },
                 rate_limits: RateLimits::from_specs(&args.rate_limits),
                 tls,
+                max_records_in_flight: args.max_records_in_flight,
+                page_wait: Duration::from_secs(args.page_wait_seconds),
             };
             tracing::debug!(?config, "starting");
             let scheme = if config.tls.is_some() {

@@ -62,6 +62,22 @@ impl ApiError {
         )
     }
 
+    /// 503 with `Retry-After` (whole seconds, at least 1): the server is at a capacity it sets
+    /// itself (see [`crate::table_api::admission`]) and did not read or change anything.
+    pub fn busy(detail: impl Into<String>, retry_after: Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            Some(detail.into()),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_seconds(retry_after)),
+        );
+        error.cause = Some("no admission within the wait for large pages".into());
+        error
+    }
+
     pub fn bad_request(message: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message, Some(detail.into()))
     }

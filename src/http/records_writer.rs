@@ -112,8 +112,17 @@ impl RecordsWriter {
         self.close(name);
     }
 
-    /// The finished envelope, for [`super::respond::encoded`].
-    pub fn into_payload(mut self) -> Payload {
+    /// The finished envelope, as a payload for [`super::respond::records`].
+    pub fn into_payload(self) -> Payload {
+        let (format, body) = self.finish();
+        Payload::Encoded {
+            format,
+            body: body.into(),
+        }
+    }
+
+    /// The finished envelope: its format and bytes.
+    pub fn finish(mut self) -> (Format, Vec<u8>) {
         match self.format {
             Format::Json if self.list => self.out.extend_from_slice(b"]}"),
             // Not reached by callers (one record is always written); the same as `{"result": null}`.
@@ -124,10 +133,7 @@ impl RecordsWriter {
             }
             Format::Xml => self.out.extend_from_slice(b"</response>"),
         }
-        Payload::Encoded {
-            format: self.format,
-            body: self.out,
-        }
+        (self.format, self.out)
     }
 
     fn open(&mut self, name: &str) {
@@ -227,7 +233,7 @@ mod tests {
 
     fn body(payload: Payload) -> (Format, Vec<u8>) {
         match payload {
-            Payload::Encoded { format, body } => (format, body),
+            Payload::Encoded { format, body } => (format, body.to_vec()),
             other => panic!("not encoded: {other:?}"),
         }
     }

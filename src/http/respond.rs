@@ -1,6 +1,7 @@
 //! Successful responses: handlers hand over a JSON value; [`super::conventions`] renders it in
 //! the negotiated format inside the platform's envelope.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
@@ -18,8 +19,9 @@ pub enum Payload {
         message: String,
         detail: Option<String>,
     },
-    /// A whole envelope already written in `format` (by a [`RecordsWriter`]).
-    Encoded { format: Format, body: Vec<u8> },
+    /// A whole envelope already written in `format` (by a [`RecordsWriter`]); `Bytes`, so that
+    /// it can own what must live as long as the body (a page's admission).
+    Encoded { format: Format, body: Bytes },
 }
 
 /// A `{"result": ...}` response with the given status and headers.
@@ -35,7 +37,12 @@ pub fn ok(value: Json) -> Response {
 
 /// A response carrying the records `writer` wrote, with the given status and headers.
 pub fn records(status: StatusCode, headers: HeaderMap, writer: RecordsWriter) -> Response {
+    encoded(status, headers, writer.into_payload())
+}
+
+/// A response carrying `payload`, with the given status and headers.
+pub fn encoded(status: StatusCode, headers: HeaderMap, payload: Payload) -> Response {
     let mut response = (status, headers).into_response();
-    response.extensions_mut().insert(writer.into_payload());
+    response.extensions_mut().insert(payload);
     response
 }

@@ -1,6 +1,7 @@
 //! The Table API: list, read, create, update and delete records of every registry table.
 
 pub mod access;
+pub mod admission;
 pub mod params;
 pub mod render;
 
@@ -17,6 +18,7 @@ use utoipa_axum::routes;
 use crate::app::{ApiVersion, AppState};
 use crate::auth::Caller;
 use crate::filter;
+use crate::http::respond::Payload;
 use crate::http::{ApiError, Body, Format, respond};
 use crate::openapi::ErrorEnvelope;
 use crate::query::{self, Condition, EncodedQuery, Operator};
@@ -170,14 +172,17 @@ async fn list(
     let mut select = filter::resolve(table, &query)?;
     select.limit = Some(params.limit);
     select.offset = params.offset;
-    let records = state.store.select(table, &select).await?;
-    if records.is_empty() && version == ApiVersion::V1 {
-        return Err(ApiError::not_found());
-    }
+    // Counted before the rows are read: the count says how many this page will hold, which is
+    // what it reserves (a query without `sysparm_limit` asks for 10,000 but may match three).
     let total = match params.no_count {
         true => None,
         false => Some(state.store.count(table, &select.filter).await?),
     };
+    let admission = state.pages.admit(page_size(&params, total)).await?;
+    let records = state.store.select(table, &select).await?;
+    if records.is_empty() && version == ApiVersion::V1 {
+        return Err(ApiError::not_found());
+    }
     let more = records.len() as u64 == params.limit;
     let writer = renderer(&params, &base, format)
         .list(&*state.store, table, records)
@@ -192,7 +197,24 @@ async fn list(
     {
         out.insert(header::LINK, v);
     }
-    Ok(respond::records(StatusCode::OK, out, writer))
+    let (format, body) = writer.finish();
+    let body = match admission {
+        Some(admission) => admission.hold(body),
+        None => body.into(),
+    };
+    Ok(respond::encoded(
+        StatusCode::OK,
+        out,
+        Payload::Encoded { format, body },
+    ))
+}
+
+/// The most records a page can hold: its limit, or fewer when the count leaves fewer past its
+/// offset. Records inserted between the count and the read can exceed it (by as many).
+fn page_size(params: &Params, total: Option<u64>) -> u64 {
+    total.map_or(params.limit, |total| {
+        total.saturating_sub(params.offset).min(params.limit)
+    })
 }
 
 /// The longest `Link` header sent, in bytes. Python's http.client (under requests, so under

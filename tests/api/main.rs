@@ -21,6 +21,7 @@ mod multi_node;
 mod negotiation;
 mod oauth;
 mod openapi;
+mod page_admission;
 mod query;
 mod races;
 mod rate_limits;
