@@ -74,6 +74,11 @@ pub struct DatabaseArgs {
     pub database_acquire_timeout_seconds: u64,
 }
 
+/// A number of seconds that must be at least 1.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..)
+}
+
 impl DatabaseArgs {
     fn pool(&self) -> PoolSettings {
         PoolSettings {
@@ -100,14 +105,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
     /// Seconds a client may take to send a request's headers (and a connection may stay idle).
-    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    /// At least 1: with 0 every connection would close at once.
+    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = at_least_one())]
     pub header_timeout_seconds: u64,
-    /// Seconds a client may take to send a request's body.
-    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    /// Seconds a client may take to send a request's body (at least 1).
+    #[arg(long, env = "SWITCHBOARD_BODY_TIMEOUT_SECONDS", default_value_t = 30, value_parser = at_least_one())]
     pub body_timeout_seconds: u64,
     /// Seconds a write of a response may make no progress (a client not reading) before the
-    /// connection is dropped.
-    #[arg(long, env = "SWITCHBOARD_SEND_TIMEOUT_SECONDS", default_value_t = Limits::default().send_timeout.as_secs())]
+    /// connection is dropped (at least 1: with 0 every write that waits, and every HTTP/2 PING,
+    /// would fail at once).
+    #[arg(long, env = "SWITCHBOARD_SEND_TIMEOUT_SECONDS", default_value_t = Limits::default().send_timeout.as_secs(), value_parser = at_least_one())]
     pub send_timeout_seconds: u64,
     /// HTTP/2 requests one connection may have in flight at once.
     #[arg(long, env = "SWITCHBOARD_MAX_STREAMS_PER_CONNECTION", default_value_t = Limits::default().max_streams_per_connection)]
@@ -276,4 +283,25 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn timeouts_of_zero_seconds_are_refused() {
+        for flag in [
+            "--header-timeout-seconds",
+            "--body-timeout-seconds",
+            "--send-timeout-seconds",
+        ] {
+            let parsed = Cli::try_parse_from(["switchboard", "serve", flag, "0"]);
+            assert!(parsed.is_err(), "{flag} 0 was accepted");
+            let parsed = Cli::try_parse_from(["switchboard", "serve", flag, "1"]);
+            assert!(parsed.is_ok(), "{flag} 1: {:?}", parsed.err());
+        }
+    }
 }

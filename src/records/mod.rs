@@ -165,7 +165,7 @@ pub async fn update(
     rec.set("sys_updated_on", Value::Text(record::now()));
     rec.set("sys_updated_by", Value::text(actor));
     let count = match before.get("sys_mod_count") {
-        Value::Int(n) => n + 1,
+        Value::Int(n) => n.saturating_add(1),
         _ => 1,
     };
     rec.set("sys_mod_count", Value::Int(count));
