@@ -441,5 +441,5 @@ fi
 
 # --- the report --------------------------------------------------------------------------------
 python3 "$REPORT" report "$RUN" | tee -a "$RUN/run.log"
-ln -sfn "$RUN" "$ROOT/target/bench/latest"
+mkdir -p "$ROOT/target/bench" && ln -sfn "$RUN" "$ROOT/target/bench/latest"
 log "done in $(($(date +%s) - STARTED_AT)) s (${QUIET_WAITED} s of it waiting for other work): $RUN/report.md"

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::{Changes, RecordError, Result};
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::{self, Record, Value};
 use crate::registry::{Table, table};
 use crate::storage::Tx;
@@ -129,7 +129,8 @@ async fn existing(
     id: &str,
     what: &str,
 ) -> std::result::Result<Record, OpenError> {
-    match tx.get(table, id).await? {
+    // Held, as the reference about to be written to it needs (see `records::hold`).
+    match tx.get_held(table, id, RowLock::KeyShare).await? {
         Some(r) => Ok(r),
         None => Err(Invalid(format!(
             "Invalid {what}: no {} record with sys_id '{id}'",

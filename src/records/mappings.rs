@@ -3,7 +3,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::{Changes, Result};
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::Value;
 use crate::registry::{Table, table};
 use crate::storage::Tx;
@@ -76,7 +76,8 @@ pub async fn map_agent(
     actor: &str,
 ) -> Result<std::result::Result<Mapped, Refused>> {
     let users = registry("sys_user");
-    let user = tx.get(users, agent).await?;
+    // Held: the mapping about to be written refers to the user.
+    let user = tx.get_held(users, agent, RowLock::KeyShare).await?;
     if !user.is_some_and(|u| u.get("active") == &Value::Bool(true)) {
         return Ok(Err(Refused(format!(
             "Invalid agent id {agent}: no active user has this sys_id"

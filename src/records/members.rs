@@ -5,7 +5,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::{Changes, Result};
-use crate::filter::{Filter, Select};
+use crate::filter::{Filter, RowLock, Select};
 use crate::record::{Record, Value};
 use crate::registry::{Table, table};
 use crate::storage::Tx;
@@ -91,7 +91,10 @@ pub async fn change(
         Err(refused) => return Ok(Err(refused)),
     };
     // 3. An existing interaction must be third-party; 4. it must have a conversation.
-    let interaction = tx.get(registry("interaction"), &interaction_id).await?;
+    // Held: the member about to be written refers to the interaction.
+    let interaction = tx
+        .get_held(registry("interaction"), &interaction_id, RowLock::KeyShare)
+        .await?;
     let Some(interaction) = interaction else {
         return Ok(Err(refuse(NO_CONVERSATION)));
     };

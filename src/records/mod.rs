@@ -262,9 +262,9 @@ async fn apply(tx: &mut dyn Tx, rec: &mut Record, changes: Changes) -> Result<()
 /// `FOR KEY SHARE` lock, what a foreign key takes; SQLite's one writer needs none.
 async fn hold(tx: &mut dyn Tx, field: &str, target: &'static str, id: &str) -> Result<()> {
     let table = registry::table(target).expect("reference targets are registry tables");
-    match tx.get_held(table, id, RowLock::KeyShare).await? {
-        Some(_) => Ok(()),
-        None => Err(RecordError::invalid(
+    match tx.hold(table, id).await? {
+        true => Ok(()),
+        false => Err(RecordError::invalid(
             field,
             format!("no record in {target} has sys_id '{id}'"),
         )),

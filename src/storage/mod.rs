@@ -154,9 +154,55 @@ pub enum IdentityNews {
 /// The channel on which committed identity changes are announced to every node.
 pub const IDENTITY_CHANNEL: &str = "switchboard_identity";
 
+/// The records a write transaction created or read with a lock: a reference to one of them is
+/// already safe (nobody else can delete it before this transaction ends), so holding it again
+/// needs no read ([`Tx::hold`]).
+#[derive(Debug, Default)]
+pub struct Held(Vec<(&'static str, String)>);
+
+impl Held {
+    pub fn add(&mut self, table: &'static Table, sys_id: &str) {
+        if !self.contains(table, sys_id) {
+            self.0.push((table.name, sys_id.to_owned()));
+        }
+    }
+
+    pub fn remove(&mut self, table: &'static Table, sys_id: &str) {
+        self.0.retain(|(t, id)| !(*t == table.name && id == sys_id));
+    }
+
+    /// Every record of a locked read.
+    pub fn add_all(&mut self, table: &'static Table, records: &[Record]) {
+        for record in records {
+            self.add(table, record.sys_id());
+        }
+    }
+
+    pub fn contains(&self, table: &'static Table, sys_id: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(t, id)| *t == table.name && id == sys_id)
+    }
+}
+
 /// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
 #[async_trait]
 pub trait Tx: Send {
+    /// What this transaction created or holds (kept by each backend's `select`, `insert` and
+    /// `delete`).
+    fn held(&mut self) -> &mut Held;
+    /// Makes sure the record `sys_id` of `table` exists and stays until this transaction ends,
+    /// because a reference to it is being written: a `FOR KEY SHARE` read on PostgreSQL (what a
+    /// foreign key takes), unless this transaction created or already holds the record.
+    async fn hold(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
+        if self.held().contains(table, sys_id) {
+            return Ok(true);
+        }
+        Ok(self
+            .get_held(table, sys_id, RowLock::KeyShare)
+            .await?
+            .is_some())
+    }
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>>;
     async fn get(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
         let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into())).limit(1);

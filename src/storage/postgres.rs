@@ -17,7 +17,9 @@ use sqlx::postgres::{
 use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
 
 use super::sql::{self, Dialect, Sql};
-use super::{IDENTITY_CHANNEL, IdentityNews, PoolSettings, Result, Storage, StorageError, Tx};
+use super::{
+    Held, IDENTITY_CHANNEL, IdentityNews, PoolSettings, Result, Storage, StorageError, Tx,
+};
 use crate::filter::{Filter, Select};
 use crate::record::{Record, Value};
 use crate::registry::Table;
@@ -88,6 +90,7 @@ impl Storage for PgStore {
     async fn begin(&self) -> Result<Box<dyn Tx>> {
         Ok(Box::new(PgTx {
             tx: self.pool.begin().await.map_err(StorageError::Connect)?,
+            held: Held::default(),
         }))
     }
 
@@ -151,6 +154,7 @@ async fn listen(pool: &PgPool, news: &(dyn Fn(IdentityNews) + Send + Sync)) -> R
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
+    held: Held,
 }
 
 fn arguments(params: Vec<Value>) -> Result<PgArguments> {
@@ -177,13 +181,21 @@ async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64
 
 #[async_trait]
 impl Tx for PgTx {
+    fn held(&mut self) -> &mut Held {
+        &mut self.held
+    }
+
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        fetch(
+        let records = fetch(
             &mut self.tx,
             table,
             sql::select(table, select, Dialect::Postgres),
         )
-        .await
+        .await?;
+        if select.lock.is_some() {
+            self.held.add_all(table, &records);
+        }
+        Ok(records)
     }
 
     async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
@@ -193,6 +205,7 @@ impl Tx for PgTx {
             sql::insert(table, record, Dialect::Postgres),
         )
         .await?;
+        self.held.add(table, record.sys_id());
         Ok(())
     }
 
@@ -222,6 +235,7 @@ impl Tx for PgTx {
 
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Postgres);
+        self.held.remove(table, sys_id);
         Ok(execute(&mut self.tx, table, sql).await? > 0)
     }
 

@@ -28,7 +28,7 @@ use self::checkpoint::Checkpointer;
 use self::count_cache::CountCache;
 use self::writer::{WriteTx, Writer};
 use super::sql::{self, Dialect};
-use super::{Result, Storage, StorageError, Tx};
+use super::{Held, Result, Storage, StorageError, Tx};
 use crate::filter::{Filter, Select};
 use crate::record::Record;
 use crate::registry::Table;
@@ -140,7 +140,10 @@ impl Storage for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(SqliteTx(self.writer.begin().await?)))
+        Ok(Box::new(SqliteTx(
+            self.writer.begin().await?,
+            Held::default(),
+        )))
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -261,16 +264,24 @@ fn connect(path: &Path, role: Role) -> Result<Connection> {
     Ok(conn)
 }
 
-struct SqliteTx(WriteTx);
+struct SqliteTx(WriteTx, Held);
 
 #[async_trait]
 impl Tx for SqliteTx {
+    fn held(&mut self) -> &mut Held {
+        &mut self.1
+    }
+
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        exec::fetch(
+        let records = exec::fetch(
             self.0.conn()?,
             table,
             &sql::select(table, select, Dialect::Sqlite),
-        )
+        )?;
+        if select.lock.is_some() {
+            self.1.add_all(table, &records);
+        }
+        Ok(records)
     }
 
     /// One writer at a time: every write transaction already holds every lock.
@@ -289,6 +300,7 @@ impl Tx for SqliteTx {
             table,
             &sql::insert(table, record, Dialect::Sqlite),
         )?;
+        self.1.add(table, record.sys_id());
         Ok(())
     }
 
@@ -315,6 +327,7 @@ impl Tx for SqliteTx {
 
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Sqlite);
+        self.1.remove(table, sys_id);
         Ok(exec::execute(self.0.conn()?, table, &sql)? > 0)
     }
 
