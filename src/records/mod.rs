@@ -279,12 +279,7 @@ pub async fn resolve_reference(
     given: &str,
 ) -> Result<String> {
     let table = registry::table(target).expect("reference targets are registry tables");
-    if is_sys_id(given)
-        && tx
-            .get_held(table, given, RowLock::KeyShare)
-            .await?
-            .is_some()
-    {
+    if is_sys_id(given) && tx.hold(table, given).await? {
         return Ok(given.to_owned());
     }
     let by_display: Vec<Filter> = table
