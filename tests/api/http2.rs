@@ -57,6 +57,18 @@ async fn h2_client(
     (send, tokio::spawn(connection))
 }
 
+/// The server ends `connection` (now idle, its client still holding it) well within a few
+/// header timeouts of 1 s.
+async fn assert_closed_once_idle(connection: &mut tokio::task::JoinHandle<Result<(), h2::Error>>) {
+    let started = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(15), connection).await;
+    let took = started.elapsed();
+    assert!(
+        ended.is_ok() && took < Duration::from_secs(8),
+        "an idle HTTP/2 connection was open {took:?} after its request, with a 1 s header timeout"
+    );
+}
+
 fn request(app: &TestApp, method: &str, path: &str) -> axum::http::request::Builder {
     use base64::Engine;
     let credentials =
@@ -134,13 +146,7 @@ async fn a_kept_alive_h2_connection_is_served_then_closed_once_idle() {
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["result"].as_array().map(Vec::len), Some(1), "{json}");
     // Idle now (the client still holds the connection open): the server ends it.
-    let started = Instant::now();
-    let ended = tokio::time::timeout(Duration::from_secs(15), &mut connection).await;
-    let took = started.elapsed();
-    assert!(
-        ended.is_ok() && took < Duration::from_secs(8),
-        "an idle HTTP/2 connection was open {took:?} after its request, with a 1 s header timeout"
-    );
+    assert_closed_once_idle(&mut connection).await;
     drop(send);
 }
 
@@ -171,13 +177,7 @@ async fn an_h2_request_in_flight_outlives_the_header_timeout_then_its_idle_conne
         serde_json::from_slice(&body_of(response.into_body()).await).unwrap();
     assert_eq!(created["result"]["name"], "slow_role", "{created}");
     // Then idle: closed.
-    let started = Instant::now();
-    let ended = tokio::time::timeout(Duration::from_secs(15), &mut connection).await;
-    let took = started.elapsed();
-    assert!(
-        ended.is_ok() && took < Duration::from_secs(8),
-        "an idle HTTP/2 connection was open {took:?} after its request, with a 1 s header timeout"
-    );
+    assert_closed_once_idle(&mut connection).await;
     drop(send);
 }
 

@@ -191,16 +191,7 @@ async fn a_slow_but_steady_download_outlives_the_idle_limit() {
     })
     .await;
     let sys_id = big_record(&app).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let addr = app.base.trim_start_matches("http://").parse().unwrap();
-    let mut stream = socket.connect(addr).await.unwrap();
-    let request = format!(
-        "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
-         Authorization: Basic {}\r\nAccept: application/json\r\n\r\n",
-        base64_basic(ADMIN)
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut stream = ask_for_big_record(&app, &sys_id).await;
     // Read it in about four idle limits: the watchdog must not take the answer for idleness.
     let started = Instant::now();
     let mut received = 0usize;
@@ -221,6 +212,22 @@ async fn a_slow_but_steady_download_outlives_the_idle_limit() {
     );
 }
 
+/// Asks for the big record over HTTP/1.1 on a socket with a small receive buffer, reading
+/// nothing yet: the answer stalls as soon as the kernel's buffers are full.
+async fn ask_for_big_record(app: &TestApp, sys_id: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr = app.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Basic {}\r\nAccept: application/json\r\n\r\n",
+        base64_basic(ADMIN)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
 #[tokio::test]
 async fn clients_that_stop_reading_their_response_lose_their_connection() {
     let app = TestApp::spawn_with(|c| {
@@ -231,19 +238,10 @@ async fn clients_that_stop_reading_their_response_lose_their_connection() {
     })
     .await;
     let sys_id = big_record(&app).await;
-    let credentials = format!("Basic {}", base64_basic(ADMIN));
     // Two clients take both slots, ask for it, and never read it.
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let addr = app.base.trim_start_matches("http://").parse().unwrap();
-        let mut stream = socket.connect(addr).await.unwrap();
-        let request = format!(
-            "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
-             Authorization: {credentials}\r\nAccept: application/json\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
+        let stream = ask_for_big_record(&app, &sys_id).await;
         // The answer has started.
         tokio::time::timeout(Duration::from_secs(30), stream.readable())
             .await
