@@ -7,10 +7,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use crate::app::{self, AppState, Config, StartError};
+use crate::auth::rate_limit::{RateLimitSpec, RateLimits};
 use crate::auth::throttle::LoginLimits;
-use crate::ratelimit::{RateLimitSpec, RateLimits};
 use crate::server::Limits;
+use crate::state::{AppState, Config, StartError};
 use crate::storage::PoolSettings;
 
 #[derive(Debug, Parser)]
@@ -199,9 +199,10 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::BenchData(args) => {
             let store = crate::storage::open_with(&args.db.database, &args.db.pool()).await?;
             store.migrate().await?;
-            crate::bootstrap::run(&*store, admin_password.as_deref()).await?;
+            crate::fixtures::bootstrap::run(&*store, admin_password.as_deref()).await?;
             let started = std::time::Instant::now();
-            let manifest = crate::bench_data::load(&*store, args.users, args.interactions).await?;
+            let manifest =
+                crate::fixtures::bench_data::load(&*store, args.users, args.interactions).await?;
             store.close().await;
             let json = serde_json::to_vec(&manifest).expect("the manifest serialises");
             std::fs::write(&args.out, json)?;
@@ -217,7 +218,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve(args) => {
             // Before the database: a bad certificate should fail fast, with nothing changed.
             let tls = match (&args.tls_cert, &args.tls_key) {
-                (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+                (Some(cert), Some(key)) => Some(crate::server::tls::server_config(cert, key)?),
                 _ => None,
             };
             let config = Config {
@@ -259,9 +260,9 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let base = format!("{scheme}://{}", listener.local_addr()?);
             println!("listening on {base}");
             if args.demo {
-                println!("{}", crate::demo::banner(&base));
+                println!("{}", crate::fixtures::demo::banner(&base));
             }
-            app::serve(listener, state, shutdown_signal()).await?;
+            crate::serve(listener, state, shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(())
         }

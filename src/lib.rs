@@ -1,52 +1,56 @@
 //! switchboard: a self-hosted stand-in for the ServiceNow contact-center REST APIs.
 //!
-//! The map, from the outside in:
+//! The map, from the outside in. Each layer imports only the layers below it:
+//!
+//! | layer        | what lives there                                                        |
+//! |--------------|-------------------------------------------------------------------------|
+//! | [`cli`]      | the command line: `serve`, `migrate`, `bench-data`                      |
+//! | [`server`]   | sockets: TLS, connection limits, timeouts, graceful shutdown            |
+//! | [`api`]      | one module per platform API, the router, the OpenAPI document           |
+//! | [`state`]    | what every handler reaches ([`state::AppState`]) and how it is opened   |
+//! | [`fixtures`] | data a database is given: the first admin, the demo, the benchmark set  |
+//! | [`auth`]     | who the caller is (Basic, bearer tokens), login throttling, rate limits |
+//! | [`http`]     | the platform's REST conventions: envelopes, negotiation, bodies, errors |
+//! | [`domain`]   | rules about records: the one write path, numbering, membership, tokens  |
+//! | [`storage`]  | SQLite or PostgreSQL behind one trait                                   |
+//! | [`model`]    | tables and fields, record values, encoded queries and typed filters     |
+//!
+//! A request enters at [`server::serve`], passes the conventions of [`http`] and the caller
+//! check of [`auth`], is answered by a module of [`api`], which calls [`domain`] to read or
+//! write records in [`storage`], described by [`model`].
 #![forbid(unsafe_code)]
 
-/// Shared state and the router.
-pub mod app;
-/// Authentication (Basic, OAuth bearer tokens), login throttling and role guards.
+pub mod api;
 pub mod auth;
-/// The benchmark data set of `bench-data`.
-pub mod bench_data;
-/// Built-in roles and the first admin, present from a database's first start.
-pub mod bootstrap;
-/// The command line (`serve`, `migrate`).
 pub mod cli;
-/// The demo data set of `serve --demo`.
-pub mod demo;
-/// Typed, table-checked query conditions.
-pub mod filter;
-/// The platform's REST conventions: envelopes, negotiation, bodies, errors, XML.
+pub mod domain;
+pub mod fixtures;
 pub mod http;
-/// The Interaction Management API.
-pub mod interaction_api;
-/// The Agent Mapping API.
-pub mod mapping_api;
-/// The Conversation Member API.
-pub mod member_api;
-/// OAuth 2.0: the token and revocation endpoints.
-pub mod oauth;
-/// The OpenAPI document of every route.
-pub mod openapi;
-/// The encoded-query (`sysparm_query`) parser.
-pub mod query;
-/// Inbound rate limits per user and API, as the platform's rate limit rules.
-pub mod ratelimit;
-/// Record values, sys_ids and timestamps.
-pub mod record;
-/// Rules about records, applied on every write path.
-pub mod records;
-/// Every table and field switchboard stores.
-pub mod registry;
-/// Serving HTTP: connection limits, timeouts, graceful shutdown.
+pub mod model;
 pub mod server;
-/// Storage behind one trait: embedded SQLite, or PostgreSQL for several nodes.
+pub mod state;
 pub mod storage;
-/// The Table API over every registry table.
-pub mod table_api;
-/// TLS (rustls) for `serve --tls-cert --tls-key`.
-pub mod tls;
 
 #[cfg(test)]
 mod proptest_config;
+
+/// Serves every API of `state` on `listener` until `shutdown` completes, then lets requests in
+/// flight finish and closes the storage.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: state::AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = state.config.clone();
+    let store = state.store.clone();
+    let served = server::serve(
+        listener,
+        api::router(state),
+        &config.limits,
+        config.tls.clone(),
+        shutdown,
+    )
+    .await;
+    store.close().await;
+    served
+}

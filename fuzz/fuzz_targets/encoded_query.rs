@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard::filter;
-use switchboard::query::{self, MAX_CONDITIONS, MAX_IN_VALUES, MAX_ORDER_BY, Operator};
-use switchboard::registry::TABLES;
+use switchboard::model::filter;
+use switchboard::model::query::{self, MAX_CONDITIONS, MAX_IN_VALUES, MAX_ORDER_BY, Operator};
+use switchboard::model::registry::TABLES;
 use switchboard::storage::sql::{self, Dialect};
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Who is calling: Basic authentication against `sys_user`, and role guards.
 
 pub mod cache;
-pub mod password;
+pub mod rate_limit;
 pub mod throttle;
 
 use std::net::IpAddr;
@@ -14,16 +14,15 @@ use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine;
 
-use crate::app::AppState;
-use crate::filter::{Filter, Select};
+use crate::domain::{password, roles, tokens};
 use crate::http::ApiError;
-use crate::ratelimit::{Api, Report};
-use crate::records::{roles, tokens};
-use crate::registry::table;
-use crate::server::Connection;
+use crate::http::Connection;
+use crate::model::filter::{Filter, Select};
+use crate::model::registry::table;
 use crate::storage::{Storage, StorageError};
 use cache::CredentialCache;
 pub use cache::Verified;
+use rate_limit::{Api, RateLimiter, Report};
 use throttle::{Account, Lockout, LoginLimits, LoginThrottle};
 
 /// An authenticated user, as handlers see it.
@@ -279,8 +278,8 @@ impl Authenticator {
 }
 
 /// The caller a user record stands for, if the user is active.
-fn active_caller(user: &crate::record::Record) -> Option<Caller> {
-    (user.get("active") == &crate::record::Value::Bool(true)).then(|| Caller {
+fn active_caller(user: &crate::model::value::Record) -> Option<Caller> {
+    (user.get("active") == &crate::model::value::Value::Bool(true)).then(|| Caller {
         sys_id: user.sys_id().to_owned(),
         user_name: user.str("user_name").unwrap_or_default().to_owned(),
         roles: user.str("roles").unwrap_or_default().to_owned(),
@@ -289,8 +288,8 @@ fn active_caller(user: &crate::record::Record) -> Option<Caller> {
 
 /// Seconds from now until a `YYYY-MM-DD HH:MM:SS` UTC time (0 if past).
 fn seconds_until(when: &str) -> Option<u64> {
-    let left =
-        (crate::record::parse_date_time(when)? - time::OffsetDateTime::now_utc()).whole_seconds();
+    let left = (crate::model::value::parse_date_time(when)? - time::OffsetDateTime::now_utc())
+        .whole_seconds();
     Some(u64::try_from(left).unwrap_or(0))
 }
 
@@ -326,19 +325,26 @@ pub fn client_address(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<Connection>().map(|c| c.peer.ip())
 }
 
+/// What the caller extractors need of a server's state: implemented by the state type of the
+/// layer above, so this layer never names it.
+pub trait CallerState: Send + Sync {
+    fn authenticator(&self) -> &Authenticator;
+    fn rate_limiter(&self) -> &RateLimiter;
+}
+
 /// The caller of a request, by its `Authorization` header.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+async fn authenticate(parts: &Parts, state: &impl CallerState) -> Result<Caller, ApiError> {
     let header = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(ApiError::unauthenticated)?;
     if let Some(token) = bearer_token(header) {
-        return state.auth.bearer(token).await;
+        return state.authenticator().bearer(token).await;
     }
     let (user, password) = basic_credentials(header).ok_or_else(ApiError::unauthenticated)?;
     Ok(state
-        .auth
+        .authenticator()
         .basic(&user, &password, client_address(parts))
         .await?)
 }
@@ -346,13 +352,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
 /// Authenticates, then counts the request against the rate limit of the API its route belongs
 /// to (the [`Api`] extension), if a rule covers it: over the limit is a 429 before the handler
 /// runs; an admitted request's verdict goes to [`Report`] for the response's headers.
-impl FromRequestParts<AppState> for Caller {
+impl<S: CallerState> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = authenticate(parts, state).await?;
         if let Some(&api) = parts.extensions.get::<Api>()
-            && let Some(verdict) = state.rate_limits.admit(api, &caller.sys_id)
+            && let Some(verdict) = state.rate_limiter().admit(api, &caller.sys_id)
         {
             if let Some(wait) = verdict.refused {
                 tracing::info!(user = ?caller.user_name, api = api.name(), "rate limit exceeded");
@@ -375,10 +381,10 @@ pub trait Role: Send + Sync {
 /// The caller, known to hold role `R` (403 otherwise).
 pub struct Authorized<R: Role>(pub Caller, pub std::marker::PhantomData<R>);
 
-impl<R: Role> FromRequestParts<AppState> for Authorized<R> {
+impl<R: Role, S: CallerState> FromRequestParts<S> for Authorized<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require(R::NAME)?;
         Ok(Authorized(caller, std::marker::PhantomData))

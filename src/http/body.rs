@@ -1,15 +1,16 @@
 //! The request body extractor: JSON or XML by `Content-Type`, read to a JSON value, with the
 //! platform's size limit and errors in the platform's envelope.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde_json::Value as Json;
 
 use super::error::ApiError;
 use super::negotiate::{self, Format};
 use super::xml;
-use crate::app::AppState;
 
 /// A request body read as JSON (`Json::Null` when the request has no body), and the format it
 /// was written in.
@@ -38,11 +39,27 @@ fn too_large(length: impl std::fmt::Display, limit: usize) -> ApiError {
     ))
 }
 
-impl FromRequest<AppState> for Body {
+/// How much of a body is read, and for how long: the part of the server's state the extractor
+/// needs.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Bodies above this are refused (the platform's default is 10 MB).
+    pub max_bytes: usize,
+    /// How long a client may take to send its body.
+    pub timeout: Duration,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Body
+where
+    BodyLimits: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_body_bytes;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let BodyLimits {
+            max_bytes: limit,
+            timeout,
+        } = BodyLimits::from_ref(state);
         let headers = req.headers();
         // Refuse by the announced length before reading a byte of it.
         if let Some(length) = headers
@@ -60,7 +77,7 @@ impl FromRequest<AppState> for Body {
         let format = format_of(declared)?;
         // A client that trickles its body is cut off, not waited for.
         let reading = axum::body::to_bytes(req.into_body(), limit);
-        let bytes: Bytes = tokio::time::timeout(state.config.body_timeout, reading)
+        let bytes: Bytes = tokio::time::timeout(timeout, reading)
             .await
             .map_err(|_| {
                 ApiError::new(
@@ -68,7 +85,7 @@ impl FromRequest<AppState> for Body {
                     "Exception while reading request",
                     Some(format!(
                         "The request body did not arrive within {} seconds",
-                        state.config.body_timeout.as_secs()
+                        timeout.as_secs()
                     )),
                 )
             })?
@@ -126,8 +143,7 @@ fn decode(format: Option<Format>, bytes: &[u8]) -> Result<Body, ApiError> {
 #[cfg(test)]
 mod properties {
     //! Property tests (proptest) of the body extractor, called as axum calls it
-    //! (`Body::from_request` on a built request, with a real `AppState` on a temporary SQLite
-    //! database, whose only part it reads is the config). Each property runs 256 cases; set
+    //! (`Body::from_request` on a built request, with the limits as its state). Each property runs 256 cases; set
     //! `PROPTEST_CASES` (read by proptest itself) for a longer run, e.g.
     //! `PROPTEST_CASES=100000 cargo test --lib body::properties`.
 
@@ -135,7 +151,6 @@ mod properties {
     use proptest::test_runner::{TestCaseError, TestRunner};
 
     use super::*;
-    use crate::app::Config;
 
     /// A small body limit, so that properties reach it.
     const LIMIT: usize = 2048;
@@ -156,11 +171,10 @@ mod properties {
         "application/atom+xml",
     ];
 
-    /// An application state whose config is what `Body` reads, and a runtime to call it on.
+    /// The limits `Body` reads, and a runtime to call it on.
     struct Reader {
         runtime: tokio::runtime::Runtime,
-        state: AppState,
-        _dir: tempfile::TempDir,
+        limits: BodyLimits,
     }
 
     impl Reader {
@@ -169,17 +183,11 @@ mod properties {
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let url = format!("sqlite://{}", dir.path().join("body.db").display());
-            let mut config = Config::new(url);
-            config.max_body_bytes = LIMIT;
-            config.admin_password = Some("unused".into());
-            let state = runtime.block_on(AppState::open(config)).expect("a state");
-            Reader {
-                runtime,
-                state,
-                _dir: dir,
-            }
+            let limits = BodyLimits {
+                max_bytes: LIMIT,
+                timeout: Duration::from_secs(30),
+            };
+            Reader { runtime, limits }
         }
 
         fn read(&self, headers: &[(&str, String)], body: Vec<u8>) -> Result<Body, ApiError> {
@@ -193,7 +201,7 @@ mod properties {
                 .body(axum::body::Body::from(body))
                 .expect("a request");
             self.runtime
-                .block_on(Body::from_request(request, &self.state))
+                .block_on(Body::from_request(request, &self.limits))
         }
     }
 

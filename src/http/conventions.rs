@@ -7,9 +7,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tracing::Instrument;
 
+use super::error::ErrorEnvelope;
 use super::negotiate::{self, Format};
 use super::respond::Payload;
 use super::xml;
@@ -102,8 +102,7 @@ fn render(format: Format, mut response: Response) -> Response {
             to_json(&ResultEnvelope { result: &result }).into()
         }
         (Format::Json, Payload::Error { message, detail }) => {
-            to_json(&json!({"error": {"message": message, "detail": detail}, "status": "failure"}))
-                .into()
+            to_json(&ErrorEnvelope::new(&message, detail.as_deref())).into()
         }
         (Format::Xml, Payload::Result(v)) => xml::write_result(&v).into(),
         (Format::Xml, Payload::Error { message, detail }) => {

@@ -8,10 +8,37 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::respond::Payload;
-use crate::filter::FilterError;
-use crate::query::QueryError;
-use crate::records::RecordError;
+use crate::domain::RecordError;
+use crate::model::filter::FilterError;
+use crate::model::query::QueryError;
 use crate::storage::StorageError;
+
+/// The platform's error envelope, as every error is sent in JSON (and described in the OpenAPI
+/// document). The XML rendering ([`super::xml::write_error`]) has the same elements.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    pub error: ErrorBody<'a>,
+    /// Always `failure`.
+    #[schema(example = "failure")]
+    pub status: &'static str,
+}
+
+/// What went wrong. `detail` is written before `message`, the order the envelope has always had
+/// on the wire (clients compare bytes in their recordings).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub detail: Option<&'a str>,
+    pub message: &'a str,
+}
+
+impl<'a> ErrorEnvelope<'a> {
+    pub fn new(message: &'a str, detail: Option<&'a str>) -> Self {
+        ErrorEnvelope {
+            error: ErrorBody { detail, message },
+            status: "failure",
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -63,7 +90,7 @@ impl ApiError {
     }
 
     /// 503 with `Retry-After` (whole seconds, at least 1): the server is at a capacity it sets
-    /// itself (see [`crate::table_api::admission`]) and did not read or change anything.
+    /// itself (see [`crate::http::admission`]) and did not read or change anything.
     pub fn busy(detail: impl Into<String>, retry_after: Duration) -> Self {
         let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,6 +1,8 @@
 //! The platform's REST conventions: envelopes, negotiation, bodies, errors.
 
+pub mod admission;
 pub mod body;
+pub mod connection;
 pub mod conventions;
 pub mod error;
 pub mod negotiate;
@@ -9,7 +11,8 @@ pub mod replay;
 pub mod respond;
 pub mod xml;
 
-pub use body::Body;
-pub use error::ApiError;
+pub use body::{Body, BodyLimits};
+pub use connection::Connection;
+pub use error::{ApiError, ErrorEnvelope};
 pub use negotiate::Format;
 pub use records_writer::RecordsWriter;

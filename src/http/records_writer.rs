@@ -7,13 +7,16 @@
 //! same as [`super::conventions`] writes for the equivalent `Value` (a unit test holds the two
 //! to it), so clients cannot tell which path answered.
 
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
 use super::negotiate::Format;
 use super::respond::Payload;
 use super::xml;
 
 /// Writes `{"result": RECORD}` or `{"result": [RECORD, ...]}` (or the XML equivalents): call
 /// [`begin_record`](Self::begin_record), the fields, [`end_record`](Self::end_record) per record,
-/// then [`into_payload`](Self::into_payload).
+/// then [`into_response`](Self::into_response).
 ///
 /// Field names must be distinct within a record; callers write them in ascending order, as a
 /// `serde_json::Map` would.
@@ -112,13 +115,14 @@ impl RecordsWriter {
         self.close(name);
     }
 
-    /// The finished envelope, as a payload for [`super::respond::records`].
-    pub fn into_payload(self) -> Payload {
+    /// The finished envelope as a response, with the given status and headers.
+    pub fn into_response(self, status: StatusCode, headers: HeaderMap) -> Response {
         let (format, body) = self.finish();
-        Payload::Encoded {
+        let payload = Payload::Encoded {
             format,
             body: body.into(),
-        }
+        };
+        super::respond::encoded(status, headers, payload)
     }
 
     /// The finished envelope: its format and bytes.
@@ -231,13 +235,6 @@ mod tests {
         Value::Object(fields)
     }
 
-    fn body(payload: Payload) -> (Format, Vec<u8>) {
-        match payload {
-            Payload::Encoded { format, body } => (format, body.to_vec()),
-            other => panic!("not encoded: {other:?}"),
-        }
-    }
-
     /// Field names as a `Map` orders them (ascending, distinct), any text in the values.
     fn record() -> impl Strategy<Value = TestRecord> {
         let text = "(?s).{0,12}";
@@ -262,7 +259,7 @@ mod tests {
                 write(&mut writer, r);
             }
             let expected = Value::Array(records.iter().map(as_value).collect());
-            let (written_format, bytes) = body(writer.into_payload());
+            let (written_format, bytes) = writer.finish();
             prop_assert_eq!(written_format, format);
             prop_assert_eq!(
                 String::from_utf8(bytes).unwrap(),
@@ -275,7 +272,7 @@ mod tests {
             let format = if xml_format { Format::Xml } else { Format::Json };
             let mut writer = RecordsWriter::one(format);
             write(&mut writer, &record);
-            let (_, bytes) = body(writer.into_payload());
+            let (_, bytes) = writer.finish();
             prop_assert_eq!(
                 String::from_utf8(bytes).unwrap(),
                 String::from_utf8(rendered_as_value(format, &as_value(&record))).unwrap()
@@ -298,7 +295,7 @@ mod tests {
         for format in [Format::Json, Format::Xml] {
             let mut writer = RecordsWriter::one(format);
             write(&mut writer, &record);
-            let (_, bytes) = body(writer.into_payload());
+            let (_, bytes) = writer.finish();
             assert_eq!(
                 bytes,
                 rendered_as_value(format, &as_value(&record)),
@@ -308,7 +305,7 @@ mod tests {
         let mut writer = RecordsWriter::one(Format::Json);
         write(&mut writer, &record);
         assert_eq!(
-            String::from_utf8(body(writer.into_payload()).1).unwrap(),
+            String::from_utf8(writer.finish().1).unwrap(),
             r#"{"result":{"a":"\"q\" \\ <&> \u0001\r\n","ref":{"link":"http://h/x?a=1&b=2","value":"v"}}}"#
         );
     }
@@ -316,9 +313,9 @@ mod tests {
     #[test]
     fn empty_list_and_missing_record() {
         for format in [Format::Json, Format::Xml] {
-            let (_, bytes) = body(RecordsWriter::list(format).into_payload());
+            let (_, bytes) = RecordsWriter::list(format).finish();
             assert_eq!(bytes, rendered_as_value(format, &json!([])));
-            let (_, bytes) = body(RecordsWriter::one(format).into_payload());
+            let (_, bytes) = RecordsWriter::one(format).finish();
             assert_eq!(bytes, rendered_as_value(format, &Value::Null));
         }
     }

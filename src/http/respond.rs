@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use super::negotiate::Format;
-use super::records_writer::RecordsWriter;
 
 /// What a response carries, rendered once the format is known.
 #[derive(Debug, Clone)]
@@ -19,7 +18,7 @@ pub enum Payload {
         message: String,
         detail: Option<String>,
     },
-    /// A whole envelope already written in `format` (by a [`RecordsWriter`]); `Bytes`, so that
+    /// A whole envelope already written in `format` (by a [`super::RecordsWriter`]); `Bytes`, so that
     /// it can own what must live as long as the body (a page's admission).
     Encoded { format: Format, body: Bytes },
 }
@@ -33,11 +32,6 @@ pub fn result(status: StatusCode, headers: HeaderMap, value: Json) -> Response {
 
 pub fn ok(value: Json) -> Response {
     result(StatusCode::OK, HeaderMap::new(), value)
-}
-
-/// A response carrying the records `writer` wrote, with the given status and headers.
-pub fn records(status: StatusCode, headers: HeaderMap, writer: RecordsWriter) -> Response {
-    encoded(status, headers, writer.into_payload())
 }
 
 /// A response carrying `payload`, with the given status and headers.

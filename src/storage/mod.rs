@@ -7,15 +7,18 @@ pub mod postgres;
 mod rows;
 pub mod sql;
 pub mod sqlite;
+mod tx;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::filter::{Filter, RowLock, Select};
-use crate::record::Record;
-use crate::registry::Table;
+pub use tx::{IdentityWatch, RawTx, Tx};
+
+use crate::model::filter::{Filter, Select};
+use crate::model::registry::Table;
+use crate::model::value::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -124,19 +127,17 @@ pub trait Storage: Send + Sync + 'static {
         Ok(self.select(table, &select).await?.pop())
     }
     /// Starts a write transaction.
-    async fn begin(&self) -> Result<Box<dyn Tx>>;
+    async fn begin(&self) -> Result<Tx>;
     /// Runs the embedded migrations for this backend.
     async fn migrate(&self) -> Result<()>;
     /// The columns each table has in the database, for the registry check.
     async fn columns(&self, table: &str) -> Result<Vec<String>>;
     /// Finishes outstanding work and closes connections.
     async fn close(&self);
-    /// Tells `news` whenever another connection (another node) commits a write to users, roles
-    /// or grants, and whether such news can be heard at all. Backends with a single process per
-    /// database need not do anything.
-    fn watch_identity_changes(&self, news: Arc<dyn Fn(IdentityNews) + Send + Sync>) {
-        let _ = news;
-    }
+    /// Tells `news` whenever a transaction commits a write to users, roles or grants: at once
+    /// for this store's own transactions ([`Tx::commit`]), and, where several nodes share a
+    /// database, when another node's is heard of, with whether such news can be heard at all.
+    fn watch_identity_changes(&self, news: IdentityListener);
 }
 
 /// What a node hears of identity changes made elsewhere.
@@ -151,115 +152,15 @@ pub enum IdentityNews {
     Listening,
 }
 
+/// Who is told of identity changes ([`Storage::watch_identity_changes`]).
+pub type IdentityListener = Arc<dyn Fn(IdentityNews) + Send + Sync>;
+
 /// The channel on which committed identity changes are announced to every node.
 pub const IDENTITY_CHANNEL: &str = "switchboard_identity";
 
-/// The records a write transaction created or read with a lock: a reference to one of them is
-/// already safe (nobody else can delete it before this transaction ends), so holding it again
-/// needs no read ([`Tx::hold`]).
-#[derive(Debug, Default)]
-pub struct Held(Vec<(&'static str, String)>);
-
-impl Held {
-    pub fn add(&mut self, table: &'static Table, sys_id: &str) {
-        if !self.contains(table, sys_id) {
-            self.0.push((table.name, sys_id.to_owned()));
-        }
-    }
-
-    pub fn remove(&mut self, table: &'static Table, sys_id: &str) {
-        self.0.retain(|(t, id)| !(*t == table.name && id == sys_id));
-    }
-
-    /// Every record of a locked read.
-    pub fn add_all(&mut self, table: &'static Table, records: &[Record]) {
-        for record in records {
-            self.add(table, record.sys_id());
-        }
-    }
-
-    pub fn contains(&self, table: &'static Table, sys_id: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(t, id)| *t == table.name && id == sys_id)
-    }
-}
-
-/// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
-#[async_trait]
-pub trait Tx: Send {
-    /// What this transaction created or holds (kept by each backend's `select`, `insert` and
-    /// `delete`).
-    fn held(&mut self) -> &mut Held;
-    /// Makes sure the record `sys_id` of `table` exists and stays until this transaction ends,
-    /// because a reference to it is being written: a `FOR KEY SHARE` read on PostgreSQL (what a
-    /// foreign key takes), unless this transaction created or already holds the record.
-    async fn hold(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
-        if self.held().contains(table, sys_id) {
-            return Ok(true);
-        }
-        Ok(self
-            .get_held(table, sys_id, RowLock::KeyShare)
-            .await?
-            .is_some())
-    }
-    async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>>;
-    async fn get(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
-        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into())).limit(1);
-        Ok(self.select(table, &select).await?.pop())
-    }
-    /// Reads one record and locks it until the transaction ends: the way to read a record
-    /// that is about to be changed, so concurrent changes serialise.
-    async fn get_locked(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
-        self.get_held(table, sys_id, RowLock::Update).await
-    }
-    /// Reads one record and holds it with `lock` until the transaction ends (see [`RowLock`]).
-    async fn get_held(
-        &mut self,
-        table: &'static Table,
-        sys_id: &str,
-        lock: RowLock,
-    ) -> Result<Option<Record>> {
-        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into()))
-            .limit(1)
-            .locked_as(lock);
-        Ok(self.select(table, &select).await?.pop())
-    }
-    /// Takes a named lock held until the transaction ends, serialising every transaction that
-    /// takes it (across nodes too). For derived data computed from many rows.
-    async fn lock(&mut self, name: &str) -> Result<()>;
-    /// Announces `channel` to every listener when (and only if) the transaction commits.
-    async fn notify(&mut self, channel: &str) -> Result<()>;
-    async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()>;
-    /// Inserts `record` unless one with the same `key` values exists, in which case that one's
-    /// `update` fields are set. Atomic under concurrency (a unique key and `ON CONFLICT`, never
-    /// check-then-insert). Returns the sys_id of the record holding the key.
-    async fn upsert(
-        &mut self,
-        table: &'static Table,
-        record: &Record,
-        key: &[&str],
-        update: &[&str],
-    ) -> Result<String>;
-    /// Sets the given fields of one record; false if there is no such record.
-    async fn update(
-        &mut self,
-        table: &'static Table,
-        sys_id: &str,
-        changes: &Record,
-    ) -> Result<bool>;
-    async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool>;
-    /// The next value of a named counter (1, 2, ...), unique across every writer.
-    async fn next_number(&mut self, counter: &str) -> Result<i64>;
-    /// Raises a counter so that the next number is above `at_least` (never lowers it).
-    async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()>;
-    /// Makes every write durable before returning.
-    async fn commit(self: Box<Self>) -> Result<()>;
-}
-
-impl From<&str> for crate::record::Value {
+impl From<&str> for crate::model::value::Value {
     fn from(s: &str) -> Self {
-        crate::record::Value::text(s)
+        crate::model::value::Value::text(s)
     }
 }
 

@@ -18,14 +18,20 @@ use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
 
 use super::sql::{self, Dialect, Sql};
 use super::{
-    Held, IDENTITY_CHANNEL, IdentityNews, PoolSettings, Result, Storage, StorageError, Tx,
+    IDENTITY_CHANNEL, IdentityListener, IdentityNews, IdentityWatch, PoolSettings, RawTx, Result,
+    Storage, StorageError, Tx,
 };
-use crate::filter::{Filter, Select};
-use crate::record::{Record, Value};
-use crate::registry::Table;
+use crate::model::filter::{Filter, Select};
+use crate::model::registry::Table;
+use crate::model::value::{Record, Value};
 
 pub struct PgStore {
     pool: PgPool,
+    /// Told when a transaction of this node changes users, roles or grants.
+    identity: IdentityWatch,
+    /// Sent with this node's identity notifications, so that its listener skips them: its
+    /// own transactions told it already, at commit.
+    node: Arc<str>,
 }
 
 impl PgStore {
@@ -41,7 +47,11 @@ impl PgStore {
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            identity: IdentityWatch::default(),
+            node: crate::model::value::new_sys_id().into(),
+        })
     }
 }
 
@@ -87,11 +97,12 @@ impl Storage for PgStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(PgTx {
+    async fn begin(&self) -> Result<Tx> {
+        let raw = PgTx {
             tx: self.pool.begin().await.map_err(StorageError::Connect)?,
-            held: Held::default(),
-        }))
+            node: self.node.clone(),
+        };
+        Ok(Tx::new(Box::new(raw), self.identity.clone()))
     }
 
     /// sqlx holds a PostgreSQL advisory lock while it migrates, so nodes starting at once take
@@ -121,12 +132,14 @@ impl Storage for PgStore {
     /// Until LISTEN succeeds, and from the moment its connection is lost until LISTEN succeeds
     /// again, this node is told it is deaf: a notification sent in between is lost, so nothing
     /// it learns then (a credential checked against rows another node is changing) may be kept.
-    fn watch_identity_changes(&self, news: Arc<dyn Fn(IdentityNews) + Send + Sync>) {
+    fn watch_identity_changes(&self, news: IdentityListener) {
+        self.identity.set(news.clone());
         let pool = self.pool.clone();
+        let node = self.node.clone();
         news(IdentityNews::Deaf);
         tokio::spawn(async move {
             while !pool.is_closed() {
-                if let Err(e) = listen(&pool, &*news).await {
+                if let Err(e) = listen(&pool, &node, &*news).await {
                     tracing::warn!("identity-change listener: {e}; retrying");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -137,12 +150,17 @@ impl Storage for PgStore {
 
 /// Passes on every identity-change notification, from LISTEN until the connection is lost;
 /// says [`IdentityNews::Listening`] once listening and [`IdentityNews::Deaf`] when it stops.
-async fn listen(pool: &PgPool, news: &(dyn Fn(IdentityNews) + Send + Sync)) -> Result<()> {
+async fn listen(
+    pool: &PgPool,
+    node: &str,
+    news: &(dyn Fn(IdentityNews) + Send + Sync),
+) -> Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(IDENTITY_CHANNEL).await?;
     news(IdentityNews::Listening);
     let ended = loop {
         match listener.try_recv().await {
+            Ok(Some(notice)) if notice.payload() == node => {}
             Ok(Some(_)) => news(IdentityNews::Changed),
             Ok(None) => break Ok(()),
             Err(e) => break Err(e.into()),
@@ -154,7 +172,8 @@ async fn listen(pool: &PgPool, news: &(dyn Fn(IdentityNews) + Send + Sync)) -> R
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
-    held: Held,
+    /// The node's id, the payload of its notifications.
+    node: Arc<str>,
 }
 
 fn arguments(params: Vec<Value>) -> Result<PgArguments> {
@@ -180,22 +199,14 @@ async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64
 }
 
 #[async_trait]
-impl Tx for PgTx {
-    fn held(&mut self) -> &mut Held {
-        &mut self.held
-    }
-
+impl RawTx for PgTx {
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        let records = fetch(
+        fetch(
             &mut self.tx,
             table,
             sql::select(table, select, Dialect::Postgres),
         )
-        .await?;
-        if select.lock.is_some() {
-            self.held.add_all(table, &records);
-        }
-        Ok(records)
+        .await
     }
 
     async fn insert(&mut self, table: &'static Table, record: &Record) -> Result<()> {
@@ -205,7 +216,6 @@ impl Tx for PgTx {
             sql::insert(table, record, Dialect::Postgres),
         )
         .await?;
-        self.held.add(table, record.sys_id());
         Ok(())
     }
 
@@ -235,7 +245,6 @@ impl Tx for PgTx {
 
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Postgres);
-        self.held.remove(table, sys_id);
         Ok(execute(&mut self.tx, table, sql).await? > 0)
     }
 
@@ -254,8 +263,9 @@ impl Tx for PgTx {
     }
 
     async fn notify(&mut self, channel: &str) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, current_schema())")
+        sqlx::query("SELECT pg_notify($1, $2)")
             .bind(channel)
+            .bind(&*self.node)
             .execute(&mut *self.tx)
             .await?;
         Ok(())

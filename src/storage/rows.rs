@@ -4,8 +4,8 @@
 use sqlx::{Arguments, Database, Decode, Encode, Row, Type};
 
 use super::{Result, StorageError};
-use crate::record::{Record, Value};
-use crate::registry::{FieldType, Table};
+use crate::model::registry::{FieldType, Table};
+use crate::model::value::{Record, Value};
 
 /// Binds values in order.
 pub fn arguments<A>(params: Vec<Value>) -> Result<A>

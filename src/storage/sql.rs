@@ -5,9 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::filter::{Filter, Op, RowLock, Select};
-use crate::record::{Record, Value};
-use crate::registry::{Field, Table};
+use crate::model::filter::{Filter, Op, RowLock, Select};
+use crate::model::registry::{Field, Table};
+use crate::model::value::{Record, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -363,9 +363,9 @@ fn in_list(values: &[Value], sql: &mut Sql) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::resolve;
-    use crate::query::parse;
-    use crate::registry::table;
+    use crate::model::filter::resolve;
+    use crate::model::query::parse;
+    use crate::model::registry::table;
 
     fn sql_for(q: &str, dialect: Dialect) -> Sql {
         let t = table("sys_user").unwrap();

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::helpers::{TestApp, fetch_records, json_of, on_postgres};
-use switchboard::app::Config;
 use switchboard::auth::throttle::LoginLimits;
+use switchboard::state::Config;
 
 /// Rounds per test: each round is one race.
 const ROUNDS: usize = 6;
@@ -418,7 +418,7 @@ async fn a_node_that_lost_its_listener_keeps_nothing_it_learnt_while_deaf() {
         return; // Two nodes need PostgreSQL; this runs in the PostgreSQL pass.
     }
     let a = TestApp::spawn().await;
-    let name = format!("sb_{}", switchboard::record::new_sys_id());
+    let name = format!("sb_{}", switchboard::model::value::new_sys_id());
     let b = a
         .another_node(|config| {
             config

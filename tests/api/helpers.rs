@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use switchboard::app::{self, AppState, Config};
+use switchboard::state::{AppState, Config};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -67,7 +67,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app::serve(listener, state.clone(), async {
+        tokio::spawn(switchboard::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         TestApp {
@@ -161,7 +161,7 @@ impl TestDb {
             };
         }
         let server = std::env::var(POSTGRES_URL_VAR).expect("the PostgreSQL pass needs its URL");
-        let schema = format!("test_{}", switchboard::record::new_sys_id());
+        let schema = format!("test_{}", switchboard::model::value::new_sys_id());
         postgres(&server, &format!("CREATE SCHEMA {schema}"));
         let separator = if server.contains('?') { '&' } else { '?' };
         let url = format!("{server}{separator}options=-csearch_path%3D{schema}");

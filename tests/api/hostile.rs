@@ -73,7 +73,7 @@ async fn target() -> Target {
 }
 
 /// A target whose config `tweak` adjusts.
-async fn target_with(tweak: impl FnOnce(&mut switchboard::app::Config)) -> Target {
+async fn target_with(tweak: impl FnOnce(&mut switchboard::state::Config)) -> Target {
     let app = TestApp::spawn_with(tweak).await;
     app.user(
         INTEGRATION.0,

@@ -91,7 +91,7 @@ async fn body_of(mut body: h2::RecvStream) -> Vec<u8> {
     received
 }
 
-fn one_second_header_timeout(config: &mut switchboard::app::Config) {
+fn one_second_header_timeout(config: &mut switchboard::state::Config) {
     config.limits.header_timeout = Duration::from_secs(1);
 }
 

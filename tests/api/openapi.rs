@@ -141,7 +141,7 @@ async fn every_api_operation_documents_the_platforms_errors_and_security() {
     // The table parameter names exactly the registry's tables.
     let table = &doc["paths"]["/api/now/table/{table}"]["get"]["parameters"][0];
     assert_eq!(table["name"], "table");
-    let names: Vec<&str> = switchboard::registry::TABLES
+    let names: Vec<&str> = switchboard::model::registry::TABLES
         .iter()
         .map(|t| t.name)
         .collect();

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::json;
-use switchboard::app::Config;
-use switchboard::ratelimit::{Api, RateLimitSpec, RateLimits};
+use switchboard::auth::rate_limit::{Api, RateLimitSpec, RateLimits};
+use switchboard::state::Config;
 
 use crate::binary::Binary;
 use crate::helpers::{ADMIN, TestApp, TestDb, client, json_of};

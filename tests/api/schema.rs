@@ -1,6 +1,6 @@
 //! The database schema and the table registry must not drift apart.
 
-use switchboard::registry::TABLES;
+use switchboard::model::registry::TABLES;
 
 #[tokio::test]
 async fn sqlite_columns_match_the_registry_in_order() {

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{POSTGRES_URL_VAR, TestApp, json_of, on_postgres};
-use switchboard::app::{AppState, Config};
+use switchboard::state::{AppState, Config};
 
 #[tokio::test]
 async fn an_unreachable_postgresql_at_start_is_named_at_once() {
@@ -50,7 +50,7 @@ async fn a_database_that_goes_away_is_a_503_with_retry_after_until_it_is_back() 
     if !on_postgres() {
         return; // Needs a PostgreSQL server to take away; this runs in the PostgreSQL pass.
     }
-    let name = format!("sb_gone_{}", switchboard::record::new_sys_id());
+    let name = format!("sb_gone_{}", switchboard::model::value::new_sys_id());
     pg(&[&format!("CREATE DATABASE {name}")]).await;
     let server = std::env::var(POSTGRES_URL_VAR).unwrap();
     let (base, _) = server.rsplit_once('/').expect("a URL with a database");

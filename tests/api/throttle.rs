@@ -10,8 +10,8 @@ use base64::Engine;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use switchboard::app::Config;
 use switchboard::auth::throttle::LoginLimits;
+use switchboard::state::Config;
 
 use crate::binary::Binary;
 use crate::helpers::{ADMIN, TestApp, TestDb, client, client_builder, json_of};

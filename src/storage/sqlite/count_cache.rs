@@ -66,7 +66,7 @@ impl CountCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Value;
+    use crate::model::value::Value;
 
     fn sql(text: &str, params: Vec<Value>) -> Sql {
         Sql::for_tests(text, params)

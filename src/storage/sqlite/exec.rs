@@ -7,8 +7,8 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, ToSql, params_from_iter};
 
-use crate::record::{Record, Value};
-use crate::registry::{FieldType, Table};
+use crate::model::registry::{FieldType, Table};
+use crate::model::value::{Record, Value};
 use crate::storage::sql::Sql;
 use crate::storage::{Result, StorageError};
 

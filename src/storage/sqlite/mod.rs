@@ -28,10 +28,10 @@ use self::checkpoint::Checkpointer;
 use self::count_cache::CountCache;
 use self::writer::{WriteTx, Writer};
 use super::sql::{self, Dialect};
-use super::{Held, Result, Storage, StorageError, Tx};
-use crate::filter::{Filter, Select};
-use crate::record::Record;
-use crate::registry::Table;
+use super::{IdentityListener, IdentityWatch, RawTx, Result, Storage, StorageError, Tx};
+use crate::model::filter::{Filter, Select};
+use crate::model::registry::Table;
+use crate::model::value::Record;
 
 /// Pages up to this many rows are read on the request's own thread; larger ones (and anything
 /// with a large offset) on a blocking thread, so they cannot stall other requests.
@@ -45,6 +45,8 @@ pub struct SqliteStore {
     counts: CountCache,
     /// The URL, for the migrations (run through sqlx, as before this backend used rusqlite).
     url: String,
+    /// Told when a transaction here changes users, roles or grants.
+    identity: IdentityWatch,
 }
 
 impl SqliteStore {
@@ -82,6 +84,7 @@ impl SqliteStore {
             }),
             counts: CountCache::new(generation),
             url: url.to_owned(),
+            identity: IdentityWatch::default(),
         })
     }
 
@@ -139,11 +142,14 @@ impl Storage for SqliteStore {
         Ok(n)
     }
 
-    async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(SqliteTx(
-            self.writer.begin().await?,
-            Held::default(),
-        )))
+    async fn begin(&self) -> Result<Tx> {
+        let raw = SqliteTx(self.writer.begin().await?);
+        Ok(Tx::new(Box::new(raw), self.identity.clone()))
+    }
+
+    /// One process per database file: only this store's own transactions change identities.
+    fn watch_identity_changes(&self, news: IdentityListener) {
+        self.identity.set(news);
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -264,24 +270,16 @@ fn connect(path: &Path, role: Role) -> Result<Connection> {
     Ok(conn)
 }
 
-struct SqliteTx(WriteTx, Held);
+struct SqliteTx(WriteTx);
 
 #[async_trait]
-impl Tx for SqliteTx {
-    fn held(&mut self) -> &mut Held {
-        &mut self.1
-    }
-
+impl RawTx for SqliteTx {
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        let records = exec::fetch(
+        exec::fetch(
             self.0.conn()?,
             table,
             &sql::select(table, select, Dialect::Sqlite),
-        )?;
-        if select.lock.is_some() {
-            self.1.add_all(table, &records);
-        }
-        Ok(records)
+        )
     }
 
     /// One writer at a time: every write transaction already holds every lock.
@@ -289,7 +287,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
-    /// One process per database file: the writer invalidates its own caches.
+    /// One process per database file: nobody else is listening.
     async fn notify(&mut self, _channel: &str) -> Result<()> {
         Ok(())
     }
@@ -300,7 +298,6 @@ impl Tx for SqliteTx {
             table,
             &sql::insert(table, record, Dialect::Sqlite),
         )?;
-        self.1.add(table, record.sys_id());
         Ok(())
     }
 
@@ -327,7 +324,6 @@ impl Tx for SqliteTx {
 
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Sqlite);
-        self.1.remove(table, sys_id);
         Ok(exec::execute(self.0.conn()?, table, &sql)? > 0)
     }
 
@@ -363,8 +359,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::record::{Value, new_sys_id};
-    use crate::registry;
+    use crate::model::registry;
+    use crate::model::value::{Value, new_sys_id};
 
     async fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
         let dir = tempfile::tempdir().unwrap();
@@ -377,8 +373,8 @@ mod tests {
     fn queue(name: &str) -> Record {
         Record::new()
             .with("sys_id", Value::text(new_sys_id()))
-            .with("sys_created_on", Value::text(crate::record::now()))
-            .with("sys_updated_on", Value::text(crate::record::now()))
+            .with("sys_created_on", Value::text(crate::model::value::now()))
+            .with("sys_updated_on", Value::text(crate::model::value::now()))
             .with("sys_mod_count", Value::Int(0))
             .with("name", Value::text(name))
     }

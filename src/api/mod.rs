@@ -1,0 +1,130 @@
+//! The platform's REST APIs, one module each, and the router that serves them under the
+//! platform's conventions.
+//!
+//! Each API module parses requests into typed input, calls [`crate::domain`], and turns the
+//! outcome (or the domain's refusal) into the platform's answer. [`routes`] lists every
+//! documented route once: the router and the OpenAPI document are both made from it.
+
+pub mod interaction;
+pub mod mapping;
+pub mod member;
+pub mod oauth;
+pub mod openapi;
+pub mod table;
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::Caller;
+use crate::auth::rate_limit::{self, Api};
+use crate::http::{ApiError, conventions, replay};
+use crate::state::AppState;
+
+/// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    Latest,
+    V1,
+    V2,
+}
+
+/// Every documented route, without state. The router and the OpenAPI document
+/// ([`crate::api::openapi`]) are both made from it, so they cannot disagree. Each API's routes carry
+/// their [`Api`] as an extension, which rate limits count by.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let mut api = OpenApiRouter::new();
+    for (prefix, version) in [
+        ("/api/now", ApiVersion::Latest),
+        ("/api/now/v1", ApiVersion::V1),
+        ("/api/now/v2", ApiVersion::V2),
+    ] {
+        let apis = table::router()
+            .layer(Extension(Api::Table))
+            .merge(interaction::router().layer(Extension(Api::Interaction)))
+            .merge(member::router().layer(Extension(Api::ConversationMember)));
+        api = api.nest(prefix, apis.layer(Extension(version)));
+    }
+    api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
+        .merge(oauth::router())
+        .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
+}
+
+/// The OpenAPI document of every route.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "OpenAPI",
+    responses((status = 200, description = "The OpenAPI 3 document of every route", content_type = "application/json"))
+)]
+async fn serve_openapi() -> Response {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| openapi::document(routes().into_openapi()));
+    let mut response = document.clone().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    response
+}
+
+/// Every route, behind the platform's conventions.
+pub fn router(state: AppState) -> Router {
+    let (routed, _) = routes().split_for_parts();
+    let rate_limited = !state.rate_limits.is_empty();
+    let routed = routed
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    // The method override must act before routing, so it wraps the routed service. A write that
+    // lost a database conflict runs again inside every other convention (one transaction id).
+    let mut app = Router::new()
+        .fallback_service(routed)
+        .layer(middleware::from_fn(replay::replay_conflicts));
+    if rate_limited {
+        app = app.layer(middleware::from_fn(rate_limit::report));
+    }
+    app.layer(CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn(conventions::conventions))
+        .layer(middleware::from_fn(conventions::method_override))
+}
+
+/// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated
+/// first (401), and only then told the resource does not exist (400); clients such as
+/// servicenow-api probe credentials this way.
+async fn unknown_path(uri: Uri, caller: Result<Caller, ApiError>) -> ApiError {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        match caller {
+            Ok(_) => ApiError::invalid_uri(),
+            Err(unauthenticated) => unauthenticated,
+        }
+    } else {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            Some(format!("No resource at {}", uri.path())),
+        )
+    }
+}
+
+/// A panic in a handler is a bug: log it and answer 500 in the envelope, keeping the connection.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not Supported",
+        Some("The HTTP method is not supported by this resource".into()),
+    )
+}

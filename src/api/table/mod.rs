@@ -1,0 +1,504 @@
+//! The Table API: list, read, create, update and delete records of every registry table.
+
+pub mod access;
+pub mod params;
+pub mod render;
+
+use axum::Extension;
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value as Json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::ApiVersion;
+use crate::auth::Caller;
+use crate::domain::{self, input};
+use crate::http::Connection;
+use crate::http::ErrorEnvelope;
+use crate::http::respond::Payload;
+use crate::http::{ApiError, Body, Format, respond};
+use crate::model::filter;
+use crate::model::query::{self, Condition, EncodedQuery, Operator};
+use crate::model::registry::{self, Table};
+use crate::state::AppState;
+use params::Params;
+use render::Renderer;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+}
+
+/// The query parameters of a list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListParams {
+    /// An encoded query: `active=true^user_nameSTARTSWITHa^ORDERBYuser_name`.
+    sysparm_query: Option<String>,
+    /// Comma list of fields to return.
+    sysparm_fields: Option<String>,
+    /// Page size (default 10000).
+    #[param(minimum = 1)]
+    sysparm_limit: Option<u64>,
+    /// Records to skip.
+    sysparm_offset: Option<u64>,
+    /// `false` (values), `true` (display values) or `all` (both).
+    #[param(pattern = "^(true|false|all)$")]
+    sysparm_display_value: Option<String>,
+    /// References as plain values, without links.
+    sysparm_exclude_reference_link: Option<bool>,
+    /// No `Link` header.
+    sysparm_suppress_pagination_header: Option<bool>,
+    /// No count: no `X-Total-Count`, no `last` link.
+    sysparm_no_count: Option<bool>,
+}
+
+/// The query parameters that shape one record.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RecordParams {
+    /// Comma list of fields to return.
+    sysparm_fields: Option<String>,
+    /// `false` (values), `true` (display values) or `all` (both).
+    #[param(pattern = "^(true|false|all)$")]
+    sysparm_display_value: Option<String>,
+    /// References as plain values, without links.
+    sysparm_exclude_reference_link: Option<bool>,
+}
+
+/// `{"result": [records]}`: every value a string, a reference `{"link", "value"}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RecordList {
+    #[schema(value_type = Vec<Object>)]
+    result: (),
+}
+
+/// `{"result": record}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RecordResult {
+    #[schema(value_type = Object)]
+    result: (),
+}
+
+fn lookup(name: &str) -> Result<&'static Table, ApiError> {
+    registry::table(name).ok_or_else(|| {
+        ApiError::bad_request(format!("Invalid table {name}"), "The table does not exist")
+    })
+}
+
+/// `scheme://host` as the client addressed us, for reference links and paging links: https
+/// on a TLS connection or when a proxy says so (`X-Forwarded-Proto: https`).
+struct BaseUrl(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let tls = parts.extensions.get::<Connection>().is_some_and(|c| c.tls);
+        let scheme = match tls || header("x-forwarded-proto") == Some("https") {
+            true => "https",
+            false => "http",
+        };
+        Ok(BaseUrl(format!(
+            "{scheme}://{}",
+            header(header::HOST.as_str()).unwrap_or("localhost")
+        )))
+    }
+}
+
+fn renderer<'a>(params: &'a Params, base: &'a str, format: Format) -> Renderer<'a> {
+    Renderer {
+        display: params.display,
+        exclude_reference_link: params.exclude_reference_link,
+        fields: params.fields.as_deref(),
+        base,
+        format,
+    }
+}
+
+/// List the records of a table that match a query.
+#[utoipa::path(
+    get,
+    path = "/table/{table}",
+    tag = "Table API",
+    params(("table" = String, Path, description = "A table name"), ListParams),
+    responses(
+        (status = 200, description = "The page of records", body = RecordList,
+         headers(("X-Total-Count" = u64), ("Link" = String))),
+        (status = 400, description = "Invalid table, query or parameter", body = ErrorEnvelope),
+        (status = 404, description = "v1 only: no record matches", body = ErrorEnvelope),
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Extension(version): Extension<ApiVersion>,
+    Path(name): Path<String>,
+    BaseUrl(base): BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let table = lookup(&name)?;
+    access::require_read(&caller, table)?;
+    let params = Params::parse(uri.query())?;
+    let mut query = match &params.query {
+        Some(q) => query::parse(q)?,
+        None => EncodedQuery::default(),
+    };
+    // Plain `field=value` parameters filter too; ones naming no field are ignored.
+    for (field, value) in &params.filters {
+        if table.field(field).is_some() {
+            query = query.and(Condition {
+                field: field.clone(),
+                op: Operator::Eq(value.clone()),
+            });
+        }
+    }
+    let mut select = filter::resolve(table, &query)?;
+    select.limit = Some(params.limit);
+    select.offset = params.offset;
+    // Counted before the rows are read: the count says how many this page will hold, which is
+    // what it reserves (a query without `sysparm_limit` asks for 10,000 but may match three).
+    let total = match params.no_count {
+        true => None,
+        false => Some(state.store.count(table, &select.filter).await?),
+    };
+    let admission = state.pages.admit(page_size(&params, total)).await?;
+    let records = state.store.select(table, &select).await?;
+    if records.is_empty() && version == ApiVersion::V1 {
+        return Err(ApiError::not_found());
+    }
+    let more = records.len() as u64 == params.limit;
+    let writer = renderer(&params, &base, format)
+        .list(&*state.store, table, records)
+        .await?;
+    let mut out = HeaderMap::new();
+    if let Some(total) = total {
+        out.insert("x-total-count", HeaderValue::from(total));
+    }
+    if !params.suppress_pagination_header
+        && let Some(link) = paging_links(&format!("{base}{}", uri.path()), &params, total, more)
+        && let Ok(v) = HeaderValue::from_str(&link)
+    {
+        out.insert(header::LINK, v);
+    }
+    let (format, body) = writer.finish();
+    let body = match admission {
+        Some(admission) => admission.hold(body),
+        None => body.into(),
+    };
+    Ok(respond::encoded(
+        StatusCode::OK,
+        out,
+        Payload::Encoded { format, body },
+    ))
+}
+
+/// The most records a page can hold: its limit, or fewer when the count leaves fewer past its
+/// offset. Records inserted between the count and the read can exceed it (by as many).
+fn page_size(params: &Params, total: Option<u64>) -> u64 {
+    total.map_or(params.limit, |total| {
+        total.saturating_sub(params.offset).min(params.limit)
+    })
+}
+
+/// The longest `Link` header sent, in bytes. Python's http.client (under requests, so under
+/// pysnow) refuses a header line over 64 KiB; each link repeats the request's parameters, so a
+/// `sysparm_query` of 1,000 sys_ids makes links of about 35 KB each. 48 KiB holds one such link
+/// with room to spare under that limit.
+const LINK_BOUND: usize = 48 * 1024;
+
+/// The `Link` header: first, prev (past the first page), next (when more remain), last (when
+/// the total is known); `None` for no header.
+///
+/// Over [`LINK_BOUND`], relations are kept by use, `next` first (the one a client follows to read
+/// a whole result), then `prev`, `first`, `last`, each if it still fits. If `next` itself does
+/// not fit there is no header at all: links without `next` would say this is the last page.
+fn paging_links(url: &str, params: &Params, total: Option<u64>, more: bool) -> Option<String> {
+    let links = page_links(url, params, total, more);
+    let header = |links: &[(&str, String)]| {
+        let texts: Vec<&str> = links.iter().map(|(_, text)| text.as_str()).collect();
+        texts.join(",")
+    };
+    let full = header(&links);
+    if full.len() <= LINK_BOUND {
+        return Some(full);
+    }
+    let mut kept = Vec::new();
+    let mut length = 0;
+    for rel in ["next", "prev", "first", "last"] {
+        let Some(i) = links.iter().position(|(r, _)| *r == rel) else {
+            continue;
+        };
+        // One comma before every link but the first.
+        let added = links[i].1.len() + usize::from(!kept.is_empty());
+        if length + added <= LINK_BOUND {
+            kept.push(i);
+            length += added;
+        } else if rel == "next" {
+            return None;
+        }
+    }
+    kept.sort_unstable();
+    let kept: Vec<_> = kept.into_iter().map(|i| links[i].clone()).collect();
+    (!kept.is_empty()).then(|| header(&kept))
+}
+
+/// Every paging link as (rel, `<url>;rel="rel"`), in the header's order.
+fn page_links(
+    url: &str,
+    params: &Params,
+    total: Option<u64>,
+    more: bool,
+) -> Vec<(&'static str, String)> {
+    let (limit, offset) = (params.limit, params.offset);
+    let page = |offset: u64, rel: &'static str| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params.raw {
+            if k != "sysparm_offset" && k != "sysparm_limit" {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("sysparm_limit", &limit.to_string());
+        q.append_pair("sysparm_offset", &offset.to_string());
+        (rel, format!("<{url}?{}>;rel=\"{rel}\"", q.finish()))
+    };
+    let mut links = vec![page(0, "first")];
+    if offset > 0 {
+        links.push(page(offset.saturating_sub(limit), "prev"));
+    }
+    let has_next = match total {
+        Some(total) => offset.saturating_add(limit) < total,
+        None => more,
+    };
+    if has_next {
+        links.push(page(offset.saturating_add(limit), "next"));
+    }
+    if let Some(total) = total {
+        links.push(page(total.saturating_sub(1) / limit * limit, "last"));
+    }
+    links
+}
+
+/// Read one record.
+#[utoipa::path(
+    get,
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    responses(
+        (status = 200, description = "The record", body = RecordResult),
+        (status = 400, description = "Invalid table or parameter", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, sys_id)): Path<(String, String)>,
+    BaseUrl(base): BaseUrl,
+    uri: Uri,
+    format: Format,
+) -> Result<Response, ApiError> {
+    let table = lookup(&name)?;
+    access::require_read(&caller, table)?;
+    let params = Params::parse(uri.query())?;
+    let record = state
+        .store
+        .get(table, &sys_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::OK).await
+}
+
+async fn render_one(
+    state: &AppState,
+    table: &'static Table,
+    renderer: &Renderer<'_>,
+    record: crate::model::value::Record,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let mut out = HeaderMap::new();
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{}/api/now/table/{}/{}",
+            renderer.base,
+            table.name,
+            record.sys_id()
+        ))
+    {
+        out.insert(header::LOCATION, v);
+    }
+    let writer = renderer.one(&*state.store, table, record).await?;
+    Ok(writer.into_response(status, out))
+}
+
+/// Insert a record (the caller may choose its `sys_id`). Admin only.
+#[utoipa::path(
+    post,
+    path = "/table/{table}",
+    tag = "Table API",
+    params(("table" = String, Path), RecordParams),
+    request_body(content = Object, description = "Field values", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new record", body = RecordResult, headers(("Location" = String))),
+        (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
+    )
+)]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    BaseUrl(base): BaseUrl,
+    uri: Uri,
+    format: Format,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let table = lookup(&name)?;
+    access::require_write(&caller, "Insert")?;
+    let params = Params::parse(uri.query())?;
+    let body = body.into_object()?;
+    let sys_id = match body.get("sys_id") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if s.is_empty() => None,
+        Some(Json::String(s)) => Some(s.clone()),
+        Some(_) => return Err(domain::RecordError::invalid("sys_id", "must be a string").into()),
+    };
+    let changes = input::from_json(table, &body).await?;
+    let mut tx = state.store.begin().await?;
+    let record = domain::insert(&mut tx, table, sys_id, changes, &caller.user_name).await?;
+    tx.commit().await?;
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::CREATED).await
+}
+
+/// Change the given fields of a record (PUT and PATCH alike). Admin only.
+#[utoipa::path(
+    method(put, patch),
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    request_body(content = Object, description = "Field values", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The record", body = RecordResult),
+        (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, sys_id)): Path<(String, String)>,
+    BaseUrl(base): BaseUrl,
+    uri: Uri,
+    format: Format,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let table = lookup(&name)?;
+    access::require_write(&caller, "Update")?;
+    let params = Params::parse(uri.query())?;
+    let changes = input::from_json(table, &body.into_object()?).await?;
+    let mut tx = state.store.begin().await?;
+    let record = domain::update(&mut tx, table, &sys_id, changes, &caller.user_name).await?;
+    tx.commit().await?;
+    let renderer = renderer(&params, &base, format);
+    render_one(&state, table, &renderer, record, StatusCode::OK).await
+}
+
+/// Delete a record; records that belong to it go too. Admin only.
+#[utoipa::path(
+    delete,
+    path = "/table/{table}/{sys_id}",
+    tag = "Table API",
+    params(("table" = String, Path), ("sys_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid table", body = ErrorEnvelope),
+        (status = 404, description = "No Record found", body = ErrorEnvelope),
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, sys_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let table = lookup(&name)?;
+    access::require_write(&caller, "Delete")?;
+    let mut tx = state.store.begin().await?;
+    domain::delete(&mut tx, table, &sys_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://h/api/now/table/t";
+
+    fn links(query: &str, total: u64) -> Option<String> {
+        let params = Params::parse(Some(query)).unwrap();
+        paging_links(URL, &params, Some(total), false)
+    }
+
+    fn rels(header: &str) -> Vec<&str> {
+        header
+            .split(">;rel=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap())
+            .collect()
+    }
+
+    /// A `sysparm_query` whose links are each about `bytes` long.
+    fn long_query(bytes: usize) -> String {
+        format!("sysparm_query=name={}", "x".repeat(bytes))
+    }
+
+    #[test]
+    fn short_headers_carry_every_relation_in_order() {
+        let header = links("sysparm_limit=1&sysparm_offset=1", 3).unwrap();
+        assert_eq!(
+            header,
+            "<http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=0>;rel=\"first\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=0>;rel=\"prev\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=2>;rel=\"next\",\
+             <http://h/api/now/table/t?sysparm_limit=1&sysparm_offset=2>;rel=\"last\""
+        );
+    }
+
+    #[test]
+    fn long_headers_keep_next_then_prev_first_last_within_the_bound() {
+        let q = |bytes| format!("{}&sysparm_limit=1&sysparm_offset=1", long_query(bytes));
+        // Each link a third of the bound: three fit, `last` is dropped.
+        let header = links(&q(LINK_BOUND / 3 - 200), 3).unwrap();
+        assert!(header.len() <= LINK_BOUND);
+        assert_eq!(rels(&header), ["first", "prev", "next"]);
+        // Each link over half the bound: `next` alone.
+        let header = links(&q(LINK_BOUND / 2 + 10), 3).unwrap();
+        assert_eq!(rels(&header), ["next"]);
+        // `next` does not fit: no header, rather than one that looks like the last page.
+        assert_eq!(links(&q(LINK_BOUND), 3), None);
+        // On the last page there is no `next`; `prev` comes first.
+        let last = format!(
+            "{}&sysparm_limit=1&sysparm_offset=2",
+            long_query(LINK_BOUND / 2 + 10)
+        );
+        assert_eq!(rels(&links(&last, 3).unwrap()), ["prev"]);
+    }
+}

@@ -1,0 +1,158 @@
+//! The Table API's query parameters (`sysparm_*` and plain `field=value` filters).
+
+use crate::http::ApiError;
+use crate::model::filter::parse_bool;
+
+/// `sysparm_display_value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DisplayMode {
+    #[default]
+    Value,
+    Display,
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub query: Option<String>,
+    pub fields: Option<Vec<String>>,
+    pub limit: u64,
+    pub offset: u64,
+    pub display: DisplayMode,
+    pub exclude_reference_link: bool,
+    pub suppress_pagination_header: bool,
+    pub no_count: bool,
+    /// Plain `name=value` pairs; those naming a field of the table filter the list.
+    pub filters: Vec<(String, String)>,
+    /// Every pair as received, for paging links.
+    pub raw: Vec<(String, String)>,
+}
+
+pub const DEFAULT_LIMIT: u64 = 10_000;
+
+fn invalid(name: &str, value: &str, what: &str) -> ApiError {
+    ApiError::bad_request(
+        "Invalid parameter",
+        format!("{name}='{value}' is not valid: {what}"),
+    )
+}
+
+fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
+    parse_bool(value).ok_or_else(|| invalid(name, value, "expected true or false"))
+}
+
+impl Params {
+    pub fn parse(raw_query: Option<&str>) -> Result<Params, ApiError> {
+        let raw: Vec<(String, String)> =
+            form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let mut p = Params {
+            query: None,
+            fields: None,
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            display: DisplayMode::Value,
+            exclude_reference_link: false,
+            suppress_pagination_header: false,
+            no_count: false,
+            filters: Vec::new(),
+            raw: raw.clone(),
+        };
+        for (name, value) in raw {
+            match name.as_str() {
+                "sysparm_query" => p.query = Some(value),
+                "sysparm_fields" => {
+                    let fields: Vec<String> = value
+                        .split(',')
+                        .map(|f| f.trim().to_owned())
+                        .filter(|f| !f.is_empty())
+                        .collect();
+                    // An empty list (pysnow sends `sysparm_fields=` on every call) means all.
+                    p.fields = (!fields.is_empty()).then_some(fields);
+                }
+                "sysparm_limit" => {
+                    p.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| invalid(&name, &value, "expected a positive integer"))?;
+                }
+                "sysparm_offset" => {
+                    p.offset = value
+                        .parse()
+                        .map_err(|_| invalid(&name, &value, "expected a non-negative integer"))?;
+                }
+                "sysparm_display_value" => {
+                    p.display = match value.to_ascii_lowercase().as_str() {
+                        "false" | "" => DisplayMode::Value,
+                        "true" => DisplayMode::Display,
+                        "all" => DisplayMode::All,
+                        _ => return Err(invalid(&name, &value, "expected true, false or all")),
+                    };
+                }
+                "sysparm_exclude_reference_link" => p.exclude_reference_link = flag(&name, &value)?,
+                "sysparm_suppress_pagination_header" => {
+                    p.suppress_pagination_header = flag(&name, &value)?;
+                }
+                "sysparm_no_count" => p.no_count = flag(&name, &value)?,
+                // Other sysparm_* (view, input_display_value, ...) change nothing here.
+                n if n.starts_with("sysparm_") => {}
+                _ => p.filters.push((name, value)),
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let p = Params::parse(None).unwrap();
+        assert_eq!(p.limit, DEFAULT_LIMIT);
+        assert_eq!(p.offset, 0);
+        assert_eq!(p.display, DisplayMode::Value);
+    }
+
+    #[test]
+    fn reads_every_parameter() {
+        let p = Params::parse(Some(
+            "sysparm_query=active%3Dtrue%5EnameSTARTSWITHa&sysparm_fields=name,%20sys_id&sysparm_limit=5\
+             &sysparm_offset=10&sysparm_display_value=all&sysparm_exclude_reference_link=true\
+             &sysparm_suppress_pagination_header=true&sysparm_no_count=true&user_name=x&sysparm_view=y",
+        ))
+        .unwrap();
+        assert_eq!(p.query.as_deref(), Some("active=true^nameSTARTSWITHa"));
+        assert_eq!(p.fields.unwrap(), ["name", "sys_id"]);
+        assert_eq!((p.limit, p.offset), (5, 10));
+        assert_eq!(p.display, DisplayMode::All);
+        assert!(p.exclude_reference_link && p.suppress_pagination_header && p.no_count);
+        assert_eq!(p.filters, [("user_name".to_owned(), "x".to_owned())]);
+    }
+
+    #[test]
+    fn an_empty_field_list_means_every_field() {
+        assert_eq!(Params::parse(Some("sysparm_fields=")).unwrap().fields, None);
+        assert_eq!(
+            Params::parse(Some("sysparm_fields=%20,")).unwrap().fields,
+            None
+        );
+    }
+
+    #[test]
+    fn rejects_bad_numbers_and_modes() {
+        for q in [
+            "sysparm_limit=0",
+            "sysparm_limit=-1",
+            "sysparm_limit=x",
+            "sysparm_offset=-5",
+            "sysparm_display_value=maybe",
+            "sysparm_no_count=perhaps",
+        ] {
+            assert!(Params::parse(Some(q)).is_err(), "{q}");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Roles: the built-in set, containment, and each user's effective roles.
+//!
+//! A user's effective roles (granted directly or contained by a granted role) are kept in the
+//! read-only `sys_user.roles` field, recomputed in the same transaction as any write that changes
+//! them, so authentication reads one row and never walks the role graph.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Result, input::Changes};
+use crate::model::filter::{Filter, Select};
+use crate::model::registry::{Table, table};
+use crate::model::value::Value;
+use crate::storage::Tx;
+
+/// The role that passes every role check.
+pub const ADMIN: &str = "admin";
+
+/// Roles present in every database, with their descriptions.
+pub const BUILTIN_ROLES: &[(&str, &str)] = &[
+    (ADMIN, "Full access to every table and API"),
+    ("interaction_agent", "Creates and edits interactions"),
+    ("interaction_admin", "Administers interactions"),
+    (
+        "awa_integration_user",
+        "Calls the Advanced Work Assignment integration APIs",
+    ),
+    (
+        "awa_agent",
+        "Receives work through Advanced Work Assignment",
+    ),
+    (
+        "awa_manager",
+        "Supervises agents and may observe conversations",
+    ),
+    ("awa_admin", "Administers Advanced Work Assignment"),
+];
+
+/// (role, contained role) pairs present in every database.
+pub const BUILTIN_CONTAINS: &[(&str, &str)] = &[
+    ("interaction_admin", "interaction_agent"),
+    ("awa_manager", "interaction_agent"),
+    ("awa_admin", "awa_manager"),
+];
+
+/// Whether a user whose effective roles are `roles` (the `sys_user.roles` list) holds `role`.
+pub fn holds(roles: &str, role: &str) -> bool {
+    roles.split(',').any(|r| r == role || r == ADMIN)
+}
+
+/// Every role reachable from `direct` through containment (role ids in, role ids out).
+pub fn closure<'a>(
+    direct: impl IntoIterator<Item = &'a str>,
+    contains: &HashMap<&'a str, Vec<&'a str>>,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&str> = direct.into_iter().collect();
+    while let Some(role) = stack.pop() {
+        if seen.insert(role) {
+            stack.extend(contains.get(role).into_iter().flatten().copied());
+        }
+    }
+    seen
+}
+
+fn sys(name: &str) -> &'static Table {
+    table(name).expect("role tables are in the registry")
+}
+
+/// The role graph, loaded once per recomputation: role id to name, and containment edges.
+struct Graph {
+    names: HashMap<String, String>,
+    edges: Vec<(String, String)>,
+}
+
+impl Graph {
+    async fn load(tx: &mut Tx) -> Result<Graph> {
+        let names = tx
+            .select(sys("sys_user_role"), &Select::all())
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.sys_id().to_owned(),
+                    r.str("name").unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let edges = tx
+            .select(sys("sys_user_role_contains"), &Select::all())
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.str("role")?.to_owned(), r.str("contains")?.to_owned())))
+            .collect();
+        Ok(Graph { names, edges })
+    }
+
+    /// The `sys_user.roles` text for a user granted `direct` role ids.
+    fn effective(&self, direct: &[String]) -> Value {
+        let mut contains: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (role, inner) in &self.edges {
+            contains
+                .entry(role.as_str())
+                .or_default()
+                .push(inner.as_str());
+        }
+        let names: BTreeSet<&str> = closure(direct.iter().map(String::as_str), &contains)
+            .into_iter()
+            .filter_map(|id| self.names.get(id).map(String::as_str))
+            .collect();
+        Value::text(names.into_iter().collect::<Vec<_>>().join(","))
+    }
+}
+
+/// Recomputes `sys_user.roles` for the given users, or for every user when `users` is None.
+pub async fn recompute(tx: &mut Tx, users: Option<&[&str]>) -> Result<()> {
+    // Serialised, so that two concurrent grants (on two nodes) cannot each compute the roles
+    // without the other's grant: the second waits, then reads the first's committed rows.
+    tx.lock("roles").await?;
+    let graph = Graph::load(tx).await?;
+    let user_table = sys("sys_user");
+    let grants_table = sys("sys_user_has_role");
+    let (user_filter, grant_filter) = match users {
+        Some(ids) => {
+            let ids: Vec<Value> = ids.iter().map(|id| Value::text(*id)).collect();
+            (
+                Filter::one_of(user_table, "sys_id", ids.clone()),
+                Filter::one_of(grants_table, "user", ids),
+            )
+        }
+        None => (Filter::All, Filter::All),
+    };
+    let mut direct: HashMap<String, Vec<String>> = HashMap::new();
+    for grant in tx
+        .select(grants_table, &Select::filter(grant_filter))
+        .await?
+    {
+        if let (Some(user), Some(role)) = (grant.str("user"), grant.str("role")) {
+            direct
+                .entry(user.to_owned())
+                .or_default()
+                .push(role.to_owned());
+        }
+    }
+    for user in tx.select(user_table, &Select::filter(user_filter)).await? {
+        let roles = graph.effective(direct.get(user.sys_id()).map_or(&[][..], Vec::as_slice));
+        if *user.get("roles") != roles {
+            let change = crate::model::value::Record::new().with("roles", roles);
+            tx.update(user_table, user.sys_id(), &change).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure every built-in role and containment exists; returns whether anything was added.
+pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
+    let roles = sys("sys_user_role");
+    let mut added = false;
+    let mut ids = HashMap::new();
+    for (name, description) in BUILTIN_ROLES {
+        let existing = tx
+            .select(
+                roles,
+                &Select::filter(Filter::eq(roles, "name", (*name).into())),
+            )
+            .await?;
+        let id = match existing.first() {
+            Some(r) => r.sys_id().to_owned(),
+            None => {
+                added = true;
+                let changes = Changes::default()
+                    .set(roles.field("name").expect("name"), Value::text(*name))
+                    .set(
+                        roles.field("description").expect("description"),
+                        Value::text(*description),
+                    );
+                let rec = super::insert(tx, roles, None, changes, "system").await?;
+                rec.sys_id().to_owned()
+            }
+        };
+        ids.insert(*name, id);
+    }
+    let contains = sys("sys_user_role_contains");
+    for (role, inner) in BUILTIN_CONTAINS {
+        let (role, inner) = (&ids[role], &ids[inner]);
+        let filter = Filter::eq(contains, "role", role.as_str().into()).and(Filter::eq(
+            contains,
+            "contains",
+            inner.as_str().into(),
+        ));
+        if tx
+            .select(contains, &Select::filter(filter))
+            .await?
+            .is_empty()
+        {
+            added = true;
+            let changes = Changes::default()
+                .set(contains.field("role").expect("role"), Value::text(role))
+                .set(
+                    contains.field("contains").expect("contains"),
+                    Value::text(inner),
+                );
+            let _ = super::insert(tx, contains, None, changes, "system").await?;
+        }
+    }
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closure_follows_containment_and_survives_cycles() {
+        let contains = HashMap::from([("a", vec!["b"]), ("b", vec!["c", "a"]), ("x", vec!["y"])]);
+        let got: Vec<_> = closure(["a"], &contains).into_iter().collect();
+        assert_eq!(got, ["a", "b", "c"]);
+        assert!(closure([], &contains).is_empty());
+    }
+
+    #[test]
+    fn admin_holds_everything() {
+        assert!(holds("admin", "awa_manager"));
+        assert!(holds("interaction_agent,awa_manager", "awa_manager"));
+        assert!(!holds("interaction_agent", "awa_manager"));
+        assert!(!holds("", "awa_manager"));
+        assert!(!holds("awa_manager_x", "awa_manager"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The platform's rules about records, applied on every write path.
+
+use super::{RecordError, Result, roles};
+use crate::model::registry::{Table, table};
+use crate::model::value::{self, Record, Value};
+use crate::storage::Tx;
+
+/// Interaction numbers: `IMS` and seven digits (more once past 9,999,999).
+pub fn interaction_number(n: i64) -> String {
+    format!("IMS{n:07}")
+}
+
+pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Result<()> {
+    match table.name {
+        "sys_user" => {
+            derive_user_name(rec);
+            rec.set("roles", Value::Null);
+        }
+        "interaction" => {
+            let n = tx.next_number("interaction").await?;
+            rec.set("number", Value::Text(interaction_number(n)));
+            if rec.get("state").is_null() {
+                rec.set("state", Value::text("new"));
+            }
+            if rec.get("opened_at").is_null() {
+                rec.set("opened_at", Value::Text(value::now()));
+            }
+        }
+        "sys_cs_conversation_member" => check_observer(tx, rec).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+pub async fn before_update(
+    tx: &mut Tx,
+    table: &Table,
+    before: &Record,
+    rec: &mut Record,
+) -> Result<()> {
+    match table.name {
+        "sys_user" => derive_user_name(rec),
+        "sys_cs_conversation_member"
+            if rec.get("member_type") != before.get("member_type")
+                || rec.get("member") != before.get("member") =>
+        {
+            check_observer(tx, rec).await?
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Keeps derived data in step after a write (`before` is None for an insert, `after` for a delete).
+pub async fn after_write(
+    tx: &mut Tx,
+    table: &Table,
+    before: Option<&Record>,
+    after: Option<&Record>,
+) -> Result<()> {
+    match table.name {
+        "sys_user_has_role" => {
+            let mut users: Vec<&str> = [before, after]
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.str("user"))
+                .collect();
+            users.dedup();
+            roles::recompute(tx, Some(&users)).await
+        }
+        "sys_user_role_contains" => roles::recompute(tx, None).await,
+        // A new password or a deactivation ends every OAuth session of the user.
+        "sys_user" => match (before, after) {
+            (Some(b), Some(a))
+                if b.get("user_password") != a.get("user_password")
+                    || (b.get("active") == &Value::Bool(true)
+                        && a.get("active") != &Value::Bool(true)) =>
+            {
+                super::tokens::revoke_all_of(tx, a.sys_id()).await
+            }
+            _ => Ok(()),
+        },
+        // A new role changes nobody's roles until it is granted or contained.
+        "sys_user_role" if before.is_some() => roles::recompute(tx, None).await,
+        _ => Ok(()),
+    }
+}
+
+/// `name` is "first last", as the platform derives it.
+fn derive_user_name(rec: &mut Record) {
+    let first = rec.str("first_name").unwrap_or_default();
+    let last = rec.str("last_name").unwrap_or_default();
+    let name = format!("{first} {last}").trim().to_owned();
+    rec.set("name", Value::text(name));
+}
+
+/// Only managers may observe a conversation.
+async fn check_observer(tx: &mut Tx, member: &Record) -> Result<()> {
+    if member.str("member_type") != Some("observer") {
+        return Ok(());
+    }
+    let users = table("sys_user").expect("sys_user");
+    let user = match member.str("member") {
+        Some(id) => tx.get(users, id).await?,
+        None => None,
+    };
+    let roles = user
+        .as_ref()
+        .and_then(|u| u.str("roles"))
+        .unwrap_or_default();
+    if roles::holds(roles, "awa_manager") {
+        Ok(())
+    } else {
+        Err(RecordError::Forbidden(
+            "A conversation member of type observer must hold the awa_manager role".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_seven_digits() {
+        assert_eq!(interaction_number(75), "IMS0000075");
+        assert_eq!(interaction_number(12345678), "IMS12345678");
+    }
+
+    #[test]
+    fn user_name_is_first_and_last() {
+        let mut r = Record::new()
+            .with("first_name", Value::text("Ada"))
+            .with("last_name", Value::text("Lovelace"));
+        derive_user_name(&mut r);
+        assert_eq!(r.str("name"), Some("Ada Lovelace"));
+        let mut r = Record::new().with("last_name", Value::text("Lovelace"));
+        derive_user_name(&mut r);
+        assert_eq!(r.str("name"), Some("Lovelace"));
+        let mut r = Record::new();
+        derive_user_name(&mut r);
+        assert!(r.get("name").is_null());
+    }
+}

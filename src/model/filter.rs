@@ -1,0 +1,358 @@
+//! Typed, table-checked conditions: what storage translates into parameterised SQL.
+//!
+//! [`crate::model::query`] parses an encoded query without knowing any table; this module checks every
+//! field against the registry and converts every value to the field's type, so storage never sees
+//! a name that is not a registry column nor a value it would have to splice into SQL.
+
+use crate::model::query::{Condition, EncodedQuery, Operator};
+use crate::model::registry::{Access, Field, FieldType, Table};
+use crate::model::value::{Value, is_date_time};
+
+/// A condition tree over one table's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// Matches every record.
+    All,
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Cond(&'static Field, Op),
+}
+
+/// A comparison; values are already of the field's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Eq(Value),
+    Ne(Value),
+    Contains(String),
+    NotContains(String),
+    StartsWith(String),
+    EndsWith(String),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    IsEmpty,
+    IsNotEmpty,
+    Lt(Value),
+    Le(Value),
+    Gt(Value),
+    Ge(Value),
+    Between(Value, Value),
+}
+
+/// A read: which records, in which order, which page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Select {
+    pub filter: Filter,
+    /// (field, descending); `sys_id` is always the last tie-breaker so pages are stable.
+    pub order: Vec<(&'static Field, bool)>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+    /// Inside a write transaction: lock the rows read until it ends, so a concurrent writer on
+    /// another connection (or node) waits and then sees this one's result.
+    pub lock: Option<RowLock>,
+}
+
+/// How strongly a transaction holds the rows it read (PostgreSQL's row-level lock modes; on
+/// SQLite, whose one writer already holds everything, none is needed).
+///
+/// Every transaction takes its locks parent first (a referenced record before the records that
+/// reference it), so the modes below cannot wait on each other in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// About to change or delete the row: every other lock waits (`FOR UPDATE`).
+    Update,
+    /// Relying on the row staying as read (a credential checked before a token is issued):
+    /// concurrent readers of the same kind go on, a change or a delete waits (`FOR SHARE`).
+    Share,
+    /// Relying on the row existing (a record about to reference it): only a delete, or a change
+    /// of its key, waits (`FOR KEY SHARE`, what a foreign key takes).
+    KeyShare,
+}
+
+impl Select {
+    pub fn all() -> Self {
+        Select {
+            filter: Filter::All,
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+            lock: None,
+        }
+    }
+
+    /// Locks the rows read for an update (see [`RowLock::Update`]).
+    pub fn locked(self) -> Self {
+        self.locked_as(RowLock::Update)
+    }
+
+    pub fn locked_as(mut self, lock: RowLock) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
+    pub fn filter(filter: Filter) -> Self {
+        Select {
+            filter,
+            ..Select::all()
+        }
+    }
+
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+impl Filter {
+    /// `field = value` on a field the caller knows exists.
+    pub fn eq(table: &'static Table, field: &str, value: Value) -> Filter {
+        Filter::Cond(known(table, field), Op::Eq(value))
+    }
+
+    /// `field IN (values)` on a field the caller knows exists.
+    pub fn one_of(table: &'static Table, field: &str, values: Vec<Value>) -> Filter {
+        Filter::Cond(known(table, field), Op::In(values))
+    }
+
+    pub fn and(self, other: Filter) -> Filter {
+        match (self, other) {
+            (Filter::All, f) | (f, Filter::All) => f,
+            (Filter::And(mut a), b) => {
+                a.push(b);
+                Filter::And(a)
+            }
+            (a, b) => Filter::And(vec![a, b]),
+        }
+    }
+}
+
+fn known(table: &'static Table, field: &str) -> &'static Field {
+    table
+        .field(field)
+        .unwrap_or_else(|| panic!("{}.{field} is not in the registry", table.name))
+}
+
+/// A query that names something the table does not have, or a value of the wrong type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterError(pub String);
+
+/// Checks an encoded query against `table` and types its values.
+pub fn resolve(table: &'static Table, query: &EncodedQuery) -> Result<Select, FilterError> {
+    let alternatives = query
+        .alternatives
+        .iter()
+        .map(|conjunction| {
+            let clauses = conjunction
+                .clauses
+                .iter()
+                .map(|d| {
+                    let conds = d
+                        .conditions
+                        .iter()
+                        .map(|c| condition(table, c))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(one_or_many(conds, Filter::Or))
+                })
+                .collect::<Result<Vec<_>, FilterError>>()?;
+            Ok(one_or_many(clauses, Filter::And))
+        })
+        .collect::<Result<Vec<_>, FilterError>>()?;
+    let filter = if alternatives.is_empty() {
+        Filter::All
+    } else {
+        one_or_many(alternatives, Filter::Or)
+    };
+    let order = query
+        .order_by
+        .iter()
+        .map(|o| Ok((queryable(table, &o.field)?, o.descending)))
+        .collect::<Result<_, FilterError>>()?;
+    Ok(Select {
+        filter,
+        order,
+        ..Select::all()
+    })
+}
+
+fn one_or_many(mut items: Vec<Filter>, many: fn(Vec<Filter>) -> Filter) -> Filter {
+    if items.len() == 1 {
+        items.pop().expect("one item")
+    } else {
+        many(items)
+    }
+}
+
+/// A field that exists and may be queried (write-only fields may not).
+pub fn queryable(table: &'static Table, name: &str) -> Result<&'static Field, FilterError> {
+    match table.field(name) {
+        Some(f) if f.access != Access::WriteOnly => Ok(f),
+        _ => Err(FilterError(format!(
+            "Invalid query: field '{name}' does not exist in table '{}'",
+            table.name
+        ))),
+    }
+}
+
+fn condition(table: &'static Table, c: &Condition) -> Result<Filter, FilterError> {
+    let field = queryable(table, &c.field)?;
+    let typed = |v: &str| typed_value(field, v);
+    let text_only = |v: &str, op: fn(String) -> Op| {
+        if matches!(field.ty, FieldType::Boolean | FieldType::Integer) {
+            Err(FilterError(format!(
+                "Invalid query: operator on '{}' needs a text field",
+                field.name
+            )))
+        } else {
+            Ok(op(v.to_owned()))
+        }
+    };
+    let op = match &c.op {
+        // `field=` with nothing after it asks for empty values, as on the platform.
+        Operator::Eq(v) if v.is_empty() => Op::IsEmpty,
+        Operator::Ne(v) if v.is_empty() => Op::IsNotEmpty,
+        Operator::Eq(v) => Op::Eq(typed(v)?),
+        Operator::Ne(v) => Op::Ne(typed(v)?),
+        // An empty operand is contained in, starts and ends every non-empty value (the
+        // platform's `LIKE '%%'`); decided here so both backends agree.
+        Operator::Like(v) | Operator::StartsWith(v) | Operator::EndsWith(v) if v.is_empty() => {
+            text_only(v, |_| Op::IsNotEmpty)?
+        }
+        Operator::NotLike(v) if v.is_empty() => text_only(v, |_| Op::IsEmpty)?,
+        Operator::Like(v) => text_only(v, Op::Contains)?,
+        Operator::NotLike(v) => text_only(v, Op::NotContains)?,
+        Operator::StartsWith(v) => text_only(v, Op::StartsWith)?,
+        Operator::EndsWith(v) => text_only(v, Op::EndsWith)?,
+        Operator::In(vs) => Op::In(vs.iter().map(|v| typed(v)).collect::<Result<_, _>>()?),
+        Operator::NotIn(vs) => Op::NotIn(vs.iter().map(|v| typed(v)).collect::<Result<_, _>>()?),
+        Operator::IsEmpty => Op::IsEmpty,
+        Operator::IsNotEmpty => Op::IsNotEmpty,
+        Operator::Lt(v) => Op::Lt(typed(v)?),
+        Operator::Le(v) => Op::Le(typed(v)?),
+        Operator::Gt(v) => Op::Gt(typed(v)?),
+        Operator::Ge(v) => Op::Ge(typed(v)?),
+        Operator::Between(a, b) => Op::Between(typed(a)?, typed(b)?),
+    };
+    Ok(Filter::Cond(field, op))
+}
+
+/// Converts a query value to the field's type.
+fn typed_value(field: &Field, v: &str) -> Result<Value, FilterError> {
+    let bad = |what: &str| {
+        FilterError(format!(
+            "Invalid query: '{v}' is not {what} (field '{}')",
+            field.name
+        ))
+    };
+    match field.ty {
+        FieldType::Boolean => parse_bool(v)
+            .map(Value::Bool)
+            .ok_or_else(|| bad("a boolean")),
+        FieldType::Integer => v
+            .parse::<i64>()
+            .map(Value::Int)
+            .map_err(|_| bad("an integer")),
+        // A date alone compares as the start of that day.
+        FieldType::DateTime if is_date_time(v) || is_date(v) => Ok(Value::Text(v.to_owned())),
+        FieldType::DateTime => Err(bad("a date-time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)")),
+        _ => Ok(Value::Text(v.to_owned())),
+    }
+}
+
+fn is_date(v: &str) -> bool {
+    is_date_time(&format!("{v} 00:00:00"))
+}
+
+/// The platform's spellings of a boolean: `true`/`false` (any case) and `1`/`0`.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ if v.eq_ignore_ascii_case("true") => Some(true),
+        _ if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::query::parse;
+    use crate::model::registry::table;
+
+    fn resolve_str(t: &str, q: &str) -> Result<Select, FilterError> {
+        resolve(table(t).unwrap(), &parse(q).unwrap())
+    }
+
+    #[test]
+    fn types_values_by_field() {
+        let s = resolve_str("sys_user", "active=true^sys_mod_count>2").unwrap();
+        let Filter::And(clauses) = s.filter else {
+            panic!("{:?}", s.filter)
+        };
+        assert!(
+            matches!(&clauses[0], Filter::Cond(f, Op::Eq(Value::Bool(true))) if f.name == "active")
+        );
+        assert!(
+            matches!(&clauses[1], Filter::Cond(f, Op::Gt(Value::Int(2))) if f.name == "sys_mod_count")
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_and_write_only_fields() {
+        let e = resolve_str("sys_user", "nope=1").unwrap_err();
+        assert!(e.0.contains("'nope'"), "{e}");
+        assert!(resolve_str("sys_user", "user_passwordSTARTSWITH$").is_err());
+        assert!(resolve_str("sys_user", "ORDERBYnope").is_err());
+    }
+
+    #[test]
+    fn rejects_badly_typed_values() {
+        assert!(resolve_str("sys_user", "active=maybe").is_err());
+        assert!(resolve_str("sys_user", "sys_mod_count<x").is_err());
+        assert!(resolve_str("sys_user", "activeLIKEtr").is_err());
+    }
+
+    #[test]
+    fn date_times_are_checked() {
+        assert!(resolve_str("interaction", "opened_at>2026-01-01").is_ok());
+        assert!(resolve_str("interaction", "opened_at>=2026-01-01 10:00:00").is_ok());
+        let e = resolve_str("interaction", "opened_at<garbage").unwrap_err();
+        assert!(e.0.contains("opened_at"), "{e}");
+    }
+
+    #[test]
+    fn empty_text_operands() {
+        for q in ["emailLIKE", "emailSTARTSWITH", "emailENDSWITH"] {
+            let s = resolve_str("sys_user", q).unwrap();
+            assert!(matches!(s.filter, Filter::Cond(_, Op::IsNotEmpty)), "{q}");
+        }
+        let s = resolve_str("sys_user", "emailNOT LIKE").unwrap();
+        assert!(matches!(s.filter, Filter::Cond(_, Op::IsEmpty)));
+    }
+
+    #[test]
+    fn empty_equals_means_is_empty() {
+        let s = resolve_str("sys_user", "email=").unwrap();
+        assert!(matches!(s.filter, Filter::Cond(_, Op::IsEmpty)));
+    }
+
+    #[test]
+    fn no_conditions_match_all() {
+        assert_eq!(resolve_str("sys_user", "").unwrap().filter, Filter::All);
+    }
+
+    #[test]
+    fn nq_and_or_nest() {
+        let s = resolve_str(
+            "sys_user",
+            "user_name=a^ORuser_name=b^active=true^NQemail=x",
+        )
+        .unwrap();
+        let Filter::Or(alts) = s.filter else { panic!() };
+        assert_eq!(alts.len(), 2);
+        let Filter::And(first) = &alts[0] else {
+            panic!()
+        };
+        assert!(matches!(&first[0], Filter::Or(v) if v.len() == 2));
+    }
+}

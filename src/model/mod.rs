@@ -1,0 +1,11 @@
+//! What records are, independent of where they are stored or how they are asked for: the
+//! tables and their fields, the values a record holds, and the queries that select records.
+
+/// Typed, table-checked query conditions.
+pub mod filter;
+/// The encoded-query (`sysparm_query`) parser.
+pub mod query;
+/// Every table and field switchboard stores.
+pub mod registry;
+/// Record values, sys_ids and timestamps.
+pub mod value;

@@ -1,0 +1,451 @@
+//! The table registry: every table switchboard stores, its fields and their rules.
+//!
+//! The Table API, rendering, query translation, the SQL schema check and the record rules all
+//! read this one description, so a table or field is added here and nowhere else.
+
+/// What a field holds, which decides how it is validated, stored, compared and rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Boolean,
+    Integer,
+    /// `YYYY-MM-DD HH:MM:SS` in UTC; stored as text, which sorts chronologically.
+    DateTime,
+    /// A sys_id of a record of the named table.
+    Reference(&'static str),
+    /// A JSON document, stored as text.
+    Json,
+}
+
+/// What happens to a reference field when the record it points at is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// The referring field is emptied (the platform's default cascade rule).
+    Clear,
+    /// The referring record is deleted too.
+    Cascade,
+}
+
+/// Who may write a field through the Table API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Maintained by switchboard (sys_* fields, numbers, derived fields); writes are ignored.
+    ReadOnly,
+    /// Accepted on write, never rendered or queryable (passwords, secrets).
+    WriteOnly,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub access: Access,
+    /// Value given to a new record that does not supply one (as Table API text).
+    pub default: Option<&'static str>,
+    pub on_delete: OnDelete,
+    /// The values an integer field may hold, inclusive: checked on every write, so a value
+    /// that means nothing (a negative count, a lifespan past any date) is refused at the door
+    /// rather than failing wherever it is used.
+    pub range: Option<(i64, i64)>,
+}
+
+/// Which roles may read a table through the Table API (admin may always read and write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAccess {
+    /// Any authenticated user.
+    Authenticated,
+    /// Users holding one of these roles (directly or by containment).
+    Roles(&'static [&'static str]),
+    /// Only admin.
+    AdminOnly,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub fields: &'static [Field],
+    /// Fields tried in order for a record's display value; the first non-empty one wins.
+    pub display: &'static [&'static str],
+    /// Sets of fields whose combined values are unique across the table.
+    pub unique: &'static [&'static [&'static str]],
+    pub read: ReadAccess,
+}
+
+impl Table {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        // Tables are 'static, so the field outlives the borrow of self.
+        let fields: &'static [Field] = self.fields;
+        fields.iter().find(|f| f.name == name)
+    }
+
+    /// Fields a client may see (everything but write-only ones), in declaration order.
+    pub fn readable_fields(&self) -> impl Iterator<Item = &'static Field> {
+        let fields: &'static [Field] = self.fields;
+        fields.iter().filter(|f| f.access != Access::WriteOnly)
+    }
+}
+
+const fn field(name: &'static str, ty: FieldType) -> Field {
+    Field {
+        name,
+        ty,
+        access: Access::ReadWrite,
+        default: None,
+        on_delete: OnDelete::Clear,
+        range: None,
+    }
+}
+const fn string(name: &'static str) -> Field {
+    field(name, FieldType::String)
+}
+const fn boolean(name: &'static str, default: &'static str) -> Field {
+    with_default(field(name, FieldType::Boolean), default)
+}
+const fn reference(name: &'static str, table: &'static str) -> Field {
+    field(name, FieldType::Reference(table))
+}
+const fn owned_by(name: &'static str, table: &'static str) -> Field {
+    let mut f = reference(name, table);
+    f.on_delete = OnDelete::Cascade;
+    f
+}
+const fn read_only(mut f: Field) -> Field {
+    f.access = Access::ReadOnly;
+    f
+}
+const fn write_only(mut f: Field) -> Field {
+    f.access = Access::WriteOnly;
+    f
+}
+const fn with_default(mut f: Field, default: &'static str) -> Field {
+    f.default = Some(default);
+    f
+}
+/// An integer field holding `min..=max`.
+const fn integer(name: &'static str, min: i64, max: i64) -> Field {
+    let mut f = field(name, FieldType::Integer);
+    f.range = Some((min, max));
+    f
+}
+
+/// The longest token lifespan an application may set: ten 365-day years, in seconds. The
+/// platform documents no maximum; without one, a lifespan past the last representable date
+/// made every grant fail.
+pub const MAX_TOKEN_LIFESPAN: i64 = 10 * 365 * 24 * 60 * 60;
+
+/// The fields every record has, in this order, before the table's own.
+pub const SYS_FIELDS: [&str; 6] = [
+    "sys_id",
+    "sys_created_on",
+    "sys_updated_on",
+    "sys_created_by",
+    "sys_updated_by",
+    "sys_mod_count",
+];
+
+/// The sys_* fields as registry entries; every table's `fields` starts with these.
+macro_rules! sys_fields {
+    ($($rest:expr),* $(,)?) => {
+        &[
+            read_only(field("sys_id", FieldType::String)),
+            read_only(field("sys_created_on", FieldType::DateTime)),
+            read_only(field("sys_updated_on", FieldType::DateTime)),
+            read_only(field("sys_created_by", FieldType::String)),
+            read_only(field("sys_updated_by", FieldType::String)),
+            read_only(integer("sys_mod_count", 0, i64::MAX)),
+            $($rest),*
+        ]
+    };
+}
+
+/// Roles that may read the contact-center tables.
+const CONTACT_CENTER_READERS: &[&str] = &["interaction_agent", "awa_integration_user", "awa_agent"];
+
+pub static TABLES: &[Table] = &[
+    Table {
+        name: "sys_user",
+        fields: sys_fields![
+            string("user_name"),
+            string("first_name"),
+            string("last_name"),
+            read_only(string("name")),
+            string("email"),
+            boolean("active", "true"),
+            write_only(string("user_password")),
+            read_only(string("roles")),
+        ],
+        display: &["name", "user_name"],
+        unique: &[&["user_name"]],
+        read: ReadAccess::Authenticated,
+    },
+    Table {
+        name: "sys_user_role",
+        fields: sys_fields![string("name"), string("description")],
+        display: &["name"],
+        unique: &[&["name"]],
+        read: ReadAccess::Authenticated,
+    },
+    Table {
+        name: "sys_user_role_contains",
+        fields: sys_fields![
+            owned_by("role", "sys_user_role"),
+            owned_by("contains", "sys_user_role"),
+        ],
+        display: &[],
+        unique: &[&["role", "contains"]],
+        read: ReadAccess::Authenticated,
+    },
+    Table {
+        name: "sys_user_has_role",
+        fields: sys_fields![
+            owned_by("user", "sys_user"),
+            owned_by("role", "sys_user_role")
+        ],
+        display: &[],
+        unique: &[&["user", "role"]],
+        read: ReadAccess::AdminOnly,
+    },
+    Table {
+        name: "interaction_connector",
+        fields: sys_fields![
+            string("name"),
+            string("type"),
+            boolean("third_party", "false"),
+            boolean("active", "true"),
+        ],
+        display: &["name"],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "awa_queue",
+        fields: sys_fields![string("name"), boolean("active", "true")],
+        display: &["name"],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "interaction",
+        fields: sys_fields![
+            read_only(string("number")),
+            string("type"),
+            reference("channel", "interaction_connector"),
+            string("state"),
+            boolean("active", "true"),
+            reference("queue", "awa_queue"),
+            reference("assigned_to", "sys_user"),
+            reference("opened_for", "sys_user"),
+            reference("opened_by", "sys_user"),
+            reference("closed_by", "sys_user"),
+            field("opened_at", FieldType::DateTime),
+            field("closed_at", FieldType::DateTime),
+            string("context_table"),
+            string("context_document"),
+            string("channel_metadata_table"),
+            string("channel_metadata_document"),
+            string("short_description"),
+        ],
+        display: &["number"],
+        unique: &[&["number"]],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "interaction_json_blob",
+        fields: sys_fields![field("value", FieldType::Json)],
+        display: &[],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "live_group_profile",
+        fields: sys_fields![
+            string("name"),
+            string("description"),
+            boolean("public", "false"),
+            field("metadata", FieldType::Json),
+        ],
+        display: &["name"],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "sys_cs_conversation",
+        fields: sys_fields![
+            owned_by("interaction", "interaction"),
+            with_default(string("state"), "open"),
+            string("topic"),
+        ],
+        display: &[],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "sys_cs_conversation_member",
+        fields: sys_fields![
+            owned_by("conversation", "sys_cs_conversation"),
+            owned_by("member", "sys_user"),
+            string("member_type"),
+            boolean("active", "true"),
+        ],
+        display: &[],
+        unique: &[],
+        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    },
+    Table {
+        name: "sys_cs_provider_application",
+        fields: sys_fields![
+            string("name"),
+            string("inbound_id"),
+            string("provider"),
+            boolean("active", "true"),
+        ],
+        display: &["name"],
+        unique: &[],
+        read: ReadAccess::Roles(&["interaction_agent", "awa_integration_user"]),
+    },
+    Table {
+        name: "external_agent_mapping",
+        fields: sys_fields![
+            owned_by("user", "sys_user"),
+            owned_by("provider_application", "sys_cs_provider_application"),
+            string("external_agent_id"),
+            boolean("active", "true"),
+        ],
+        display: &[],
+        unique: &[&["user", "provider_application"]],
+        read: ReadAccess::Roles(&["interaction_agent", "awa_integration_user"]),
+    },
+    Table {
+        name: "oauth_entity",
+        fields: sys_fields![
+            string("name"),
+            string("client_id"),
+            write_only(string("client_secret")),
+            reference("user", "sys_user"),
+            with_default(
+                integer("access_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
+                "1800"
+            ),
+            with_default(
+                integer("refresh_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
+                "8640000"
+            ),
+        ],
+        display: &["name"],
+        unique: &[&["client_id"]],
+        read: ReadAccess::AdminOnly,
+    },
+    // OAuth tokens, as the platform keeps them: issued by /oauth_token.do, revoked by
+    // /oauth_revoke_token.do or by deleting the record. Only a SHA-256 of each token is stored.
+    Table {
+        name: "oauth_credential",
+        fields: sys_fields![
+            write_only(string("token_hash")),
+            string("token_type"),
+            owned_by("client", "oauth_entity"),
+            owned_by("user", "sys_user"),
+            field("expires", FieldType::DateTime),
+            string("scope"),
+            owned_by("refresh", "oauth_credential"),
+        ],
+        display: &[],
+        unique: &[&["token_hash"]],
+        read: ReadAccess::AdminOnly,
+    },
+];
+
+/// A kind of write, for the rules that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Whether a write can make a credential that was checked earlier (and cached) wrong: a
+/// change to a user, a role, a grant, an application or a token. Issuing a new token cannot.
+pub fn stales_credentials(table: &Table, write: Write) -> bool {
+    match table.name {
+        "oauth_credential" => write != Write::Insert,
+        "sys_user"
+        | "sys_user_role"
+        | "sys_user_has_role"
+        | "sys_user_role_contains"
+        | "oauth_entity" => true,
+        _ => false,
+    }
+}
+
+/// Looks a table up by name.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// Every (table, field) whose reference points at `target`.
+pub fn references_to(target: &str) -> impl Iterator<Item = (&'static Table, &'static Field)> + '_ {
+    TABLES.iter().flat_map(move |t| {
+        t.fields
+            .iter()
+            .filter(move |f| matches!(f.ty, FieldType::Reference(t) if t == target))
+            .map(move |f| (t, f))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_starts_with_the_sys_fields() {
+        for t in TABLES {
+            let names: Vec<_> = t.fields.iter().take(6).map(|f| f.name).collect();
+            assert_eq!(names, SYS_FIELDS, "{}", t.name);
+        }
+    }
+
+    #[test]
+    fn references_display_and_unique_fields_name_real_things() {
+        for t in TABLES {
+            for f in t.fields {
+                if let FieldType::Reference(target) = f.ty {
+                    assert!(table(target).is_some(), "{}.{} -> {target}", t.name, f.name);
+                }
+            }
+            for name in t
+                .display
+                .iter()
+                .chain(t.unique.iter().flat_map(|u| u.iter()))
+            {
+                assert!(t.field(name).is_some(), "{}.{name}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_integer_field_has_a_range_holding_its_default() {
+        for t in TABLES {
+            for f in t.fields.iter().filter(|f| f.ty == FieldType::Integer) {
+                let (min, max) = f.range.unwrap_or_else(|| panic!("{}.{}", t.name, f.name));
+                assert!(min <= max, "{}.{}", t.name, f.name);
+                if let Some(default) = f.default {
+                    let default: i64 = default.parse().unwrap();
+                    assert!((min..=max).contains(&default), "{}.{}", t.name, f.name);
+                }
+            }
+            for f in t.fields.iter().filter(|f| f.ty != FieldType::Integer) {
+                assert_eq!(f.range, None, "{}.{}", t.name, f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn field_names_are_unique_within_a_table() {
+        for t in TABLES {
+            let mut names: Vec<_> = t.fields.iter().map(|f| f.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), t.fields.len(), "{}", t.name);
+        }
+    }
+}

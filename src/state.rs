@@ -1,0 +1,190 @@
+//! What every handler can reach: the storage, the authenticator, the rate limiter, the page
+//! budget and the configuration, opened from a [`Config`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+
+use crate::auth::rate_limit::{RateLimiter, RateLimits};
+use crate::auth::throttle::LoginLimits;
+use crate::auth::{Authenticator, CallerState};
+use crate::fixtures::{bootstrap, demo};
+use crate::http::BodyLimits;
+use crate::http::admission::PageAdmission;
+use crate::server::Limits;
+use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError};
+
+/// Settings that shape a running server.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Pool size and timeouts (PostgreSQL).
+    pub database_pool: PoolSettings,
+    /// Run migrations at start.
+    pub migrate: bool,
+    /// Request bodies above this are refused (the platform's default is 10 MB).
+    pub max_body_bytes: usize,
+    /// How long a verified Basic credential is trusted without re-hashing (0 disables).
+    pub credential_cache_ttl: Duration,
+    /// The first admin's password; random (and logged once) when absent.
+    pub admin_password: Option<String>,
+    /// Load (or restore) the demo data set at start.
+    pub demo: bool,
+    /// Connection-level limits (timeouts, connection cap, header size).
+    pub limits: Limits,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+    /// When failed logins lock a user (or OAuth client) or an address.
+    pub login_limits: LoginLimits,
+    /// Requests per user per API and window (none by default).
+    pub rate_limits: RateLimits,
+    /// Serve TLS only, with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Records that Table API pages being answered may hold at once (0: no bound); see
+    /// [`crate::http::admission`].
+    pub max_records_in_flight: usize,
+    /// How long a page waits for room in that budget before it is answered 503.
+    pub page_wait: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &storage::redact(&self.database_url))
+            .field("database_pool", &self.database_pool)
+            .field("migrate", &self.migrate)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("credential_cache_ttl", &self.credential_cache_ttl)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
+            .field("demo", &self.demo)
+            .field("limits", &self.limits)
+            .field("body_timeout", &self.body_timeout)
+            .field("login_limits", &self.login_limits)
+            .field("rate_limits", &self.rate_limits)
+            .field("tls", &self.tls.is_some())
+            .field("max_records_in_flight", &self.max_records_in_flight)
+            .field("page_wait", &self.page_wait)
+            .finish()
+    }
+}
+
+impl Config {
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    /// Two default pages (10,000 records each) at once.
+    pub const DEFAULT_MAX_RECORDS_IN_FLIGHT: usize = 20_000;
+    pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
+
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            database_pool: PoolSettings::default(),
+            migrate: true,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            credential_cache_ttl: Duration::from_secs(60),
+            admin_password: None,
+            demo: false,
+            limits: Limits::default(),
+            body_timeout: Duration::from_secs(30),
+            login_limits: LoginLimits::default(),
+            rate_limits: RateLimits::default(),
+            tls: None,
+            max_records_in_flight: Self::DEFAULT_MAX_RECORDS_IN_FLIGHT,
+            page_wait: Self::DEFAULT_PAGE_WAIT,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Storage>,
+    pub auth: Arc<Authenticator>,
+    pub rate_limits: Arc<RateLimiter>,
+    /// The budget of records Table API pages hold while they are answered.
+    pub pages: Arc<PageAdmission>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Opens the database, migrates it, and makes sure the built-in roles and first admin exist.
+    pub async fn open(config: Config) -> Result<AppState, StartError> {
+        let store = storage::open_with(&config.database_url, &config.database_pool).await?;
+        if config.migrate {
+            store.migrate().await?;
+        }
+        // The demo's admin is admin/admin: do not generate (and log) a password it replaces.
+        let admin_password = match config.demo {
+            true => Some("admin"),
+            false => config.admin_password.as_deref(),
+        };
+        bootstrap::run(&*store, admin_password).await?;
+        if config.demo {
+            demo::load(&*store).await?;
+        }
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            config.credential_cache_ttl,
+            config.login_limits.clone(),
+        ));
+        let rate_limits = Arc::new(RateLimiter::new(config.rate_limits.clone()));
+        // An identity change committed here or on another node empties this node's cache. Held
+        // weakly: the store keeps the listener, and the authenticator keeps the store.
+        let cache = Arc::downgrade(&auth);
+        store.watch_identity_changes(Arc::new(move |news| {
+            let Some(cache) = cache.upgrade() else {
+                return;
+            };
+            match news {
+                IdentityNews::Changed => cache.invalidate(),
+                IdentityNews::Deaf => cache.suspend_cache(),
+                IdentityNews::Listening => cache.release_cache(),
+            }
+        }));
+        let pages = Arc::new(PageAdmission::new(
+            config.max_records_in_flight,
+            config.page_wait,
+        ));
+        Ok(AppState {
+            store,
+            auth,
+            rate_limits,
+            pages,
+            config: Arc::new(config),
+        })
+    }
+}
+
+impl CallerState for AppState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limits
+    }
+}
+
+impl FromRef<AppState> for BodyLimits {
+    fn from_ref(state: &AppState) -> BodyLimits {
+        BodyLimits {
+            max_bytes: state.config.max_body_bytes,
+            timeout: state.config.body_timeout,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("could not prepare the database: {0}")]
+    Records(#[from] crate::domain::RecordError),
+    #[error("could not listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::server::tls::TlsError),
+}
