@@ -23,7 +23,7 @@ use crate::domain::password;
 use crate::domain::tokens;
 use crate::http::Connection;
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry::table;
+use crate::model::registry;
 use crate::model::value::{Record, Value};
 use crate::state::AppState;
 use crate::storage::Tx;
@@ -309,7 +309,7 @@ async fn client(
         );
         return Err(OAuthError::locked(lockout));
     }
-    let entities = table("oauth_entity").expect("oauth_entity");
+    let entities = &registry::OAUTH_ENTITY;
     let select =
         Select::filter(Filter::eq(entities, "client_id", Value::text(id.as_str()))).limit(1);
     let found = state.store.select(entities, &select).await?.pop();
@@ -491,7 +491,7 @@ async fn hold_user(
     user_id: &str,
     stamp: Option<std::sync::Arc<str>>,
 ) -> Result<Record, OAuthError> {
-    let users = table("sys_user").expect("sys_user");
+    let users = &registry::SYS_USER;
     let user = tx
         .get_held(users, user_id, RowLock::Share)
         .await?
@@ -509,7 +509,7 @@ async fn hold_user(
 /// The application, held until the transaction ends and still as verified (same secret): an
 /// application deleted or given a new secret meanwhile issues nothing.
 async fn hold_client(tx: &mut Tx, verified: &Record) -> Result<Record, OAuthError> {
-    let entities = table("oauth_entity").expect("oauth_entity");
+    let entities = &registry::OAUTH_ENTITY;
     tx.get_held(entities, verified.sys_id(), RowLock::Share)
         .await?
         .filter(|now| now.str("client_secret") == verified.str("client_secret"))

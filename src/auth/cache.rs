@@ -81,7 +81,8 @@ impl CredentialCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    fn held(&self) -> bool {
+    /// Whether the cache is held: it answers and keeps nothing.
+    pub fn held(&self) -> bool {
         self.holds.load(Ordering::Acquire) > 0
     }
 

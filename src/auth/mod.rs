@@ -18,7 +18,7 @@ use crate::domain::{password, roles, tokens};
 use crate::http::ApiError;
 use crate::http::Connection;
 use crate::model::filter::{Filter, Select};
-use crate::model::registry::table;
+use crate::model::registry;
 use crate::storage::{Storage, StorageError};
 use cache::CredentialCache;
 pub use cache::Verified;
@@ -140,6 +140,12 @@ impl Authenticator {
         self.cache.hold();
     }
 
+    /// Whether the credential cache is suspended: at start and whenever this node cannot hear
+    /// other nodes' identity changes (PostgreSQL's listener is not listening).
+    pub fn cache_suspended(&self) -> bool {
+        self.cache.held()
+    }
+
     /// Ends one [`Self::suspend_cache`].
     pub fn release_cache(&self) {
         self.cache.release();
@@ -201,7 +207,7 @@ impl Authenticator {
         }
         self.admit(account, from)?;
         let epoch = self.cache.epoch();
-        let users = table("sys_user").expect("sys_user");
+        let users = &registry::SYS_USER;
         let found = self
             .store
             .select(
@@ -255,11 +261,7 @@ impl Authenticator {
         let epoch = self.cache.epoch();
         let record = tokens::find_access(&*self.store, token).await?;
         let user = match record.as_ref().and_then(|t| t.str("user")) {
-            Some(id) => {
-                self.store
-                    .get(table("sys_user").expect("sys_user"), id)
-                    .await?
-            }
+            Some(id) => self.store.get(&registry::SYS_USER, id).await?,
             None => None,
         };
         let Some(caller) = user.as_ref().and_then(active_caller) else {
@@ -392,7 +394,7 @@ impl<R: Role, S: CallerState> FromRequestParts<S> for Authorized<R> {
 }
 
 macro_rules! roles {
-    ($($(#[$doc:meta])* $name:ident = $role:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident = $role:expr;)*) => {$(
         $(#[$doc])*
         pub struct $name;
         impl Role for $name {
@@ -403,9 +405,9 @@ macro_rules! roles {
 
 roles! {
     /// Creates and closes interactions; maps agents.
-    InteractionAgent = "interaction_agent";
+    InteractionAgent = crate::model::roles::INTERACTION_AGENT;
     /// Manages conversation members for a CCaaS integration.
-    AwaIntegrationUser = "awa_integration_user";
+    AwaIntegrationUser = crate::model::roles::AWA_INTEGRATION_USER;
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::model::value::{Value, is_date_time};
 pub enum Pending {
     Ready(Value),
     /// A sys_id or display value of a record in the named table.
-    Reference(&'static str, String),
+    Reference(&'static Table, String),
 }
 
 /// Validated values for some fields of one table.
@@ -188,7 +188,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             value_of(&c, "user"),
-            &Pending::Reference("sys_user", "abc".into())
+            &Pending::Reference(&crate::model::registry::SYS_USER, "abc".into())
         );
         let c = changes("sys_user", json!({"user_password": "s3cret"}))
             .await

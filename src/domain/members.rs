@@ -2,23 +2,11 @@
 //! a public fulfiller. The rules behind the Conversation Member API, checked in the documented
 //! order.
 
-use serde_json::{Map, Value as Json};
-
 use super::{Changes, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry::{Table, table};
+use crate::model::registry;
 use crate::model::value::{Record, Value};
 use crate::storage::Tx;
-
-pub const DROPPED: &str = "Request to drop agent processed successfully.";
-pub const UPDATED: &str = "Request to update agent member type processed successfully.";
-pub const INSUFFICIENT_INPUT: &str = "Invalid request. Insufficient input";
-pub const BAD_MEMBER_TYPE: &str = "Invalid request. Member type must be one of [public_fulfiller]";
-pub const NOT_THIRD_PARTY: &str = "Provided interaction is not a third party interaction";
-pub const NO_CONVERSATION: &str = "Conversation for corresponding interaction could not be found";
-pub const NOT_A_MEMBER: &str = "Invalid request. User is not a member of the interaction provided";
-pub const ALREADY_PUBLIC: &str =
-    "Invalid request. User is already a public fulfiller in the interaction provided";
 
 /// The one member type a member can be updated to.
 pub const PUBLIC_FULFILLER: &str = "public_fulfiller";
@@ -39,79 +27,50 @@ pub struct Changed {
     pub interaction: String,
 }
 
-/// A documented refusal; `server_error` is the one the page answers with HTTP 500.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub message: &'static str,
-    pub server_error: bool,
+/// Why a change was refused, in the order the page checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The interaction's channel is not a third-party one.
+    NotThirdParty,
+    /// No such interaction, or it has no conversation.
+    NoConversation,
+    /// The user is not an active member of the conversation.
+    NotAMember,
+    /// `update` of a member who already is a public fulfiller.
+    AlreadyPublic,
 }
 
-fn refuse(message: &'static str) -> Refused {
-    Refused {
-        message,
-        server_error: false,
-    }
-}
-
-fn registry(name: &str) -> &'static Table {
-    table(name).expect("conversation tables are in the registry")
-}
-
-fn text<'a>(body: &'a Map<String, Json>, name: &str) -> Option<&'a str> {
-    body.get(name)
-        .and_then(Json::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
-
-/// The checks on the request alone: input present (1), member type allowed (2).
-pub fn check_input(
-    action: Action,
-    body: &Map<String, Json>,
-) -> std::result::Result<String, Refused> {
-    let interaction = text(body, "interaction_id").ok_or(refuse(INSUFFICIENT_INPUT))?;
-    if action == Action::MakePublic {
-        let member_type = text(body, "member_type").ok_or(refuse(INSUFFICIENT_INPUT))?;
-        if member_type != PUBLIC_FULFILLER {
-            return Err(refuse(BAD_MEMBER_TYPE));
-        }
-    }
-    Ok(interaction.to_owned())
-}
-
-/// Applies `action` to `user`'s membership of the interaction's conversation.
+/// Applies `action` to `user`'s membership of the conversation of the interaction
+/// `interaction_id` (the request's own checks, 1 and 2 on the page, are the API's).
 pub async fn change(
     tx: &mut Tx,
     action: Action,
     user: &str,
-    body: &Map<String, Json>,
+    interaction_id: String,
     actor: &str,
-) -> Result<std::result::Result<Changed, Refused>> {
-    let interaction_id = match check_input(action, body) {
-        Ok(id) => id,
-        Err(refused) => return Ok(Err(refused)),
-    };
+) -> Result<std::result::Result<Changed, Refusal>> {
     // 3. An existing interaction must be third-party; 4. it must have a conversation.
     // Held: the member about to be written refers to the interaction.
     let interaction = tx
-        .get_held(registry("interaction"), &interaction_id, RowLock::KeyShare)
+        .get_held(&registry::INTERACTION, &interaction_id, RowLock::KeyShare)
         .await?;
     let Some(interaction) = interaction else {
-        return Ok(Err(refuse(NO_CONVERSATION)));
+        return Ok(Err(Refusal::NoConversation));
     };
     if !is_third_party(tx, &interaction).await? {
-        return Ok(Err(refuse(NOT_THIRD_PARTY)));
+        return Ok(Err(Refusal::NotThirdParty));
     }
-    let conversations = registry("sys_cs_conversation");
+    let conversations = &registry::SYS_CS_CONVERSATION;
     let filter = Filter::eq(conversations, "interaction", interaction_id.as_str().into());
     let Some(conversation) = tx
         .select(conversations, &Select::filter(filter).limit(1))
         .await?
         .pop()
     else {
-        return Ok(Err(refuse(NO_CONVERSATION)));
+        return Ok(Err(Refusal::NoConversation));
     };
     // 5. The user must be an active member.
-    let members = registry("sys_cs_conversation_member");
+    let members = &registry::SYS_CS_CONVERSATION_MEMBER;
     let filter = Filter::eq(members, "conversation", conversation.sys_id().into())
         .and(Filter::eq(members, "member", user.into()))
         .and(Filter::eq(members, "active", Value::Bool(true)));
@@ -121,16 +80,13 @@ pub async fn change(
         .await?
         .pop()
     else {
-        return Ok(Err(refuse(NOT_A_MEMBER)));
+        return Ok(Err(Refusal::NotAMember));
     };
     let current_type = member.str("member_type").unwrap_or_default().to_owned();
     let changes = match action {
         Action::Drop => Changes::default().value(members, "active", Value::Bool(false)),
         Action::MakePublic if current_type == PUBLIC_FULFILLER => {
-            return Ok(Err(Refused {
-                message: ALREADY_PUBLIC,
-                server_error: true,
-            }));
+            return Ok(Err(Refusal::AlreadyPublic));
         }
         Action::MakePublic => {
             Changes::default().value(members, "member_type", Value::text(PUBLIC_FULFILLER))
@@ -149,60 +105,6 @@ pub async fn is_third_party(tx: &mut Tx, interaction: &Record) -> Result<bool> {
     let Some(channel) = interaction.str("channel") else {
         return Ok(false);
     };
-    let connector = tx.get(registry("interaction_connector"), channel).await?;
+    let connector = tx.get(&registry::INTERACTION_CONNECTOR, channel).await?;
     Ok(connector.is_some_and(|c| c.get("third_party") == &Value::Bool(true)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn body(v: Json) -> Map<String, Json> {
-        v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn input_checks_come_first_and_in_order() {
-        let insufficient = Err(refuse(INSUFFICIENT_INPUT));
-        assert_eq!(check_input(Action::Drop, &body(json!({}))), insufficient);
-        assert_eq!(
-            check_input(Action::Drop, &body(json!({"interaction_id": ""}))),
-            insufficient
-        );
-        assert_eq!(
-            check_input(Action::Drop, &body(json!({"interaction_id": 5}))),
-            insufficient
-        );
-        assert_eq!(
-            check_input(Action::Drop, &body(json!({"interaction_id": "i"}))),
-            Ok("i".into())
-        );
-        // Update needs member_type too; a missing one is insufficient input, not a bad type.
-        assert_eq!(
-            check_input(Action::MakePublic, &body(json!({"interaction_id": "i"}))),
-            insufficient
-        );
-        assert_eq!(
-            check_input(
-                Action::MakePublic,
-                &body(json!({"member_type": "observer"}))
-            ),
-            insufficient
-        );
-        assert_eq!(
-            check_input(
-                Action::MakePublic,
-                &body(json!({"interaction_id": "i", "member_type": "observer"}))
-            ),
-            Err(refuse(BAD_MEMBER_TYPE))
-        );
-        assert_eq!(
-            check_input(
-                Action::MakePublic,
-                &body(json!({"interaction_id": "i", "member_type": "public_fulfiller"}))
-            ),
-            Ok("i".into())
-        );
-    }
 }

@@ -169,7 +169,7 @@ pub fn delete<'a>(
             .get_locked(table, sys_id)
             .await?
             .ok_or(RecordError::NotFound)?;
-        for (referrer, field) in registry::references_to(table.name) {
+        for (referrer, field) in registry::references_to(table) {
             let select = Select::filter(Filter::eq(referrer, field.name, sys_id.into()));
             for dependant in tx.select(referrer, &select).await? {
                 let id = dependant.sys_id().to_owned();
@@ -232,13 +232,12 @@ async fn apply(tx: &mut Tx, rec: &mut Record, changes: Changes) -> Result<()> {
 /// of it waits for this transaction (and then finds, and cascades to, what this one wrote), or
 /// this transaction sees it gone and refuses the reference with a 400. On PostgreSQL this is a
 /// `FOR KEY SHARE` lock, what a foreign key takes; SQLite's one writer needs none.
-async fn hold(tx: &mut Tx, field: &str, target: &'static str, id: &str) -> Result<()> {
-    let table = registry::table(target).expect("reference targets are registry tables");
-    match tx.hold(table, id).await? {
+async fn hold(tx: &mut Tx, field: &str, target: &'static Table, id: &str) -> Result<()> {
+    match tx.hold(target, id).await? {
         true => Ok(()),
         false => Err(RecordError::invalid(
             field,
-            format!("no record in {target} has sys_id '{id}'"),
+            format!("no record in {} has sys_id '{id}'", target.name),
         )),
     }
 }
@@ -247,10 +246,10 @@ async fn hold(tx: &mut Tx, field: &str, target: &'static str, id: &str) -> Resul
 pub async fn resolve_reference(
     tx: &mut Tx,
     field: &str,
-    target: &'static str,
+    table: &'static Table,
     given: &str,
 ) -> Result<String> {
-    let table = registry::table(target).expect("reference targets are registry tables");
+    let target = table.name;
     if is_sys_id(given) && tx.hold(table, given).await? {
         return Ok(given.to_owned());
     }

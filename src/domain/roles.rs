@@ -8,39 +8,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Result, input::Changes};
 use crate::model::filter::{Filter, Select};
-use crate::model::registry::{Table, table};
+use crate::model::registry;
 use crate::model::value::Value;
 use crate::storage::Tx;
 
-/// The role that passes every role check.
-pub const ADMIN: &str = "admin";
-
-/// Roles present in every database, with their descriptions.
-pub const BUILTIN_ROLES: &[(&str, &str)] = &[
-    (ADMIN, "Full access to every table and API"),
-    ("interaction_agent", "Creates and edits interactions"),
-    ("interaction_admin", "Administers interactions"),
-    (
-        "awa_integration_user",
-        "Calls the Advanced Work Assignment integration APIs",
-    ),
-    (
-        "awa_agent",
-        "Receives work through Advanced Work Assignment",
-    ),
-    (
-        "awa_manager",
-        "Supervises agents and may observe conversations",
-    ),
-    ("awa_admin", "Administers Advanced Work Assignment"),
-];
-
-/// (role, contained role) pairs present in every database.
-pub const BUILTIN_CONTAINS: &[(&str, &str)] = &[
-    ("interaction_admin", "interaction_agent"),
-    ("awa_manager", "interaction_agent"),
-    ("awa_admin", "awa_manager"),
-];
+pub use crate::model::roles::ADMIN;
+use crate::model::roles::{BUILT_IN, BUILT_IN_CONTAINS};
 
 /// Whether a user whose effective roles are `roles` (the `sys_user.roles` list) holds `role`.
 pub fn holds(roles: &str, role: &str) -> bool {
@@ -62,10 +35,6 @@ pub fn closure<'a>(
     seen
 }
 
-fn sys(name: &str) -> &'static Table {
-    table(name).expect("role tables are in the registry")
-}
-
 /// The role graph, loaded once per recomputation: role id to name, and containment edges.
 struct Graph {
     names: HashMap<String, String>,
@@ -75,7 +44,7 @@ struct Graph {
 impl Graph {
     async fn load(tx: &mut Tx) -> Result<Graph> {
         let names = tx
-            .select(sys("sys_user_role"), &Select::all())
+            .select(&registry::SYS_USER_ROLE, &Select::all())
             .await?
             .into_iter()
             .map(|r| {
@@ -86,7 +55,7 @@ impl Graph {
             })
             .collect();
         let edges = tx
-            .select(sys("sys_user_role_contains"), &Select::all())
+            .select(&registry::SYS_USER_ROLE_CONTAINS, &Select::all())
             .await?
             .into_iter()
             .filter_map(|r| Some((r.str("role")?.to_owned(), r.str("contains")?.to_owned())))
@@ -117,8 +86,8 @@ pub async fn recompute(tx: &mut Tx, users: Option<&[&str]>) -> Result<()> {
     // without the other's grant: the second waits, then reads the first's committed rows.
     tx.lock("roles").await?;
     let graph = Graph::load(tx).await?;
-    let user_table = sys("sys_user");
-    let grants_table = sys("sys_user_has_role");
+    let user_table = &registry::SYS_USER;
+    let grants_table = &registry::SYS_USER_HAS_ROLE;
     let (user_filter, grant_filter) = match users {
         Some(ids) => {
             let ids: Vec<Value> = ids.iter().map(|id| Value::text(*id)).collect();
@@ -153,10 +122,10 @@ pub async fn recompute(tx: &mut Tx, users: Option<&[&str]>) -> Result<()> {
 
 /// Makes sure every built-in role and containment exists; returns whether anything was added.
 pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
-    let roles = sys("sys_user_role");
+    let roles = &registry::SYS_USER_ROLE;
     let mut added = false;
     let mut ids = HashMap::new();
-    for (name, description) in BUILTIN_ROLES {
+    for (name, description) in BUILT_IN {
         let existing = tx
             .select(
                 roles,
@@ -179,8 +148,8 @@ pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
         };
         ids.insert(*name, id);
     }
-    let contains = sys("sys_user_role_contains");
-    for (role, inner) in BUILTIN_CONTAINS {
+    let contains = &registry::SYS_USER_ROLE_CONTAINS;
+    for (role, inner) in BUILT_IN_CONTAINS {
         let (role, inner) = (&ids[role], &ids[inner]);
         let filter = Filter::eq(contains, "role", role.as_str().into()).and(Filter::eq(
             contains,

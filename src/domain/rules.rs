@@ -1,7 +1,7 @@
 //! The platform's rules about records, applied on every write path.
 
 use super::{RecordError, Result, roles};
-use crate::model::registry::{Table, table};
+use crate::model::registry::{self, Table};
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
 
@@ -99,7 +99,7 @@ async fn check_observer(tx: &mut Tx, member: &Record) -> Result<()> {
     if member.str("member_type") != Some("observer") {
         return Ok(());
     }
-    let users = table("sys_user").expect("sys_user");
+    let users = &registry::SYS_USER;
     let user = match member.str("member") {
         Some(id) => tx.get(users, id).await?,
         None => None,
@@ -108,7 +108,7 @@ async fn check_observer(tx: &mut Tx, member: &Record) -> Result<()> {
         .as_ref()
         .and_then(|u| u.str("roles"))
         .unwrap_or_default();
-    if roles::holds(roles, "awa_manager") {
+    if roles::holds(roles, crate::model::roles::AWA_MANAGER) {
         Ok(())
     } else {
         Err(RecordError::Forbidden(

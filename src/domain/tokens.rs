@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Changes, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry::{Table, table};
+use crate::model::registry;
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
 
@@ -16,13 +16,6 @@ pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
 /// The platform's one scope.
 pub const SCOPE: &str = "useraccount";
-
-const DEFAULT_ACCESS_LIFESPAN: i64 = 1800;
-const DEFAULT_REFRESH_LIFESPAN: i64 = 8_640_000;
-
-fn credentials() -> &'static Table {
-    table("oauth_credential").expect("oauth_credential is in the registry")
-}
 
 /// A new token: 32 random bytes, URL-safe base64.
 pub fn new_token() -> String {
@@ -35,19 +28,20 @@ pub fn digest(token: &str) -> String {
 }
 
 /// An application's lifespan for a kind of token, in seconds, held to the field's range: a
-/// record written before ranges were checked may hold any integer.
+/// record written before ranges were checked may hold any integer. Without one, the field's
+/// default in the registry.
 pub fn lifespan(client: &Record, kind: &str) -> i64 {
-    let (field, default) = match kind {
-        REFRESH => ("refresh_token_lifespan", DEFAULT_REFRESH_LIFESPAN),
-        _ => ("access_token_lifespan", DEFAULT_ACCESS_LIFESPAN),
+    let name = match kind {
+        REFRESH => "refresh_token_lifespan",
+        _ => "access_token_lifespan",
     };
-    let (min, max) = table("oauth_entity")
-        .and_then(|t| t.field(field))
-        .and_then(|f| f.range)
-        .expect("lifespans have a range in the registry");
-    match client.get(field) {
+    let field = registry::OAUTH_ENTITY
+        .field(name)
+        .expect("lifespans are fields of oauth_entity");
+    let (min, max) = field.range.expect("lifespans have a range");
+    match client.get(name) {
         Value::Int(n) => (*n).clamp(min, max),
-        _ => default,
+        _ => field.integer_default().unwrap_or(min),
     }
 }
 
@@ -70,7 +64,7 @@ pub async fn issue(
     // Saturating, so no lifespan can make issuing a token panic.
     let expires =
         OffsetDateTime::now_utc().saturating_add(time::Duration::seconds(lifespan(client, kind)));
-    let t = credentials();
+    let t = &registry::OAUTH_CREDENTIAL;
     let changes = Changes::default()
         .value(t, "token_hash", Value::Text(digest(&token)))
         .value(t, "token_type", Value::text(kind))
@@ -93,7 +87,7 @@ fn unexpired(token: &Record) -> bool {
 }
 
 fn by_digest(token: &str, kind: Option<&str>) -> Select {
-    let t = credentials();
+    let t = &registry::OAUTH_CREDENTIAL;
     let mut filter = Filter::eq(t, "token_hash", Value::Text(digest(token)));
     if let Some(kind) = kind {
         filter = filter.and(Filter::eq(t, "token_type", kind.into()));
@@ -104,7 +98,7 @@ fn by_digest(token: &str, kind: Option<&str>) -> Select {
 /// The unexpired token record of `kind` for this token, read inside a transaction.
 pub async fn find(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>> {
     let found = tx
-        .select(credentials(), &by_digest(token, Some(kind)))
+        .select(&registry::OAUTH_CREDENTIAL, &by_digest(token, Some(kind)))
         .await?
         .pop();
     Ok(found.filter(unexpired))
@@ -114,7 +108,7 @@ pub async fn find(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>
 /// (and then revokes what was made from the token) or is seen.
 pub async fn find_held(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>> {
     let select = by_digest(token, Some(kind)).locked_as(RowLock::Share);
-    let found = tx.select(credentials(), &select).await?.pop();
+    let found = tx.select(&registry::OAUTH_CREDENTIAL, &select).await?.pop();
     Ok(found.filter(unexpired))
 }
 
@@ -124,7 +118,7 @@ pub async fn find_access(
     token: &str,
 ) -> Result<Option<Record>> {
     let found = store
-        .select(credentials(), &by_digest(token, Some(ACCESS)))
+        .select(&registry::OAUTH_CREDENTIAL, &by_digest(token, Some(ACCESS)))
         .await?
         .pop();
     Ok(found.filter(unexpired))
@@ -134,7 +128,7 @@ pub async fn find_access(
 /// Returns whether there was such a token.
 pub async fn revoke(tx: &mut Tx, token: &str, client: &str) -> Result<bool> {
     let Some(found) = tx
-        .select(credentials(), &by_digest(token, None))
+        .select(&registry::OAUTH_CREDENTIAL, &by_digest(token, None))
         .await?
         .pop()
     else {
@@ -143,13 +137,13 @@ pub async fn revoke(tx: &mut Tx, token: &str, client: &str) -> Result<bool> {
     if found.str("client") != Some(client) {
         return Ok(false);
     }
-    super::delete(tx, credentials(), found.sys_id()).await?;
+    super::delete(tx, &registry::OAUTH_CREDENTIAL, found.sys_id()).await?;
     Ok(true)
 }
 
 /// Revokes every token of a user: its password changed or it was deactivated.
 pub async fn revoke_all_of(tx: &mut Tx, user: &str) -> Result<()> {
-    let t = credentials();
+    let t = &registry::OAUTH_CREDENTIAL;
     let tokens = tx
         .select(t, &Select::filter(Filter::eq(t, "user", user.into())))
         .await?;

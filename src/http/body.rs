@@ -20,21 +20,68 @@ pub struct Body {
     pub format: Option<Format>,
 }
 
-impl Body {
-    /// The body as an object of fields; an empty body is an empty object.
-    pub fn into_object(self) -> Result<serde_json::Map<String, Json>, ApiError> {
-        match self.value {
-            Json::Object(map) => Ok(map),
-            Json::Null => Ok(serde_json::Map::new()),
-            _ => Err(ApiError::unreadable(
-                "The payload must be an object of fields",
-            )),
+/// Why a body could not be read. Each is an answer in the platform's envelope (through
+/// [`ApiError`]); an API whose documented failures have a shape of their own (the Agent
+/// Mapping API) matches on the kind instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyRejection {
+    /// Too large, malformed, or not an object of fields: 400 "Exception while reading request".
+    Unreadable(String),
+    /// The body did not arrive within the body timeout: 408.
+    TooSlow(String),
+    /// Neither JSON nor XML: 415.
+    UnsupportedType(String),
+}
+
+impl From<BodyRejection> for ApiError {
+    fn from(rejection: BodyRejection) -> ApiError {
+        match rejection {
+            BodyRejection::Unreadable(detail) => ApiError::unreadable(detail),
+            BodyRejection::TooSlow(detail) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Exception while reading request",
+                Some(detail),
+            ),
+            BodyRejection::UnsupportedType(detail) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type",
+                Some(detail),
+            ),
         }
     }
 }
 
-fn too_large(length: impl std::fmt::Display, limit: usize) -> ApiError {
-    ApiError::unreadable(format!(
+impl axum::response::IntoResponse for BodyRejection {
+    fn into_response(self) -> axum::response::Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl Body {
+    /// The body as an object of fields; an empty body is an empty object.
+    pub fn into_object(self) -> Result<serde_json::Map<String, Json>, BodyRejection> {
+        match self.value {
+            Json::Object(map) => Ok(map),
+            Json::Null => Ok(serde_json::Map::new()),
+            _ => Err(BodyRejection::Unreadable(
+                "The payload must be an object of fields".into(),
+            )),
+        }
+    }
+
+    /// The body as an API's typed request: an object of fields (an empty body is an empty
+    /// object), whatever the format it came in. The request type decides how lenient each
+    /// field is; what it cannot take is unreadable.
+    pub fn parse<T: serde::de::DeserializeOwned>(self) -> Result<T, BodyRejection> {
+        let object = Json::Object(self.into_object()?);
+        serde_json::from_value(object).map_err(|e| {
+            BodyRejection::Unreadable(format!("The payload does not fit this resource: {e}"))
+        })
+    }
+}
+
+fn too_large(length: impl std::fmt::Display, limit: usize) -> BodyRejection {
+    BodyRejection::Unreadable(format!(
         "Rejected large REST payload with content-length = {length} bytes. Max allowed: {limit} bytes."
     ))
 }
@@ -53,9 +100,9 @@ impl<S: Send + Sync> FromRequest<S> for Body
 where
     BodyLimits: FromRef<S>,
 {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, BodyRejection> {
         let BodyLimits {
             max_bytes: limit,
             timeout,
@@ -80,14 +127,10 @@ where
         let bytes: Bytes = tokio::time::timeout(timeout, reading)
             .await
             .map_err(|_| {
-                ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "Exception while reading request",
-                    Some(format!(
-                        "The request body did not arrive within {} seconds",
-                        timeout.as_secs()
-                    )),
-                )
+                BodyRejection::TooSlow(format!(
+                    "The request body did not arrive within {} seconds",
+                    timeout.as_secs()
+                ))
             })?
             .map_err(|_| too_large(format!("more than {limit}"), limit))?;
         decode(format, &bytes)
@@ -99,25 +142,21 @@ where
 /// limit and the timeout that apply while they arrive. A 415 for a type that is neither JSON
 /// nor XML, a 400 for what cannot be read.
 pub fn read(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, ApiError> {
-    decode(format_of(content_type)?, bytes)
+    Ok(decode(format_of(content_type)?, bytes)?)
 }
 
 /// The format a `Content-Type` header names: `None` without a header, a 415 for another type.
-fn format_of(declared: Option<&str>) -> Result<Option<Format>, ApiError> {
+fn format_of(declared: Option<&str>) -> Result<Option<Format>, BodyRejection> {
     negotiate::content_type(declared).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported Media Type",
-            Some(format!(
-                "Content-Type '{}' is not supported: use application/json or application/xml",
-                declared.unwrap_or_default()
-            )),
-        )
+        BodyRejection::UnsupportedType(format!(
+            "Content-Type '{}' is not supported: use application/json or application/xml",
+            declared.unwrap_or_default()
+        ))
     })
 }
 
 /// Reads the bytes of a body in `format`; a blank body is no body (`Json::Null`).
-fn decode(format: Option<Format>, bytes: &[u8]) -> Result<Body, ApiError> {
+fn decode(format: Option<Format>, bytes: &[u8]) -> Result<Body, BodyRejection> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body {
             value: Json::Null,
@@ -126,16 +165,17 @@ fn decode(format: Option<Format>, bytes: &[u8]) -> Result<Body, ApiError> {
     }
     let value = match format {
         None => {
-            return Err(ApiError::unreadable(
-                "A request with a body must have a Content-Type header (application/json or application/xml)",
+            return Err(BodyRejection::Unreadable(
+                "A request with a body must have a Content-Type header (application/json or application/xml)".into(),
             ));
         }
         // Numbers keep their text as sent (serde_json's `arbitrary_precision`, see Cargo.toml):
         // a text field stores the digits, an integer field refuses what does not fit its range.
-        Some(Format::Json) => serde_json::from_slice::<Json>(bytes)
-            .map_err(|e| ApiError::unreadable(format!("The payload is not valid JSON: {e}")))?,
+        Some(Format::Json) => serde_json::from_slice::<Json>(bytes).map_err(|e| {
+            BodyRejection::Unreadable(format!("The payload is not valid JSON: {e}"))
+        })?,
         Some(Format::Xml) => xml::read(bytes)
-            .map_err(|e| ApiError::unreadable(format!("The payload is not valid XML: {e}")))?,
+            .map_err(|e| BodyRejection::Unreadable(format!("The payload is not valid XML: {e}")))?,
     };
     Ok(Body { value, format })
 }
@@ -202,6 +242,7 @@ mod properties {
                 .expect("a request");
             self.runtime
                 .block_on(Body::from_request(request, &self.limits))
+                .map_err(ApiError::from)
         }
     }
 

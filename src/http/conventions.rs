@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::ErrorEnvelope;
 use super::negotiate::{self, Format};
-use super::respond::Payload;
+use super::respond::{Payload, ResultEnvelope};
 use super::xml;
 
 pub const TRANSACTION_ID: &str = "x-transaction-id";
@@ -116,11 +116,6 @@ fn render(format: Format, mut response: Response) -> Response {
     response.headers_mut().remove(header::CONTENT_LENGTH);
     *response.body_mut() = Body::from(body);
     response
-}
-
-#[derive(serde::Serialize)]
-struct ResultEnvelope<'a> {
-    result: &'a serde_json::Value,
 }
 
 fn to_json(value: &impl serde::Serialize) -> Vec<u8> {

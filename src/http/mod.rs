@@ -11,7 +11,7 @@ pub mod replay;
 pub mod respond;
 pub mod xml;
 
-pub use body::{Body, BodyLimits};
+pub use body::{Body, BodyLimits, BodyRejection};
 pub use connection::Connection;
 pub use error::{ApiError, ErrorEnvelope};
 pub use negotiate::Format;

@@ -8,6 +8,13 @@ use serde_json::Value as Json;
 
 use super::negotiate::Format;
 
+/// The platform's envelope of a successful answer, as [`super::conventions`] writes it in
+/// JSON; the APIs name it with their own response type for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ResultEnvelope<T> {
+    pub result: T,
+}
+
 /// What a response carries, rendered once the format is known.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -32,6 +39,14 @@ pub fn result(status: StatusCode, headers: HeaderMap, value: Json) -> Response {
 
 pub fn ok(value: Json) -> Response {
     result(StatusCode::OK, HeaderMap::new(), value)
+}
+
+/// A `{"result": ...}` response carrying an API's typed response, with the given status.
+/// Serialised through a JSON value, so that XML renders it as any other result.
+pub fn typed(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    // The APIs' response types are plain structs of strings, numbers and lists: they serialise.
+    let value = serde_json::to_value(value).unwrap_or_default();
+    result(status, HeaderMap::new(), value)
 }
 
 /// A response carrying `payload`, with the given status and headers.

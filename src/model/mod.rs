@@ -7,5 +7,7 @@ pub mod filter;
 pub mod query;
 /// Every table and field switchboard stores.
 pub mod registry;
+/// The built-in roles.
+pub mod roles;
 /// Record values, sys_ids and timestamps.
 pub mod value;

@@ -3,18 +3,34 @@
 //! The Table API, rendering, query translation, the SQL schema check and the record rules all
 //! read this one description, so a table or field is added here and nowhere else.
 
+use super::roles::{AWA_AGENT, AWA_INTEGRATION_USER, INTERACTION_AGENT};
+
 /// What a field holds, which decides how it is validated, stored, compared and rendered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     String,
     Boolean,
     Integer,
     /// `YYYY-MM-DD HH:MM:SS` in UTC; stored as text, which sorts chronologically.
     DateTime,
-    /// A sys_id of a record of the named table.
-    Reference(&'static str),
+    /// A sys_id of a record of the table.
+    Reference(&'static Table),
     /// A JSON document, stored as text.
     Json,
+}
+
+/// A reference shows its target's name: tables refer to each other (and to themselves).
+impl std::fmt::Debug for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldType::String => f.write_str("String"),
+            FieldType::Boolean => f.write_str("Boolean"),
+            FieldType::Integer => f.write_str("Integer"),
+            FieldType::DateTime => f.write_str("DateTime"),
+            FieldType::Reference(table) => write!(f, "Reference({})", table.name),
+            FieldType::Json => f.write_str("Json"),
+        }
+    }
 }
 
 /// What happens to a reference field when the record it points at is deleted.
@@ -50,6 +66,13 @@ pub struct Field {
     pub range: Option<(i64, i64)>,
 }
 
+impl Field {
+    /// The default of an integer field, as a number.
+    pub fn integer_default(&self) -> Option<i64> {
+        self.default.and_then(|d| d.parse().ok())
+    }
+}
+
 /// Which roles may read a table through the Table API (admin may always read and write).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadAccess {
@@ -71,6 +94,15 @@ pub struct Table {
     pub unique: &'static [&'static [&'static str]],
     pub read: ReadAccess,
 }
+
+/// Tables are told apart by name (each is one static).
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Table {}
 
 impl Table {
     pub fn field(&self, name: &str) -> Option<&'static Field> {
@@ -102,10 +134,10 @@ const fn string(name: &'static str) -> Field {
 const fn boolean(name: &'static str, default: &'static str) -> Field {
     with_default(field(name, FieldType::Boolean), default)
 }
-const fn reference(name: &'static str, table: &'static str) -> Field {
+const fn reference(name: &'static str, table: &'static Table) -> Field {
     field(name, FieldType::Reference(table))
 }
-const fn owned_by(name: &'static str, table: &'static str) -> Field {
+const fn owned_by(name: &'static str, table: &'static Table) -> Field {
     let mut f = reference(name, table);
     f.on_delete = OnDelete::Cascade;
     f
@@ -160,200 +192,229 @@ macro_rules! sys_fields {
 }
 
 /// Roles that may read the contact-center tables.
-const CONTACT_CENTER_READERS: &[&str] = &["interaction_agent", "awa_integration_user", "awa_agent"];
+const CONTACT_CENTER_READERS: &[&str] = &[INTERACTION_AGENT, AWA_INTEGRATION_USER, AWA_AGENT];
 
-pub static TABLES: &[Table] = &[
-    Table {
-        name: "sys_user",
-        fields: sys_fields![
-            string("user_name"),
-            string("first_name"),
-            string("last_name"),
-            read_only(string("name")),
-            string("email"),
-            boolean("active", "true"),
-            write_only(string("user_password")),
-            read_only(string("roles")),
-        ],
-        display: &["name", "user_name"],
-        unique: &[&["user_name"]],
-        read: ReadAccess::Authenticated,
-    },
-    Table {
-        name: "sys_user_role",
-        fields: sys_fields![string("name"), string("description")],
-        display: &["name"],
-        unique: &[&["name"]],
-        read: ReadAccess::Authenticated,
-    },
-    Table {
-        name: "sys_user_role_contains",
-        fields: sys_fields![
-            owned_by("role", "sys_user_role"),
-            owned_by("contains", "sys_user_role"),
-        ],
-        display: &[],
-        unique: &[&["role", "contains"]],
-        read: ReadAccess::Authenticated,
-    },
-    Table {
-        name: "sys_user_has_role",
-        fields: sys_fields![
-            owned_by("user", "sys_user"),
-            owned_by("role", "sys_user_role")
-        ],
-        display: &[],
-        unique: &[&["user", "role"]],
-        read: ReadAccess::AdminOnly,
-    },
-    Table {
-        name: "interaction_connector",
-        fields: sys_fields![
-            string("name"),
-            string("type"),
-            boolean("third_party", "false"),
-            boolean("active", "true"),
-        ],
-        display: &["name"],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "awa_queue",
-        fields: sys_fields![string("name"), boolean("active", "true")],
-        display: &["name"],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "interaction",
-        fields: sys_fields![
-            read_only(string("number")),
-            string("type"),
-            reference("channel", "interaction_connector"),
-            string("state"),
-            boolean("active", "true"),
-            reference("queue", "awa_queue"),
-            reference("assigned_to", "sys_user"),
-            reference("opened_for", "sys_user"),
-            reference("opened_by", "sys_user"),
-            reference("closed_by", "sys_user"),
-            field("opened_at", FieldType::DateTime),
-            field("closed_at", FieldType::DateTime),
-            string("context_table"),
-            string("context_document"),
-            string("channel_metadata_table"),
-            string("channel_metadata_document"),
-            string("short_description"),
-        ],
-        display: &["number"],
-        unique: &[&["number"]],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "interaction_json_blob",
-        fields: sys_fields![field("value", FieldType::Json)],
-        display: &[],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "live_group_profile",
-        fields: sys_fields![
-            string("name"),
-            string("description"),
-            boolean("public", "false"),
-            field("metadata", FieldType::Json),
-        ],
-        display: &["name"],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "sys_cs_conversation",
-        fields: sys_fields![
-            owned_by("interaction", "interaction"),
-            with_default(string("state"), "open"),
-            string("topic"),
-        ],
-        display: &[],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "sys_cs_conversation_member",
-        fields: sys_fields![
-            owned_by("conversation", "sys_cs_conversation"),
-            owned_by("member", "sys_user"),
-            string("member_type"),
-            boolean("active", "true"),
-        ],
-        display: &[],
-        unique: &[],
-        read: ReadAccess::Roles(CONTACT_CENTER_READERS),
-    },
-    Table {
-        name: "sys_cs_provider_application",
-        fields: sys_fields![
-            string("name"),
-            string("inbound_id"),
-            string("provider"),
-            boolean("active", "true"),
-        ],
-        display: &["name"],
-        unique: &[],
-        read: ReadAccess::Roles(&["interaction_agent", "awa_integration_user"]),
-    },
-    Table {
-        name: "external_agent_mapping",
-        fields: sys_fields![
-            owned_by("user", "sys_user"),
-            owned_by("provider_application", "sys_cs_provider_application"),
-            string("external_agent_id"),
-            boolean("active", "true"),
-        ],
-        display: &[],
-        unique: &[&["user", "provider_application"]],
-        read: ReadAccess::Roles(&["interaction_agent", "awa_integration_user"]),
-    },
-    Table {
-        name: "oauth_entity",
-        fields: sys_fields![
-            string("name"),
-            string("client_id"),
-            write_only(string("client_secret")),
-            reference("user", "sys_user"),
-            with_default(
-                integer("access_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
-                "1800"
-            ),
-            with_default(
-                integer("refresh_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
-                "8640000"
-            ),
-        ],
-        display: &["name"],
-        unique: &[&["client_id"]],
-        read: ReadAccess::AdminOnly,
-    },
-    // OAuth tokens, as the platform keeps them: issued by /oauth_token.do, revoked by
-    // /oauth_revoke_token.do or by deleting the record. Only a SHA-256 of each token is stored.
-    Table {
-        name: "oauth_credential",
-        fields: sys_fields![
-            write_only(string("token_hash")),
-            string("token_type"),
-            owned_by("client", "oauth_entity"),
-            owned_by("user", "sys_user"),
-            field("expires", FieldType::DateTime),
-            string("scope"),
-            owned_by("refresh", "oauth_credential"),
-        ],
-        display: &[],
-        unique: &[&["token_hash"]],
-        read: ReadAccess::AdminOnly,
-    },
+/// Every table, in the order the schema creates them.
+pub static TABLES: &[&Table] = &[
+    &SYS_USER,
+    &SYS_USER_ROLE,
+    &SYS_USER_ROLE_CONTAINS,
+    &SYS_USER_HAS_ROLE,
+    &INTERACTION_CONNECTOR,
+    &AWA_QUEUE,
+    &INTERACTION,
+    &INTERACTION_JSON_BLOB,
+    &LIVE_GROUP_PROFILE,
+    &SYS_CS_CONVERSATION,
+    &SYS_CS_CONVERSATION_MEMBER,
+    &SYS_CS_PROVIDER_APPLICATION,
+    &EXTERNAL_AGENT_MAPPING,
+    &OAUTH_ENTITY,
+    &OAUTH_CREDENTIAL,
 ];
+
+pub static SYS_USER: Table = Table {
+    name: "sys_user",
+    fields: sys_fields![
+        string("user_name"),
+        string("first_name"),
+        string("last_name"),
+        read_only(string("name")),
+        string("email"),
+        boolean("active", "true"),
+        write_only(string("user_password")),
+        read_only(string("roles")),
+    ],
+    display: &["name", "user_name"],
+    unique: &[&["user_name"]],
+    read: ReadAccess::Authenticated,
+};
+
+pub static SYS_USER_ROLE: Table = Table {
+    name: "sys_user_role",
+    fields: sys_fields![string("name"), string("description")],
+    display: &["name"],
+    unique: &[&["name"]],
+    read: ReadAccess::Authenticated,
+};
+
+pub static SYS_USER_ROLE_CONTAINS: Table = Table {
+    name: "sys_user_role_contains",
+    fields: sys_fields![
+        owned_by("role", &SYS_USER_ROLE),
+        owned_by("contains", &SYS_USER_ROLE),
+    ],
+    display: &[],
+    unique: &[&["role", "contains"]],
+    read: ReadAccess::Authenticated,
+};
+
+pub static SYS_USER_HAS_ROLE: Table = Table {
+    name: "sys_user_has_role",
+    fields: sys_fields![
+        owned_by("user", &SYS_USER),
+        owned_by("role", &SYS_USER_ROLE)
+    ],
+    display: &[],
+    unique: &[&["user", "role"]],
+    read: ReadAccess::AdminOnly,
+};
+
+pub static INTERACTION_CONNECTOR: Table = Table {
+    name: "interaction_connector",
+    fields: sys_fields![
+        string("name"),
+        string("type"),
+        boolean("third_party", "false"),
+        boolean("active", "true"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static AWA_QUEUE: Table = Table {
+    name: "awa_queue",
+    fields: sys_fields![string("name"), boolean("active", "true")],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static INTERACTION: Table = Table {
+    name: "interaction",
+    fields: sys_fields![
+        read_only(string("number")),
+        string("type"),
+        reference("channel", &INTERACTION_CONNECTOR),
+        string("state"),
+        boolean("active", "true"),
+        reference("queue", &AWA_QUEUE),
+        reference("assigned_to", &SYS_USER),
+        reference("opened_for", &SYS_USER),
+        reference("opened_by", &SYS_USER),
+        reference("closed_by", &SYS_USER),
+        field("opened_at", FieldType::DateTime),
+        field("closed_at", FieldType::DateTime),
+        string("context_table"),
+        string("context_document"),
+        string("channel_metadata_table"),
+        string("channel_metadata_document"),
+        string("short_description"),
+    ],
+    display: &["number"],
+    unique: &[&["number"]],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static INTERACTION_JSON_BLOB: Table = Table {
+    name: "interaction_json_blob",
+    fields: sys_fields![field("value", FieldType::Json)],
+    display: &[],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static LIVE_GROUP_PROFILE: Table = Table {
+    name: "live_group_profile",
+    fields: sys_fields![
+        string("name"),
+        string("description"),
+        boolean("public", "false"),
+        field("metadata", FieldType::Json),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static SYS_CS_CONVERSATION: Table = Table {
+    name: "sys_cs_conversation",
+    fields: sys_fields![
+        owned_by("interaction", &INTERACTION),
+        with_default(string("state"), "open"),
+        string("topic"),
+    ],
+    display: &[],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static SYS_CS_CONVERSATION_MEMBER: Table = Table {
+    name: "sys_cs_conversation_member",
+    fields: sys_fields![
+        owned_by("conversation", &SYS_CS_CONVERSATION),
+        owned_by("member", &SYS_USER),
+        string("member_type"),
+        boolean("active", "true"),
+    ],
+    display: &[],
+    unique: &[],
+    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+};
+
+pub static SYS_CS_PROVIDER_APPLICATION: Table = Table {
+    name: "sys_cs_provider_application",
+    fields: sys_fields![
+        string("name"),
+        string("inbound_id"),
+        string("provider"),
+        boolean("active", "true"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(&[INTERACTION_AGENT, AWA_INTEGRATION_USER]),
+};
+
+pub static EXTERNAL_AGENT_MAPPING: Table = Table {
+    name: "external_agent_mapping",
+    fields: sys_fields![
+        owned_by("user", &SYS_USER),
+        owned_by("provider_application", &SYS_CS_PROVIDER_APPLICATION),
+        string("external_agent_id"),
+        boolean("active", "true"),
+    ],
+    display: &[],
+    unique: &[&["user", "provider_application"]],
+    read: ReadAccess::Roles(&[INTERACTION_AGENT, AWA_INTEGRATION_USER]),
+};
+
+pub static OAUTH_ENTITY: Table = Table {
+    name: "oauth_entity",
+    fields: sys_fields![
+        string("name"),
+        string("client_id"),
+        write_only(string("client_secret")),
+        reference("user", &SYS_USER),
+        with_default(
+            integer("access_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
+            "1800"
+        ),
+        with_default(
+            integer("refresh_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
+            "8640000"
+        ),
+    ],
+    display: &["name"],
+    unique: &[&["client_id"]],
+    read: ReadAccess::AdminOnly,
+};
+
+pub static OAUTH_CREDENTIAL: Table = Table {
+    name: "oauth_credential",
+    fields: sys_fields![
+        write_only(string("token_hash")),
+        string("token_type"),
+        owned_by("client", &OAUTH_ENTITY),
+        owned_by("user", &SYS_USER),
+        field("expires", FieldType::DateTime),
+        string("scope"),
+        owned_by("refresh", &OAUTH_CREDENTIAL),
+    ],
+    display: &[],
+    unique: &[&["token_hash"]],
+    read: ReadAccess::AdminOnly,
+};
 
 /// A kind of write, for the rules that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,15 +440,17 @@ pub fn stales_credentials(table: &Table, write: Write) -> bool {
 
 /// Looks a table up by name.
 pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|t| t.name == name)
+    TABLES.iter().copied().find(|t| t.name == name)
 }
 
 /// Every (table, field) whose reference points at `target`.
-pub fn references_to(target: &str) -> impl Iterator<Item = (&'static Table, &'static Field)> + '_ {
-    TABLES.iter().flat_map(move |t| {
+pub fn references_to(
+    target: &'static Table,
+) -> impl Iterator<Item = (&'static Table, &'static Field)> {
+    TABLES.iter().copied().flat_map(move |t| {
         t.fields
             .iter()
-            .filter(move |f| matches!(f.ty, FieldType::Reference(t) if t == target))
+            .filter(move |f| matches!(f.ty, FieldType::Reference(to) if to == target))
             .map(move |f| (t, f))
     })
 }
@@ -409,7 +472,8 @@ mod tests {
         for t in TABLES {
             for f in t.fields {
                 if let FieldType::Reference(target) = f.ty {
-                    assert!(table(target).is_some(), "{}.{} -> {target}", t.name, f.name);
+                    let listed = TABLES.contains(&target);
+                    assert!(listed, "{}.{} -> {}", t.name, f.name, target.name);
                 }
             }
             for name in t

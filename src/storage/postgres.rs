@@ -29,8 +29,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Told when a transaction of this node changes users, roles or grants.
     identity: IdentityWatch,
-    /// Sent with this node's identity notifications, so that its listener skips them: its
-    /// own transactions told it already, at commit.
+    /// Sent with this node's identity notifications (after the schema), so that its listener
+    /// skips them: its own transactions told it already, at commit.
     node: Arc<str>,
 }
 
@@ -156,12 +156,21 @@ async fn listen(
     news: &(dyn Fn(IdentityNews) + Send + Sync),
 ) -> Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // Nodes on other schemas of the same database share the channel but not the data.
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&mut listener)
+        .await?;
     listener.listen(IDENTITY_CHANNEL).await?;
     news(IdentityNews::Listening);
     let ended = loop {
         match listener.try_recv().await {
-            Ok(Some(notice)) if notice.payload() == node => {}
-            Ok(Some(_)) => news(IdentityNews::Changed),
+            Ok(Some(notice)) => {
+                let (from_schema, from_node) =
+                    notice.payload().rsplit_once('/').unwrap_or_default();
+                if from_schema == schema && from_node != node {
+                    news(IdentityNews::Changed);
+                }
+            }
             Ok(None) => break Ok(()),
             Err(e) => break Err(e.into()),
         }
@@ -172,7 +181,7 @@ async fn listen(
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
-    /// The node's id, the payload of its notifications.
+    /// The node's id: its notifications say `schema/node`.
     node: Arc<str>,
 }
 
@@ -263,7 +272,7 @@ impl RawTx for PgTx {
     }
 
     async fn notify(&mut self, channel: &str) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query("SELECT pg_notify($1, current_schema() || '/' || $2)")
             .bind(channel)
             .bind(&*self.node)
             .execute(&mut *self.tx)

@@ -64,6 +64,14 @@ impl TestApp {
         config.admin_password = Some(ADMIN.1.to_owned());
         tweak(&mut config);
         let state = AppState::open(config).await.expect("server state");
+        // On PostgreSQL the node listens for other nodes' identity changes; until it does, its
+        // credential cache keeps nothing. Tests that count password checks need it listening.
+        let listening = async {
+            while state.auth.cache_suspended() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), listening).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -111,6 +111,7 @@ impl Renderer<'_> {
                 _ => out.text(name, ""),
             };
         }
+        let target = target.name;
         let display = displays
             .get(target)
             .and_then(|ids| ids.get(text))
@@ -159,7 +160,7 @@ async fn load_displays(
                 .iter()
                 .filter_map(|r| r.str(f.name))
                 .map(str::to_owned);
-            wanted.entry(target).or_default().extend(ids);
+            wanted.entry(target.name).or_default().extend(ids);
         }
     }
     let mut displays = Displays::new();
