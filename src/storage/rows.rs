@@ -3,7 +3,7 @@
 
 use sqlx::{Arguments, Database, Decode, Encode, Row, Type};
 
-use super::{Result, StorageError};
+use super::Result;
 use crate::model::registry::{FieldType, Table};
 use crate::model::value::{Record, Value};
 
@@ -24,7 +24,7 @@ where
             Value::Bool(b) => args.add(b),
             Value::Int(i) => args.add(i),
         };
-        added.map_err(|e| StorageError::Database(sqlx::Error::Encode(e)))?;
+        added.map_err(sqlx::Error::Encode)?;
     }
     Ok(args)
 }

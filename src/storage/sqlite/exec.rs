@@ -1,16 +1,17 @@
 //! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, decoding
-//! rows by the registry's field types, and naming unique-key violations.
+//! rows by the registry's field types.
 //!
 //! Statements are prepared once per connection and cached (`prepare_cached`), so a hot request
 //! pays for parsing only the first time its statement shape is seen.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, ToSql, params_from_iter};
+use rusqlite::{Connection, ToSql, params_from_iter};
 
+use super::error::on_statement;
 use crate::model::registry::{FieldType, Table};
 use crate::model::value::{Record, Value};
+use crate::storage::Result;
 use crate::storage::sql::Sql;
-use crate::storage::{Result, StorageError};
 
 /// How many distinct statement shapes each connection keeps prepared.
 pub const STATEMENT_CACHE: usize = 256;
@@ -30,12 +31,12 @@ impl ToSql for Value {
 pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>> {
     let mut statement = conn
         .prepare_cached(&sql.text)
-        .map_err(|e| on_error(table, e))?;
+        .map_err(|e| on_statement(table, e))?;
     let mut rows = statement
         .query(params_from_iter(&sql.params))
-        .map_err(|e| on_error(table, e))?;
+        .map_err(|e| on_statement(table, e))?;
     let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| on_error(table, e))? {
+    while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
         records.push(decode(table, row)?);
     }
     Ok(records)
@@ -45,7 +46,7 @@ pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>>
 pub fn execute(conn: &Connection, table: &Table, sql: &Sql) -> Result<usize> {
     conn.prepare_cached(&sql.text)
         .and_then(|mut statement| statement.execute(params_from_iter(&sql.params)))
-        .map_err(|e| on_error(table, e))
+        .map_err(|e| on_statement(table, e))
 }
 
 /// Runs a query answering one row of one column.
@@ -58,7 +59,7 @@ pub fn scalar<T: rusqlite::types::FromSql>(
         .and_then(|mut statement| {
             statement.query_row(params_from_iter(&sql.params), |row| row.get(0))
         })
-        .map_err(|e| on_error(table, e))
+        .map_err(|e| on_statement(table, e))
 }
 
 /// A row holding every registry column of `table`, in order.
@@ -78,30 +79,4 @@ fn decode(table: &Table, row: &rusqlite::Row<'_>) -> Result<Record> {
             Ok((f.name, v.unwrap_or(Value::Null)))
         })
         .collect()
-}
-
-/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
-pub fn on_error(table: &Table, e: rusqlite::Error) -> StorageError {
-    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &e
-        && failure.code == ErrorCode::ConstraintViolation
-        && matches!(
-            failure.extended_code,
-            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        )
-    {
-        // SQLite says "UNIQUE constraint failed: t.a, t.b".
-        let fields = message
-            .rsplit(": ")
-            .next()
-            .unwrap_or_default()
-            .split(", ")
-            .map(|c| c.rsplit('.').next().unwrap_or(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return StorageError::Unique {
-            table: table.name.to_owned(),
-            fields,
-        };
-    }
-    StorageError::Sqlite(e)
 }

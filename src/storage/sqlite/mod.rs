@@ -9,6 +9,7 @@
 
 mod checkpoint;
 mod count_cache;
+mod error;
 mod exec;
 mod writer;
 

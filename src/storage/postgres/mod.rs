@@ -6,16 +6,17 @@
 //! lock; agent mappings are upserted on their unique key; identity changes are announced with
 //! `NOTIFY` so every node empties its credential cache.
 
+mod error;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{
-    PgArguments, PgConnectOptions, PgConnection, PgDatabaseError, PgListener, PgPoolOptions,
-};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
 
+use self::error::on_constraint;
 use super::sql::{self, Dialect, Sql};
 use super::{
     IDENTITY_CHANNEL, IdentityListener, IdentityNews, IdentityWatch, PoolSettings, RawTx, Result,
@@ -79,7 +80,7 @@ async fn reachable(url: &str, options: &PgConnectOptions, wait: Duration) -> Res
 #[async_trait]
 impl Storage for PgStore {
     async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        let mut conn = self.pool.acquire().await.map_err(StorageError::Connect)?;
+        let mut conn = self.pool.acquire().await.map_err(error::connect)?;
         fetch(
             &mut conn,
             table,
@@ -91,7 +92,7 @@ impl Storage for PgStore {
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64> {
         let sql = sql::count(table, filter, Dialect::Postgres);
         let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.pool.acquire().await.map_err(StorageError::Connect)?)
+            .fetch_one(&mut *self.pool.acquire().await.map_err(error::connect)?)
             .await
             .map_err(|e| on_constraint(table, e))?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -99,7 +100,7 @@ impl Storage for PgStore {
 
     async fn begin(&self) -> Result<Tx> {
         let raw = PgTx {
-            tx: self.pool.begin().await.map_err(StorageError::Connect)?,
+            tx: self.pool.begin().await.map_err(error::connect)?,
             node: self.node.clone(),
         };
         Ok(Tx::new(Box::new(raw), self.identity.clone()))
@@ -289,29 +290,4 @@ impl RawTx for PgTx {
         .await?;
         Ok(())
     }
-}
-
-/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields, and text
-/// PostgreSQL cannot store (SQLSTATE 22021, a NUL) into [`StorageError::InvalidText`].
-fn on_constraint(table: &Table, e: sqlx::Error) -> StorageError {
-    if e.as_database_error().and_then(|db| db.code()).as_deref() == Some("22021") {
-        return StorageError::InvalidText;
-    }
-    if let Some(db) = e.as_database_error()
-        && db.kind() == sqlx::error::ErrorKind::UniqueViolation
-    {
-        // PostgreSQL says "Key (a, b)=(x, y) already exists."
-        let fields = db
-            .try_downcast_ref::<PgDatabaseError>()
-            .and_then(|pg| pg.detail())
-            .and_then(|d| d.strip_prefix("Key ("))
-            .and_then(|d| d.split_once(")=").map(|(fields, _)| fields))
-            .unwrap_or("key")
-            .replace('"', "");
-        return StorageError::Unique {
-            table: table.name.to_owned(),
-            fields,
-        };
-    }
-    StorageError::Database(e)
 }
