@@ -108,8 +108,6 @@ pub trait Storage: Send + Sync + 'static {
     async fn begin(&self) -> Result<Tx>;
     /// Runs the embedded migrations for this backend.
     async fn migrate(&self) -> Result<()>;
-    /// The columns each table has in the database, for the registry check.
-    async fn columns(&self, table: &str) -> Result<Vec<String>>;
     /// Finishes outstanding work and closes connections.
     async fn close(&self);
     /// Tells `news` whenever a transaction commits a write to users, roles or grants: at once

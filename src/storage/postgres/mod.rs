@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Transaction};
 
 use self::error::on_constraint;
 use super::sql::{self, Dialect, Sql};
@@ -113,17 +113,6 @@ impl Storage for PgStore {
             .run(&self.pool)
             .await?;
         Ok(())
-    }
-
-    async fn columns(&self, table: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-        )
-        .bind(table)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
     async fn close(&self) {

@@ -169,19 +169,6 @@ impl Storage for SqliteStore {
         Ok(())
     }
 
-    async fn columns(&self, table: &str) -> Result<Vec<String>> {
-        let table = table.to_owned();
-        self.read(false, move |conn| {
-            let mut statement =
-                conn.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")?;
-            let names = statement
-                .query_map([table], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(names)
-        })
-        .await
-    }
-
     async fn close(&self) {
         self.readers.permits.close();
         self.readers
