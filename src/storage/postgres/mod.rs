@@ -7,24 +7,25 @@
 //! `NOTIFY` so every node empties its credential cache.
 
 mod error;
+mod exec;
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-use self::error::on_constraint;
-use super::sql::{self, Dialect, Sql};
+use self::exec::{execute, fetch, scalar};
+use super::sql::{self, Dialect};
 use super::{
     IDENTITY_CHANNEL, IdentityListener, IdentityNews, IdentityWatch, PoolSettings, RawTx, Result,
     Storage, StorageError, Tx,
 };
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
-use crate::model::value::{Record, Value};
+use crate::model::value::Record;
 
 pub struct PgStore {
     pool: PgPool,
@@ -91,10 +92,8 @@ impl Storage for PgStore {
 
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64> {
         let sql = sql::count(table, filter, Dialect::Postgres);
-        let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.pool.acquire().await.map_err(error::connect)?)
-            .await
-            .map_err(|e| on_constraint(table, e))?;
+        let mut conn = self.pool.acquire().await.map_err(error::connect)?;
+        let n: i64 = scalar(&mut conn, table, sql).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -166,28 +165,6 @@ struct PgTx {
     node: Arc<str>,
 }
 
-fn arguments(params: Vec<Value>) -> Result<PgArguments> {
-    super::rows::arguments(params)
-}
-
-async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
-    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| on_constraint(table, e))?;
-    rows.iter()
-        .map(|row| super::rows::decode(table, row))
-        .collect()
-}
-
-async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
-    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected())
-        .map_err(|e| on_constraint(table, e))
-}
-
 #[async_trait]
 impl RawTx for PgTx {
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
@@ -217,10 +194,7 @@ impl RawTx for PgTx {
         update: &[&str],
     ) -> Result<String> {
         let sql = sql::upsert(table, record, key, update, Dialect::Postgres);
-        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(|e| on_constraint(table, e))
+        scalar(&mut self.tx, table, sql).await
     }
 
     async fn update(

@@ -1,5 +1,5 @@
-//! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, decoding
-//! rows by the registry's field types.
+//! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, and
+//! reading cells for the shared row decoder ([`rows::decode`]).
 //!
 //! Statements are prepared once per connection and cached (`prepare_cached`), so a hot request
 //! pays for parsing only the first time its statement shape is seen.
@@ -8,10 +8,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql, params_from_iter};
 
 use super::error::on_statement;
-use crate::model::registry::{FieldType, Table};
+use crate::model::registry::Table;
 use crate::model::value::{Record, Value};
-use crate::storage::Result;
 use crate::storage::sql::Sql;
+use crate::storage::{Result, rows};
 
 /// How many distinct statement shapes each connection keeps prepared.
 pub const STATEMENT_CACHE: usize = 256;
@@ -37,7 +37,7 @@ pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>>
         .map_err(|e| on_statement(table, e))?;
     let mut records = Vec::new();
     while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
-        records.push(decode(table, row)?);
+        records.push(rows::decode(table, row)?);
     }
     Ok(records)
 }
@@ -62,21 +62,22 @@ pub fn scalar<T: rusqlite::types::FromSql>(
         .map_err(|e| on_statement(table, e))
 }
 
-/// A row holding every registry column of `table`, in order.
-fn decode(table: &Table, row: &rusqlite::Row<'_>) -> Result<Record> {
-    // Collected rather than inserted one by one: a map built from all its entries at once
-    // costs a fraction of the inserts (a tenth of a page query's CPU in the profile).
-    table
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let v = match f.ty {
-                FieldType::Boolean => row.get::<_, Option<bool>>(i)?.map(Value::Bool),
-                FieldType::Integer => row.get::<_, Option<i64>>(i)?.map(Value::Int),
-                _ => row.get::<_, Option<String>>(i)?.map(Value::text),
-            };
-            Ok((f.name, v.unwrap_or(Value::Null)))
-        })
-        .collect()
+/// A rusqlite row, read for [`rows::decode`].
+impl rows::Cells for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    #[inline]
+    fn boolean(&self, column: usize) -> rusqlite::Result<Option<bool>> {
+        self.get(column)
+    }
+
+    #[inline]
+    fn integer(&self, column: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(column)
+    }
+
+    #[inline]
+    fn text(&self, column: usize) -> rusqlite::Result<Option<String>> {
+        self.get(column)
+    }
 }
