@@ -20,6 +20,10 @@ use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
 use crate::model::value::Record;
 
+/// What went wrong in storage, in terms every backend shares: no driver's type appears here.
+/// Each backend turns its driver's errors into these at its own boundary, keeping the
+/// distinctions callers act on (a client's mistake, a conflict worth replaying, an outage worth
+/// a 503) and the driver's own words as the message.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// A unique key already holds this value: a client error, not a fault.
@@ -28,10 +32,21 @@ pub enum StorageError {
     /// Text the database cannot store (PostgreSQL refuses NUL): a client error.
     #[error("a value holds a character the database cannot store")]
     InvalidText,
+    /// The database rolled the transaction back to break a deadlock, or because it could not
+    /// be serialised with a concurrent one (PostgreSQL's SQLSTATE 40P01 and 40001): nothing of
+    /// it was kept, and running it again will most likely succeed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Conflict(String),
+    /// The database cannot be reached or cannot write for now (down, restarting, out of
+    /// connections, a full disk, an I/O error).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Unavailable(String),
+    /// Any other failure of a statement.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The database URL or one of its options is not valid.
+    #[error("database error: error with configuration: {0}")]
+    InvalidUrl(String),
     /// The store was closed (the server is shutting down).
     #[error("the database is closed")]
     Closed,
@@ -43,13 +58,13 @@ pub enum StorageError {
     #[error("a database worker failed: {0}")]
     Worker(String),
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     /// No connection to the database could be had (it is down, refuses connections, or every
     /// connection is busy past the pool's timeout).
     #[error("no database connection: {0}")]
-    Connect(sqlx::Error),
+    Connect(String),
     /// The database server could not be reached at start.
     #[error("cannot reach the database at {url}: {cause}")]
     Unreachable { url: String, cause: String },
@@ -58,63 +73,26 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 impl StorageError {
-    /// The database rolled the transaction back to break a deadlock, or because it could not
-    /// be serialised with a concurrent one (PostgreSQL's SQLSTATE 40P01 and 40001): nothing of
-    /// it was kept, and running it again will most likely succeed.
+    /// The transaction lost a conflict ([`StorageError::Conflict`]): running it again will
+    /// most likely succeed.
     pub fn is_conflict(&self) -> bool {
-        let StorageError::Database(e) = self else {
-            return false;
-        };
-        matches!(sqlstate(e).as_deref(), Some("40P01" | "40001"))
+        matches!(self, StorageError::Conflict(_))
     }
 
-    /// The database cannot be reached or cannot write for now (down, restarting, out of
-    /// connections, a full disk, an I/O error): not the request's fault, and worth retrying
+    /// The database cannot serve the request now: not the request's fault, and worth retrying
     /// later. Answered as a 503 with `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StorageError::Database(e) => match e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                // Connection exceptions (08), insufficient resources (53: a full disk, too
-                // many connections), an operator's shutdown or a restart (57P01-57P03), and
-                // system or I/O errors (58).
-                _ => sqlstate(e).is_some_and(|code| {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("58")
-                        || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
-                }),
-            },
-            StorageError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
-                failure.code,
-                rusqlite::ErrorCode::DiskFull
-                    | rusqlite::ErrorCode::SystemIoFailure
-                    | rusqlite::ErrorCode::CannotOpen
-                    | rusqlite::ErrorCode::DatabaseBusy
-                    | rusqlite::ErrorCode::DatabaseLocked
-                    | rusqlite::ErrorCode::ReadOnly
-                    | rusqlite::ErrorCode::OutOfMemory
-            ),
-            // A shared commit failed (on SQLite, an I/O error or a full disk under the batch),
-            // or the store is closing: nothing was kept.
-            StorageError::CommitFailed(_)
-            | StorageError::Connect(_)
-            | StorageError::Closed
-            | StorageError::Unreachable { .. } => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            StorageError::Unavailable(_)
+                // A shared commit failed (on SQLite, an I/O error or a full disk under the
+                // batch), or the store is closing: nothing was kept.
+                | StorageError::CommitFailed(_)
+                | StorageError::Connect(_)
+                | StorageError::Closed
+                | StorageError::Unreachable { .. }
+        )
     }
-}
-
-/// The SQLSTATE of a database's error, if it is one.
-fn sqlstate(e: &sqlx::Error) -> Option<String> {
-    e.as_database_error()
-        .and_then(|db| db.code())
-        .map(|code| code.into_owned())
 }
 
 /// A database holding every table of the registry.
@@ -130,8 +108,6 @@ pub trait Storage: Send + Sync + 'static {
     async fn begin(&self) -> Result<Tx>;
     /// Runs the embedded migrations for this backend.
     async fn migrate(&self) -> Result<()>;
-    /// The columns each table has in the database, for the registry check.
-    async fn columns(&self, table: &str) -> Result<Vec<String>>;
     /// Finishes outstanding work and closes connections.
     async fn close(&self);
     /// Tells `news` whenever a transaction commits a write to users, roles or grants: at once

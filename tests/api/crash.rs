@@ -696,7 +696,7 @@ async fn verify(round: usize, base: &str, fixture: &Fixture, ledger: &Ledger) ->
 
 /// A handle on the database behind the dead server, for its own checks.
 enum Db {
-    Sqlite(sqlx::SqliteConnection),
+    Sqlite(rusqlite::Connection),
     Postgres(sqlx::PgConnection),
 }
 
@@ -707,12 +707,10 @@ impl Db {
             Some(path) => {
                 // Read-only: the check must see the database (and its write-ahead log) exactly
                 // as the killed process left it, and change nothing the restart will read.
-                let options = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(path)
-                    .read_only(true);
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 Db::Sqlite(
-                    sqlx::SqliteConnection::connect_with(&options)
-                        .await
+                    rusqlite::Connection::open_with_flags(path, flags)
                         .expect("open the SQLite file"),
                 )
             }
@@ -725,21 +723,31 @@ impl Db {
     }
 
     async fn strings(&mut self, sql: &str) -> Vec<String> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
-            Db::Sqlite(conn) => sqlx::query_scalar(sql).fetch_all(conn).await,
-            Db::Postgres(conn) => sqlx::query_scalar(sql).fetch_all(conn).await,
+            Db::Sqlite(conn) => {
+                let mut statement = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}"));
+                let rows = statement.query_map([], |row| row.get(0));
+                rows.and_then(|rows| rows.collect())
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+            Db::Postgres(conn) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(conn)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
         }
-        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     async fn count(&mut self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM ({sql}) AS found"));
+        let sql = format!("SELECT count(*) FROM ({sql}) AS found");
         match self {
-            Db::Sqlite(conn) => sqlx::query_scalar(sql).fetch_one(conn).await,
-            Db::Postgres(conn) => sqlx::query_scalar(sql).fetch_one(conn).await,
+            Db::Sqlite(conn) => conn
+                .query_row(&sql, [], |row| row.get(0))
+                .unwrap_or_else(|e| panic!("{e}")),
+            Db::Postgres(conn) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(conn)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
         }
-        .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

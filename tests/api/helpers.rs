@@ -186,6 +186,60 @@ impl TestDb {
             Place::Postgres { .. } => None,
         }
     }
+
+    /// Runs a query straight on the database (not through switchboard's storage), every cell
+    /// as text: on SQLite through rusqlite, on PostgreSQL (where the query must answer text
+    /// columns) on a connection to this test's schema. NULL reads `NULL`.
+    pub async fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.place {
+            Place::Sqlite(_) => {
+                let path = self.sqlite_path().unwrap();
+                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                sqlite_query(&conn, sql)
+            }
+            Place::Postgres { .. } => {
+                use sqlx::{Connection, Row};
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| row.get::<Option<String>, _>(i).unwrap_or("NULL".into()))
+                            .collect()
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Runs a query on a SQLite connection, every cell as text (a BLOB in hex, NULL as `NULL`).
+pub fn sqlite_query(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<String>> {
+    use rusqlite::types::ValueRef;
+    let mut statement = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let width = statement.column_count();
+    statement
+        .query_map([], |row| {
+            (0..width)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => "NULL".to_owned(),
+                        ValueRef::Integer(n) => n.to_string(),
+                        ValueRef::Real(x) => x.to_string(),
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        ValueRef::Blob(b) => b.iter().map(|byte| format!("{byte:02X}")).collect(),
+                    })
+                })
+                .collect()
+        })
+        .and_then(|rows| rows.collect())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 impl Drop for TestDb {

@@ -17,6 +17,7 @@ mod interaction_api;
 mod limits;
 mod mapping_api;
 mod member_api;
+mod migrations;
 mod multi_node;
 mod negotiation;
 mod oauth;

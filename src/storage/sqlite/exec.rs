@@ -1,16 +1,17 @@
-//! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, decoding
-//! rows by the registry's field types, and naming unique-key violations.
+//! Running the SQL builder's statements on a rusqlite connection: binding [`Value`]s, and
+//! reading cells for the shared row decoder ([`rows::decode`]).
 //!
 //! Statements are prepared once per connection and cached (`prepare_cached`), so a hot request
 //! pays for parsing only the first time its statement shape is seen.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, ToSql, params_from_iter};
+use rusqlite::{Connection, ToSql, params_from_iter};
 
-use crate::model::registry::{FieldType, Table};
+use super::error::on_statement;
+use crate::model::registry::Table;
 use crate::model::value::{Record, Value};
 use crate::storage::sql::Sql;
-use crate::storage::{Result, StorageError};
+use crate::storage::{Result, rows};
 
 /// How many distinct statement shapes each connection keeps prepared.
 pub const STATEMENT_CACHE: usize = 256;
@@ -30,13 +31,13 @@ impl ToSql for Value {
 pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>> {
     let mut statement = conn
         .prepare_cached(&sql.text)
-        .map_err(|e| on_error(table, e))?;
+        .map_err(|e| on_statement(table, e))?;
     let mut rows = statement
         .query(params_from_iter(&sql.params))
-        .map_err(|e| on_error(table, e))?;
+        .map_err(|e| on_statement(table, e))?;
     let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| on_error(table, e))? {
-        records.push(decode(table, row)?);
+    while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
+        records.push(rows::decode(table, row)?);
     }
     Ok(records)
 }
@@ -45,7 +46,7 @@ pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>>
 pub fn execute(conn: &Connection, table: &Table, sql: &Sql) -> Result<usize> {
     conn.prepare_cached(&sql.text)
         .and_then(|mut statement| statement.execute(params_from_iter(&sql.params)))
-        .map_err(|e| on_error(table, e))
+        .map_err(|e| on_statement(table, e))
 }
 
 /// Runs a query answering one row of one column.
@@ -58,50 +59,25 @@ pub fn scalar<T: rusqlite::types::FromSql>(
         .and_then(|mut statement| {
             statement.query_row(params_from_iter(&sql.params), |row| row.get(0))
         })
-        .map_err(|e| on_error(table, e))
+        .map_err(|e| on_statement(table, e))
 }
 
-/// A row holding every registry column of `table`, in order.
-fn decode(table: &Table, row: &rusqlite::Row<'_>) -> Result<Record> {
-    // Collected rather than inserted one by one: a map built from all its entries at once
-    // costs a fraction of the inserts (a tenth of a page query's CPU in the profile).
-    table
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let v = match f.ty {
-                FieldType::Boolean => row.get::<_, Option<bool>>(i)?.map(Value::Bool),
-                FieldType::Integer => row.get::<_, Option<i64>>(i)?.map(Value::Int),
-                _ => row.get::<_, Option<String>>(i)?.map(Value::text),
-            };
-            Ok((f.name, v.unwrap_or(Value::Null)))
-        })
-        .collect()
-}
+/// A rusqlite row, read for [`rows::decode`].
+impl rows::Cells for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
 
-/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields.
-pub fn on_error(table: &Table, e: rusqlite::Error) -> StorageError {
-    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &e
-        && failure.code == ErrorCode::ConstraintViolation
-        && matches!(
-            failure.extended_code,
-            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        )
-    {
-        // SQLite says "UNIQUE constraint failed: t.a, t.b".
-        let fields = message
-            .rsplit(": ")
-            .next()
-            .unwrap_or_default()
-            .split(", ")
-            .map(|c| c.rsplit('.').next().unwrap_or(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return StorageError::Unique {
-            table: table.name.to_owned(),
-            fields,
-        };
+    #[inline]
+    fn boolean(&self, column: usize) -> rusqlite::Result<Option<bool>> {
+        self.get(column)
     }
-    StorageError::Sqlite(e)
+
+    #[inline]
+    fn integer(&self, column: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(column)
+    }
+
+    #[inline]
+    fn text(&self, column: usize) -> rusqlite::Result<Option<String>> {
+        self.get(column)
+    }
 }

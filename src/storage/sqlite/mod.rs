@@ -9,11 +9,13 @@
 
 mod checkpoint;
 mod count_cache;
+mod error;
 mod exec;
+mod migrate;
+mod url;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +23,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
-use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::Semaphore;
 
 use self::checkpoint::Checkpointer;
@@ -43,23 +44,19 @@ pub struct SqliteStore {
     checkpoint: Arc<Checkpointer>,
     readers: Arc<Readers>,
     counts: CountCache,
-    /// The URL, for the migrations (run through sqlx, as before this backend used rusqlite).
-    url: String,
     /// Told when a transaction here changes users, roles or grants.
     identity: IdentityWatch,
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at a `sqlite://PATH` URL.
+    /// Opens (creating if missing) the database at a `sqlite://PATH` URL ([`url::path`]).
     pub async fn open(url: &str) -> Result<Self> {
         Self::open_with_wal_limit(url, checkpoint::WAL_LIMIT_BYTES).await
     }
 
     /// [`Self::open`], catching the WAL checkpoint up past `wal_limit` bytes (tests set it low).
     async fn open_with_wal_limit(url: &str, wal_limit: u64) -> Result<Self> {
-        let path = SqliteConnectOptions::from_str(url)?
-            .get_filename()
-            .to_path_buf();
+        let path = url::path(url)?;
         let (writer_conn, checkpoint_conn) = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || {
@@ -83,7 +80,6 @@ impl SqliteStore {
                 permits: Semaphore::new(readers),
             }),
             counts: CountCache::new(generation),
-            url: url.to_owned(),
             identity: IdentityWatch::default(),
         })
     }
@@ -152,33 +148,12 @@ impl Storage for SqliteStore {
         self.identity.set(news);
     }
 
+    /// On a connection of its own, before any request.
     async fn migrate(&self) -> Result<()> {
-        // sqlx's migrator keeps its bookkeeping table (`_sqlx_migrations`) as it always has; it
-        // runs on a connection of its own, before any request.
-        let options = SqliteConnectOptions::from_str(&self.url)?
-            .create_if_missing(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        let migrated = sqlx::migrate!("migrations/sqlite").run(&pool).await;
-        pool.close().await;
-        migrated?;
-        Ok(())
-    }
-
-    async fn columns(&self, table: &str) -> Result<Vec<String>> {
-        let table = table.to_owned();
-        self.read(false, move |conn| {
-            let mut statement =
-                conn.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")?;
-            let names = statement
-                .query_map([table], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(names)
-        })
-        .await
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || migrate::run(&mut migrate::connect(&path)?))
+            .await
+            .map_err(|e| StorageError::Worker(format!("the migrations: {e}")))?
     }
 
     async fn close(&self) {
@@ -234,6 +209,7 @@ enum Role {
     },
     Reader,
     Checkpointer,
+    Migrator,
 }
 
 /// Opens a connection with the settings every connection needs.
@@ -265,7 +241,7 @@ fn connect(path: &Path, role: Role) -> Result<Connection> {
             conn.pragma_update(None, "temp_store", "MEMORY")?;
         }
         Role::Reader => conn.pragma_update(None, "query_only", true)?,
-        Role::Checkpointer => {}
+        Role::Checkpointer | Role::Migrator => {}
     }
     Ok(conn)
 }

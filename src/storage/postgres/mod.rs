@@ -6,24 +6,26 @@
 //! lock; agent mappings are upserted on their unique key; identity changes are announced with
 //! `NOTIFY` so every node empties its credential cache.
 
+mod error;
+mod exec;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{
-    PgArguments, PgConnectOptions, PgConnection, PgDatabaseError, PgListener, PgPoolOptions,
-};
-use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
-use super::sql::{self, Dialect, Sql};
+use self::exec::{execute, fetch, scalar};
+use super::sql::{self, Dialect};
 use super::{
     IDENTITY_CHANNEL, IdentityListener, IdentityNews, IdentityWatch, PoolSettings, RawTx, Result,
     Storage, StorageError, Tx,
 };
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
-use crate::model::value::{Record, Value};
+use crate::model::value::Record;
 
 pub struct PgStore {
     pool: PgPool,
@@ -79,7 +81,7 @@ async fn reachable(url: &str, options: &PgConnectOptions, wait: Duration) -> Res
 #[async_trait]
 impl Storage for PgStore {
     async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
-        let mut conn = self.pool.acquire().await.map_err(StorageError::Connect)?;
+        let mut conn = self.pool.acquire().await.map_err(error::connect)?;
         fetch(
             &mut conn,
             table,
@@ -90,16 +92,14 @@ impl Storage for PgStore {
 
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64> {
         let sql = sql::count(table, filter, Dialect::Postgres);
-        let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.pool.acquire().await.map_err(StorageError::Connect)?)
-            .await
-            .map_err(|e| on_constraint(table, e))?;
+        let mut conn = self.pool.acquire().await.map_err(error::connect)?;
+        let n: i64 = scalar(&mut conn, table, sql).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn begin(&self) -> Result<Tx> {
         let raw = PgTx {
-            tx: self.pool.begin().await.map_err(StorageError::Connect)?,
+            tx: self.pool.begin().await.map_err(error::connect)?,
             node: self.node.clone(),
         };
         Ok(Tx::new(Box::new(raw), self.identity.clone()))
@@ -112,17 +112,6 @@ impl Storage for PgStore {
             .run(&self.pool)
             .await?;
         Ok(())
-    }
-
-    async fn columns(&self, table: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-        )
-        .bind(table)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
     async fn close(&self) {
@@ -185,28 +174,6 @@ struct PgTx {
     node: Arc<str>,
 }
 
-fn arguments(params: Vec<Value>) -> Result<PgArguments> {
-    super::rows::arguments(params)
-}
-
-async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
-    let rows = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| on_constraint(table, e))?;
-    rows.iter()
-        .map(|row| super::rows::decode(table, row))
-        .collect()
-}
-
-async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
-    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected())
-        .map_err(|e| on_constraint(table, e))
-}
-
 #[async_trait]
 impl RawTx for PgTx {
     async fn select(&mut self, table: &'static Table, select: &Select) -> Result<Vec<Record>> {
@@ -236,10 +203,7 @@ impl RawTx for PgTx {
         update: &[&str],
     ) -> Result<String> {
         let sql = sql::upsert(table, record, key, update, Dialect::Postgres);
-        sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(|e| on_constraint(table, e))
+        scalar(&mut self.tx, table, sql).await
     }
 
     async fn update(
@@ -298,29 +262,4 @@ impl RawTx for PgTx {
         .await?;
         Ok(())
     }
-}
-
-/// Turns a unique-key violation into [`StorageError::Unique`], naming the fields, and text
-/// PostgreSQL cannot store (SQLSTATE 22021, a NUL) into [`StorageError::InvalidText`].
-fn on_constraint(table: &Table, e: sqlx::Error) -> StorageError {
-    if e.as_database_error().and_then(|db| db.code()).as_deref() == Some("22021") {
-        return StorageError::InvalidText;
-    }
-    if let Some(db) = e.as_database_error()
-        && db.kind() == sqlx::error::ErrorKind::UniqueViolation
-    {
-        // PostgreSQL says "Key (a, b)=(x, y) already exists."
-        let fields = db
-            .try_downcast_ref::<PgDatabaseError>()
-            .and_then(|pg| pg.detail())
-            .and_then(|d| d.strip_prefix("Key ("))
-            .and_then(|d| d.split_once(")=").map(|(fields, _)| fields))
-            .unwrap_or("key")
-            .replace('"', "");
-        return StorageError::Unique {
-            table: table.name.to_owned(),
-            fields,
-        };
-    }
-    StorageError::Database(e)
 }

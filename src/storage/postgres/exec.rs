@@ -1,0 +1,79 @@
+//! Running the SQL builder's statements on a PostgreSQL connection: binding [`Value`]s, and
+//! reading cells for the shared row decoder ([`rows::decode`]).
+
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::{Arguments, AssertSqlSafe, Decode, Postgres, Row, Type};
+
+use super::error::on_constraint;
+use crate::model::registry::Table;
+use crate::model::value::{Record, Value};
+use crate::storage::Result;
+use crate::storage::rows::{self, Cells};
+use crate::storage::sql::Sql;
+
+/// Binds values in order.
+fn arguments(params: Vec<Value>) -> Result<PgArguments> {
+    let mut args = PgArguments::default();
+    for p in params {
+        let added = match p {
+            Value::Null => args.add(None::<String>),
+            Value::Text(s) => args.add(s),
+            Value::Bool(b) => args.add(b),
+            Value::Int(i) => args.add(i),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+/// A PostgreSQL row, read for [`rows::decode`].
+impl Cells for PgRow {
+    type Error = sqlx::Error;
+
+    #[inline]
+    fn boolean(&self, column: usize) -> sqlx::Result<Option<bool>> {
+        self.try_get(column)
+    }
+
+    #[inline]
+    fn integer(&self, column: usize) -> sqlx::Result<Option<i64>> {
+        self.try_get(column)
+    }
+
+    #[inline]
+    fn text(&self, column: usize) -> sqlx::Result<Option<String>> {
+        self.try_get(column)
+    }
+}
+
+/// Runs a query and decodes every row as a record of `table`.
+pub async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
+    let found = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| on_constraint(table, e))?;
+    Ok(found
+        .iter()
+        .map(|row| rows::decode(table, row))
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// Runs a statement; the number of rows it changed.
+pub async fn execute(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<u64> {
+    sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| on_constraint(table, e))
+}
+
+/// Runs a query answering one row of one column.
+pub async fn scalar<T>(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<T>
+where
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| on_constraint(table, e))
+}
