@@ -137,6 +137,20 @@ pub fn on_postgres() -> bool {
     std::env::var(BACKEND_VAR).as_deref() == Ok("postgres")
 }
 
+/// The first line of every PostgreSQL-only test (several nodes on one database, a server to
+/// take away). Such a test is marked
+/// `#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]`:
+/// on SQLite it is listed as ignored, with that reason, and the PostgreSQL pass runs it
+/// (`--include-ignored`). Run on SQLite all the same (`--include-ignored` by hand), it fails
+/// here rather than test nothing.
+pub fn assert_postgres_pass() {
+    assert!(
+        on_postgres(),
+        "PostgreSQL only: this test runs in the PostgreSQL pass \
+         ({POSTGRES_URL_VAR}=postgres://... cargo test), not on SQLite"
+    );
+}
+
 /// A database of a test's own: a temporary SQLite file, or, in the PostgreSQL pass, a fresh
 /// schema of the PostgreSQL database, dropped when the test ends.
 pub struct TestDb {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::binary::Binary;
-use super::helpers::{ADMIN, TestDb, json_of, on_postgres};
+use super::helpers::{ADMIN, TestDb, assert_postgres_pass, json_of};
 
 /// Two nodes on one fresh database, started at the same time.
 fn two_nodes(db: &TestDb) -> (Binary, Binary) {
@@ -55,10 +55,9 @@ async fn insert(node: &Binary, table: &str, body: Value) -> String {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn nodes_starting_together_migrate_and_bootstrap_once() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     for node in [&a, &b] {
@@ -87,10 +86,9 @@ async fn nodes_starting_together_migrate_and_bootstrap_once() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_write_on_one_node_reads_on_the_other_at_once() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     for i in 0..10 {
@@ -111,10 +109,9 @@ async fn a_write_on_one_node_reads_on_the_other_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let channel = insert(
@@ -166,10 +163,9 @@ async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let agent = insert(
@@ -236,10 +232,9 @@ async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn concurrent_role_grants_over_two_nodes_all_count() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     insert(
@@ -290,10 +285,9 @@ async fn concurrent_role_grants_over_two_nodes_all_count() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn an_identity_change_on_one_node_reaches_the_others_credential_cache() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let agent = insert(
