@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestApp, assert_postgres_pass, fetch_records, json_of};
+use crate::helpers::{TestApp, assert_postgres_pass, fetch_records, json_of, sys_id_of};
 use switchboard::auth::throttle::LoginLimits;
 use switchboard::state::Config;
 
@@ -164,7 +164,7 @@ async fn register(app: &TestApp, name: &str, user: &str) -> (String, String, Str
             json!({"name": name, "client_id": id, "client_secret": secret, "user": user}),
         )
         .await;
-    (id, secret, created["sys_id"].as_str().unwrap().to_owned())
+    (id, secret, sys_id_of(&created))
 }
 
 // ---------------------------------------------------------------------------------------------
