@@ -1,53 +1,21 @@
 //! Authentication and authorization: Basic credentials, the 401 envelope, inactive users,
 //! password and role changes taking effect at once, role containment, and secrecy of passwords.
 
-use base64::Engine;
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, TestApp, assert_error, json_of};
+use crate::helpers::{
+    ADMIN, TestApp, assert_error, assert_unauthenticated, base64, basic_credentials, json_of,
+    sys_id_of, text_of,
+};
 
 const USERS: &str = "/api/now/table/sys_user";
 const INTERACTIONS: &str = "/api/now/table/interaction";
 
-/// Asserts the platform's exact 401: status, `WWW-Authenticate` and envelope.
-async fn assert_unauthenticated(response: Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok()),
-        Some(r#"BASIC realm="Service-now""#),
-        "WWW-Authenticate on a 401"
-    );
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(
-        body,
-        json!({
-            "error": {
-                "message": "User Not Authenticated",
-                "detail": "Required to provide Auth information"
-            },
-            "status": "failure"
-        })
-    );
-}
-
+/// A Basic `Authorization` header value holding `text`, whatever it is.
 fn basic(text: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(text)
-    )
-}
-
-async fn status_as(app: &TestApp, who: (&str, &str), path: &str) -> StatusCode {
-    app.as_user(who, Method::GET, path)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    format!("Basic {}", base64(text))
 }
 
 #[tokio::test]
@@ -133,10 +101,7 @@ async fn malformed_authorization_headers_are_401() {
         // The right credentials, but not encoded.
         format!("Basic {user_pass}"),
         // The right credentials under another scheme.
-        format!(
-            "Digest {}",
-            base64::engine::general_purpose::STANDARD.encode(&user_pass)
-        ),
+        format!("Digest {}", base64(&user_pass)),
         // A bearer token that no token endpoint issued.
         "Bearer 0123456789abcdef0123456789abcdef".to_owned(),
         "Bearer".to_owned(),
@@ -164,8 +129,7 @@ async fn malformed_authorization_headers_are_401() {
 #[tokio::test]
 async fn the_basic_scheme_name_is_case_insensitive() {
     let app = TestApp::spawn().await;
-    let credentials =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
+    let credentials = basic_credentials(ADMIN);
     for scheme in ["basic", "BASIC", "Basic"] {
         let response = app
             .anonymous(Method::GET, USERS)
@@ -182,11 +146,11 @@ async fn a_password_may_contain_colons() {
     let app = TestApp::spawn().await;
     app.user("colon", "a:b:c", &[]).await;
     assert_eq!(
-        status_as(&app, ("colon", "a:b:c"), USERS).await,
+        app.status_as(("colon", "a:b:c"), USERS).await,
         StatusCode::OK
     );
     assert_eq!(
-        status_as(&app, ("colon", "a"), USERS).await,
+        app.status_as(("colon", "a"), USERS).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -197,11 +161,11 @@ async fn an_inactive_user_cannot_authenticate_even_right_after_succeeding() {
     let id = app.user("alice", "alice-pw", &[]).await;
     // Authenticate successfully first, so a credential cache would hold alice.
     assert_eq!(
-        status_as(&app, ("alice", "alice-pw"), USERS).await,
+        app.status_as(("alice", "alice-pw"), USERS).await,
         StatusCode::OK
     );
     assert_eq!(
-        status_as(&app, ("alice", "alice-pw"), USERS).await,
+        app.status_as(("alice", "alice-pw"), USERS).await,
         StatusCode::OK
     );
 
@@ -232,7 +196,7 @@ async fn an_inactive_user_cannot_authenticate_even_right_after_succeeding() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        status_as(&app, ("alice", "alice-pw"), USERS).await,
+        app.status_as(("alice", "alice-pw"), USERS).await,
         StatusCode::OK
     );
 }
@@ -272,7 +236,7 @@ async fn a_deleted_user_cannot_authenticate_right_after_succeeding() {
     let app = TestApp::spawn().await;
     let id = app.user("gone", "gone-pw", &["interaction_agent"]).await;
     assert_eq!(
-        status_as(&app, ("gone", "gone-pw"), USERS).await,
+        app.status_as(("gone", "gone-pw"), USERS).await,
         StatusCode::OK
     );
     let response = app
@@ -294,7 +258,7 @@ async fn a_renamed_user_must_use_the_new_name_at_once() {
     let app = TestApp::spawn().await;
     let id = app.user("oldname", "same-pw", &[]).await;
     assert_eq!(
-        status_as(&app, ("oldname", "same-pw"), USERS).await,
+        app.status_as(("oldname", "same-pw"), USERS).await,
         StatusCode::OK
     );
     let response = app
@@ -311,7 +275,7 @@ async fn a_renamed_user_must_use_the_new_name_at_once() {
         .unwrap();
     assert_unauthenticated(response).await;
     assert_eq!(
-        status_as(&app, ("newname", "same-pw"), USERS).await,
+        app.status_as(("newname", "same-pw"), USERS).await,
         StatusCode::OK
     );
 }
@@ -321,7 +285,7 @@ async fn a_password_change_takes_effect_at_once() {
     let app = TestApp::spawn().await;
     let id = app.user("bob", "old-secret", &[]).await;
     assert_eq!(
-        status_as(&app, ("bob", "old-secret"), USERS).await,
+        app.status_as(("bob", "old-secret"), USERS).await,
         StatusCode::OK
     );
 
@@ -340,7 +304,7 @@ async fn a_password_change_takes_effect_at_once() {
         .unwrap();
     assert_unauthenticated(response).await;
     assert_eq!(
-        status_as(&app, ("bob", "new-secret"), USERS).await,
+        app.status_as(("bob", "new-secret"), USERS).await,
         StatusCode::OK
     );
 }
@@ -401,11 +365,11 @@ async fn a_role_granted_or_revoked_takes_effect_on_the_next_request() {
     let erin = ("erin", "erin-pw");
     // Cached as roleless.
     assert_eq!(
-        status_as(&app, erin, INTERACTIONS).await,
+        app.status_as(erin, INTERACTIONS).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        status_as(&app, erin, INTERACTIONS).await,
+        app.status_as(erin, INTERACTIONS).await,
         StatusCode::FORBIDDEN
     );
 
@@ -415,7 +379,7 @@ async fn a_role_granted_or_revoked_takes_effect_on_the_next_request() {
             json!({"user": "erin", "role": "interaction_agent"}),
         )
         .await;
-    let grant_id = grant["sys_id"].as_str().unwrap().to_owned();
+    let grant_id = sys_id_of(&grant);
     let (status, body) = json_of(
         app.as_user(erin, Method::GET, INTERACTIONS)
             .send()
@@ -450,16 +414,17 @@ async fn a_role_held_through_containment_passes() {
     app.user("gina", "gina-pw", &["awa_admin"]).await;
     // awa_manager contains interaction_agent; awa_admin contains awa_manager.
     assert_eq!(
-        status_as(&app, ("frank", "frank-pw"), INTERACTIONS).await,
+        app.status_as(("frank", "frank-pw"), INTERACTIONS).await,
         StatusCode::OK
     );
     assert_eq!(
-        status_as(&app, ("gina", "gina-pw"), INTERACTIONS).await,
+        app.status_as(("gina", "gina-pw"), INTERACTIONS).await,
         StatusCode::OK
     );
     // Containment does not make them admins.
     assert_eq!(
-        status_as(&app, ("frank", "frank-pw"), "/api/now/table/oauth_entity").await,
+        app.status_as(("frank", "frank-pw"), "/api/now/table/oauth_entity")
+            .await,
         StatusCode::FORBIDDEN
     );
     // Their effective roles show the contained ones.
@@ -482,14 +447,14 @@ async fn a_containment_added_later_takes_effect_on_the_next_request() {
     app.user("hank", "hank-pw", &["awa_agent"]).await;
     let hank = ("hank", "hank-pw");
     let grants = "/api/now/table/sys_user_has_role";
-    assert_eq!(status_as(&app, hank, grants).await, StatusCode::FORBIDDEN);
+    assert_eq!(app.status_as(hank, grants).await, StatusCode::FORBIDDEN);
     // awa_agent now contains admin: hank becomes an admin through containment.
     app.insert(
         "sys_user_role_contains",
         json!({"role": "awa_agent", "contains": "admin"}),
     )
     .await;
-    assert_eq!(status_as(&app, hank, grants).await, StatusCode::OK);
+    assert_eq!(app.status_as(hank, grants).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -520,7 +485,7 @@ async fn admin_passes_every_check() {
     let queue = app
         .insert("awa_queue", json!({"name": "admin queue"}))
         .await;
-    let id = queue["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&queue);
     let response = app
         .admin(Method::PATCH, &format!("/api/now/table/awa_queue/{id}"))
         .json(&json!({"active": false}))
@@ -573,12 +538,9 @@ async fn the_bootstrapped_admin_exists_with_the_configured_password_and_role_adm
 async fn a_random_admin_password_is_generated_when_none_is_configured() {
     let app = TestApp::spawn_with(|c| c.admin_password = None).await;
     // Whatever the password is, it is not empty and not the test one.
+    assert_eq!(app.status_as(ADMIN, USERS).await, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        status_as(&app, ADMIN, USERS).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        status_as(&app, ("admin", ""), USERS).await,
+        app.status_as(("admin", ""), USERS).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -588,11 +550,6 @@ fn assert_no_secret(text: &str, plaintext: &str) {
     assert!(!text.contains(plaintext), "password leaked: {text}");
     assert!(!text.contains("$argon2"), "hash leaked: {text}");
     assert!(!text.contains("user_password"), "field leaked: {text}");
-}
-
-async fn text_of(response: Response) -> (StatusCode, String) {
-    let status = response.status();
-    (status, response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -610,7 +567,7 @@ async fn the_password_never_appears_in_a_response() {
     assert_eq!(status, StatusCode::CREATED, "{text}");
     assert_no_secret(&text, secret);
     let created: Value = serde_json::from_str(&text).unwrap();
-    let id = created["result"]["sys_id"].as_str().unwrap().to_owned();
+    let id = sys_id_of(&created["result"]);
     let one = format!("{USERS}/{id}");
 
     let (status, text) = text_of(
@@ -646,7 +603,8 @@ async fn the_password_never_appears_in_a_response() {
     }
     // The new password works; so it was stored, just never shown.
     assert_eq!(
-        status_as(&app, ("ivy", format!("{secret}-2").as_str()), USERS).await,
+        app.status_as(("ivy", format!("{secret}-2").as_str()), USERS)
+            .await,
         StatusCode::OK
     );
     // The same for the admin's own record.

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestApp, fetch_records, json_of, on_postgres};
+use crate::helpers::{TestApp, assert_postgres_pass, fetch_records, json_of, sys_id_of};
 use switchboard::auth::throttle::LoginLimits;
 use switchboard::state::Config;
 
@@ -164,7 +164,7 @@ async fn register(app: &TestApp, name: &str, user: &str) -> (String, String, Str
             json!({"name": name, "client_id": id, "client_secret": secret, "user": user}),
         )
         .await;
-    (id, secret, created["sys_id"].as_str().unwrap().to_owned())
+    (id, secret, sys_id_of(&created))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,10 +221,9 @@ async fn a_password_grant_racing_a_password_change_leaves_no_working_token_cache
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_password_grant_racing_a_password_change_on_two_nodes_leaves_no_working_token() {
-    if !on_postgres() {
-        return; // Two nodes need PostgreSQL; this runs in the PostgreSQL pass.
-    }
+    assert_postgres_pass();
     password_grants_racing_a_password_change(true, default_cache).await;
 }
 
@@ -280,10 +279,9 @@ async fn grants_racing_an_application_delete_leave_no_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn grants_racing_an_application_delete_on_two_nodes_leave_no_token() {
-    if !on_postgres() {
-        return; // Two nodes need PostgreSQL; this runs in the PostgreSQL pass.
-    }
+    assert_postgres_pass();
     grants_racing_an_application_delete(true).await;
 }
 
@@ -386,10 +384,9 @@ async fn a_user_delete_racing_references_leaves_no_orphan() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_user_delete_racing_references_on_two_nodes_leaves_no_orphan() {
-    if !on_postgres() {
-        return; // Two nodes need PostgreSQL; this runs in the PostgreSQL pass.
-    }
+    assert_postgres_pass();
     a_delete_racing_references(true).await;
 }
 
@@ -413,10 +410,9 @@ async fn pg_scalar(statement: &str) -> i64 {
 /// is lost with B's connection. Once B listens again, the old password must not open B: what
 /// B learnt while deaf is not kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_node_that_lost_its_listener_keeps_nothing_it_learnt_while_deaf() {
-    if !on_postgres() {
-        return; // Two nodes need PostgreSQL; this runs in the PostgreSQL pass.
-    }
+    assert_postgres_pass();
     let a = TestApp::spawn().await;
     let name = format!("sb_{}", switchboard::model::value::new_sys_id());
     let b = a

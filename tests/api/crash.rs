@@ -31,7 +31,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::binary::Binary;
-use super::helpers::{ADMIN, TestDb, on_postgres};
+use super::helpers::{
+    ADMIN, TestDb, client_with_timeout, on_postgres, request_to, stored_json, sys_id_of,
+};
 
 const WRITERS: usize = 8;
 /// Each inbound id has two active provider identities, so one upsert writes two mappings.
@@ -116,26 +118,19 @@ fn start(database: &str) -> Binary {
 }
 
 fn client() -> reqwest::Client {
-    crate::helpers::client_builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    client_with_timeout(Duration::from_secs(30))
 }
 
-/// A request as admin; `None` when no complete answer came (connection refused or reset).
-async fn call(
+/// A request as admin that may get no answer (the server is being killed): `None` when no
+/// complete answer came (connection refused or reset).
+async fn attempt(
     client: &reqwest::Client,
     base: &str,
     method: Method,
     path: &str,
     body: Option<Value>,
 ) -> Option<(StatusCode, Value)> {
-    let mut request = client
-        .request(method, format!("{base}{path}"))
-        .basic_auth(ADMIN.0, Some(ADMIN.1));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
+    let request = request_to(client, base, ADMIN, method, path, body.as_ref());
     let response = request.send().await.ok()?;
     let status = response.status();
     // A 2xx whose body did not arrive whole is no acknowledgement the client could rely on.
@@ -146,7 +141,7 @@ async fn call(
 
 /// A request the test's own set-up and checks make: it must succeed.
 async fn must(base: &str, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = call(&client(), base, method.clone(), path, body)
+    let (status, body) = attempt(&client(), base, method.clone(), path, body)
         .await
         .unwrap_or_else(|| panic!("{method} {path}: no answer"));
     assert!(status.is_success(), "{method} {path}: {status} {body}");
@@ -161,7 +156,7 @@ async fn insert(base: &str, table: &str, body: Value) -> String {
         Some(body),
     )
     .await;
-    body["result"]["sys_id"].as_str().unwrap().to_owned()
+    sys_id_of(&body["result"])
 }
 
 /// Every record of a table, references as plain sys_ids.
@@ -174,13 +169,12 @@ async fn all(base: &str, table: &str) -> Vec<Value> {
 
 async fn fixture(base: &str) -> Fixture {
     let users = all(base, "sys_user").await;
-    let admin = users
-        .iter()
-        .find(|u| u["user_name"] == ADMIN.0)
-        .expect("admin")["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = sys_id_of(
+        users
+            .iter()
+            .find(|u| u["user_name"] == ADMIN.0)
+            .expect("admin"),
+    );
     let channel = insert(
         base,
         "interaction_connector",
@@ -268,7 +262,7 @@ async fn writer(
                 let body = json!({"channel": fixture.channel, "queue": fixture.queue,
                                   "short_description": tag, "context": context,
                                   "channel_metadata": metadata});
-                let answer = call(
+                let answer = attempt(
                     &client,
                     &base,
                     Method::POST,
@@ -277,7 +271,7 @@ async fn writer(
                 )
                 .await;
                 if let Some((StatusCode::CREATED, body)) = &answer {
-                    let sys_id = body["result"]["sys_id"].as_str().unwrap().to_owned();
+                    let sys_id = sys_id_of(&body["result"]);
                     let number = body["result"]["number"].as_str().unwrap().to_owned();
                     ledger
                         .lock()
@@ -294,7 +288,7 @@ async fn writer(
                 let id = open.remove(0);
                 ledger.lock().unwrap().closes.insert(id.clone(), false);
                 let path = format!("/api/now/interaction/{id}/close");
-                let answer = call(&client, &base, Method::POST, &path, None).await;
+                let answer = attempt(&client, &base, Method::POST, &path, None).await;
                 if let Some((StatusCode::OK, _)) = &answer {
                     ledger.lock().unwrap().closes.insert(id, true);
                 }
@@ -352,7 +346,7 @@ async fn writer(
                     fixture.agents[w]
                 );
                 let body = json!({"external_agent_id": external, "active": true});
-                let answer = call(&client, &base, Method::PUT, &path, Some(body)).await;
+                let answer = attempt(&client, &base, Method::PUT, &path, Some(body)).await;
                 if let Some((status, body)) = &answer
                     && status.is_success()
                 {
@@ -464,18 +458,8 @@ fn number_value(number: &str) -> i64 {
         .unwrap_or_else(|| panic!("not an interaction number: {number:?}"))
 }
 
-fn stored_json(field: &Value) -> Value {
-    match field {
-        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}")),
-        other => other.clone(),
-    }
-}
-
 fn by_sys_id(records: Vec<Value>) -> BTreeMap<String, Value> {
-    records
-        .into_iter()
-        .map(|r| (r["sys_id"].as_str().unwrap().to_owned(), r))
-        .collect()
+    records.into_iter().map(|r| (sys_id_of(&r), r)).collect()
 }
 
 fn str_of<'a>(record: &'a Value, field: &str) -> &'a str {
@@ -980,10 +964,7 @@ async fn acknowledged_writes_survive_sigkill_under_load_at_every_kill_point() {
             SentInteraction {
                 context: json!({"probe": round}),
                 metadata: json!({"probe": round}),
-                answer: Some((
-                    body["result"]["sys_id"].as_str().unwrap().to_owned(),
-                    number.to_owned(),
-                )),
+                answer: Some((sys_id_of(&body["result"]), number.to_owned())),
             },
         );
     }

@@ -2,7 +2,6 @@
 //! repaired) against the real binary, answers what the page shows; the banner gives the
 //! credentials; a restart restores the demo state without duplicating anything.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -10,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::binary::Binary;
-use super::helpers::{TestDb, json_of};
+use super::helpers::{TestDb, assert_interaction_keys, call, is_sys_id, json_of, sys_id_of};
 
 const ADMIN: (&str, &str) = ("admin", "admin");
 const INTEGRATION: (&str, &str) = ("integration", "integration");
@@ -81,23 +80,7 @@ async fn sample(
 }
 
 async fn table_get(server: &DemoServer, path: &str) -> (StatusCode, Value) {
-    json_of(
-        crate::helpers::client()
-            .get(server.url(path))
-            .basic_auth(ADMIN.0, Some(ADMIN.1))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-fn is_sys_id(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.len() == 32
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
+    call(&server.binary.base, ADMIN, Method::GET, path, None).await
 }
 
 /// The page's create sample.
@@ -252,31 +235,7 @@ async fn the_create_sample_answers_as_the_page_shows() {
     let (status, body) = create_sample(&server).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let result = &body["result"];
-    let keys: BTreeSet<&str> = result
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let expected: BTreeSet<&str> = [
-        "channel",
-        "context",
-        "queue",
-        "state",
-        "number",
-        "contextDocument",
-        "contextTable",
-        "channelMetadataDocument",
-        "channelMetadataTable",
-        "channel_metadata",
-        "sys_id",
-        "assigned_to",
-        "closed_by",
-        "opened_for",
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(keys, expected, "{result}");
+    assert_interaction_keys(result);
     assert_eq!(result["channel"], CHANNEL);
     assert_eq!(result["queue"], QUEUE);
     assert_eq!(result["state"], "queued");
@@ -296,7 +255,7 @@ async fn the_create_sample_answers_as_the_page_shows() {
         &server,
         &format!(
             "/api/now/table/sys_cs_conversation?interaction={}",
-            result["sys_id"].as_str().unwrap()
+            &sys_id_of(result)
         ),
     )
     .await;

@@ -8,48 +8,43 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::binary::Binary;
-use super::helpers::{ADMIN, TestDb, json_of};
+use super::helpers::{ADMIN, TestDb, call, sys_id_of};
 
 /// The binary with the test admin's password.
 fn start(database: &str) -> Binary {
     Binary::serve(database, &[], &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)])
 }
 
-async fn create_queue(client: &reqwest::Client, base: &str, name: &str) -> String {
-    let response = client
-        .request(Method::POST, format!("{base}/api/now/table/awa_queue"))
-        .basic_auth(ADMIN.0, Some(ADMIN.1))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
+async fn create_queue(base: &str, name: &str) -> String {
+    let body = json!({ "name": name });
+    let (status, body) = call(
+        base,
+        ADMIN,
+        Method::POST,
+        "/api/now/table/awa_queue",
+        Some(body),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["result"]["sys_id"].as_str().unwrap().to_owned()
+    sys_id_of(&body["result"])
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
     let test_db = TestDb::new();
     let db = test_db.url.clone();
-    let client = crate::helpers::client();
     let mut server = start(&db);
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(create_queue(&client, &server.base, &format!("queue {i}")).await);
+        ids.push(create_queue(&server.base, &format!("queue {i}")).await);
     }
     server.signal("KILL");
     assert!(!server.wait().success(), "SIGKILL is not a clean exit");
 
     let mut server = start(&db);
     for (i, id) in ids.iter().enumerate() {
-        let response = client
-            .get(format!("{}/api/now/table/awa_queue/{id}", server.base))
-            .basic_auth(ADMIN.0, Some(ADMIN.1))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = json_of(response).await;
+        let path = format!("/api/now/table/awa_queue/{id}");
+        let (status, body) = call(&server.base, ADMIN, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK, "{id}: {body}");
         assert_eq!(body["result"]["name"], format!("queue {i}"));
     }
@@ -63,7 +58,7 @@ async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
     let db = test_db.url.clone();
     for signal in ["TERM", "INT"] {
         let mut server = start(&db);
-        let id = create_queue(&crate::helpers::client(), &server.base, signal).await;
+        let id = create_queue(&server.base, signal).await;
         server.signal(signal);
         assert!(server.wait().success(), "SIG{signal}");
         assert!(!id.is_empty());

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use switchboard::auth::throttle::LoginLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{ADMIN, TestApp, fetch_record, fetch_records, raw};
+use crate::helpers::{
+    ADMIN, INTEGRATION, TestApp, base64, basic_authorization, fetch_record, fetch_records,
+    form_body, raw, sys_id_of,
+};
 
 /// SQL (and SQL-ish) injection attempts, each meant to widen a condition, end a statement or
 /// reach another table.
@@ -50,7 +53,6 @@ const GUARDED: &[&str] = &[
     "external_agent_mapping",
 ];
 
-const INTEGRATION: (&str, &str) = ("integration", "integration-password");
 const CLIENT_ID: &str = "hostile-client";
 const CLIENT_SECRET: &str = "hostile-secret";
 
@@ -75,12 +77,7 @@ async fn target() -> Target {
 /// A target whose config `tweak` adjusts.
 async fn target_with(tweak: impl FnOnce(&mut switchboard::state::Config)) -> Target {
     let app = TestApp::spawn_with(tweak).await;
-    app.user(
-        INTEGRATION.0,
-        INTEGRATION.1,
-        &["awa_integration_user", "interaction_agent"],
-    )
-    .await;
+    app.integration_user().await;
     let agent = app
         .user("agent", "agent-password", &["interaction_agent"])
         .await;
@@ -99,7 +96,7 @@ async fn target_with(tweak: impl FnOnce(&mut switchboard::state::Config)) -> Tar
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let interaction = created["result"]["sys_id"].as_str().unwrap().to_owned();
+    let interaction = sys_id_of(&created["result"]);
     let conversation = fetch_records(
         &app,
         "sys_cs_conversation",
@@ -182,10 +179,7 @@ async fn assert_intact(t: &Target) {
         .app
         .admin(
             Method::DELETE,
-            &format!(
-                "/api/now/table/sys_user/{}",
-                canary["sys_id"].as_str().unwrap()
-            ),
+            &format!("/api/now/table/sys_user/{}", sys_id_of(&canary)),
         )
         .send()
         .await
@@ -235,7 +229,7 @@ fn results(body: &Value) -> &Vec<Value> {
 fn list(app: &TestApp, table: &str, params: &[(&str, &str)]) -> RequestBuilder {
     app.admin(
         Method::GET,
-        &format!("/api/now/table/{table}?{}", form(params)),
+        &format!("/api/now/table/{table}?{}", form_body(params)),
     )
 }
 
@@ -518,7 +512,7 @@ async fn table_api_bodies_are_stored_literally() {
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{payload}: {created}");
-        let id = created["result"]["sys_id"].as_str().unwrap().to_owned();
+        let id = sys_id_of(&created["result"]);
         let stored = fetch_record(&t.app, "sys_user", &id).await.unwrap();
         assert_eq!(stored["user_name"], format!("{payload}{i}"));
         assert_eq!(stored["last_name"], *payload);
@@ -728,20 +722,6 @@ async fn seed_api_paths_and_bodies_take_no_sql() {
     }
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs {
-        form.append_pair(name, value);
-    }
-    form.finish()
-}
-
-fn oauth(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> RequestBuilder {
-    app.anonymous(Method::POST, path)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form(pairs))
-}
-
 /// Every OAuth form field, and the Basic credentials of the API: a payload is refused with the
 /// platform's OAuth errors (or, for revoking an unknown token, the 200 RFC 7009 asks for).
 #[tokio::test]
@@ -815,15 +795,14 @@ async fn oauth_form_fields_and_basic_credentials_take_no_sql() {
             ),
         ];
         for (field, pairs, expected) in cases {
-            let (status, body) = probe(field, oauth(&t.app, token, &pairs)).await;
+            let (status, body) = probe(field, t.app.form_post(token, &pairs)).await;
             assert_eq!(status, expected, "{field}={payload}: {body}");
             assert!(body["error"].is_string(), "{field}={payload}: {body}");
         }
         let revoke = "/oauth_revoke_token.do";
         let (status, body) = probe(
             "revoke",
-            oauth(
-                &t.app,
+            t.app.form_post(
                 revoke,
                 &[
                     ("token", payload),
@@ -840,8 +819,7 @@ async fn oauth_form_fields_and_basic_credentials_take_no_sql() {
         );
         let (status, _) = probe(
             "revoke",
-            oauth(
-                &t.app,
+            t.app.form_post(
                 revoke,
                 &[
                     ("token", "x"),
@@ -1149,9 +1127,8 @@ async fn nul_bytes_and_invalid_utf8_in_decoded_values_are_4xx() {
         }
     }
     // Basic credentials whose user name holds a NUL or is not UTF-8.
-    use base64::Engine;
     for credentials in [&b"ad\x00min:admin-password"[..], b"\x00:x", b"ad\xFFmin:x"] {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let encoded = base64(credentials);
         let request = t
             .app
             .anonymous(Method::GET, "/api/now/table/sys_user")
@@ -1182,10 +1159,7 @@ enum Outcome {
 /// Writes `request` (ignoring write errors: the server may stop reading) and reads until the
 /// server closes; a hang fails the test.
 async fn exchange(app: &TestApp, request: Vec<u8>) -> Outcome {
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connect");
+    let stream = app.connect().await;
     let (mut reader, mut writer) = stream.into_split();
     let write = tokio::spawn(async move {
         let _ = writer.write_all(&request).await;
@@ -1222,12 +1196,7 @@ fn head(request_line: &str, headers: &[String]) -> Vec<u8> {
 #[tokio::test]
 async fn huge_paths_and_headers_get_a_4xx_or_a_close() {
     let t = target().await;
-    let basic = {
-        use base64::Engine;
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
-        format!("Authorization: Basic {encoded}")
-    };
+    let basic = format!("Authorization: {}", basic_authorization(ADMIN));
     let cases = [
         (
             "100 KB path",
@@ -1303,10 +1272,7 @@ async fn huge_paths_and_headers_get_a_4xx_or_a_close() {
 #[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     let app = TestApp::spawn_with(|c| c.limits.header_timeout = Duration::from_secs(1)).await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connect");
+    let mut stream = app.connect().await;
     let mut byte = [0u8; 1];
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte)).await;
     assert!(

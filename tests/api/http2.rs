@@ -6,41 +6,21 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{Request, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::helpers::{ADMIN, TestApp, client_builder};
+use super::helpers::{ADMIN, TestApp, basic_authorization, read_until_closed};
 
 /// The client connection preface, then an empty SETTINGS frame: a connection that has started
 /// HTTP/2 and asks for nothing.
 const PREFACE_AND_SETTINGS: &[u8] =
     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.base.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
-
 /// Opens an HTTP/2 connection that sends the preface and nothing else.
 async fn idle_h2c(app: &TestApp) -> TcpStream {
-    let mut stream = connect(app).await;
+    let mut stream = app.connect().await;
     stream.write_all(PREFACE_AND_SETTINGS).await.unwrap();
     stream
-}
-
-/// How long until the server closes `stream` (reading and discarding what it sends), or
-/// `limit` if it does not.
-async fn time_to_close(stream: &mut TcpStream, limit: Duration) -> Duration {
-    let started = Instant::now();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let left = limit.saturating_sub(started.elapsed());
-        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return started.elapsed(),
-            Ok(Ok(_)) => {}
-        }
-    }
 }
 
 /// An HTTP/2 client on a fresh connection; the connection is driven by a task whose handle
@@ -51,7 +31,7 @@ async fn h2_client(
     h2::client::SendRequest<Bytes>,
     tokio::task::JoinHandle<Result<(), h2::Error>>,
 ) {
-    let (send, connection) = h2::client::handshake(connect(app).await)
+    let (send, connection) = h2::client::handshake(app.connect().await)
         .await
         .expect("an HTTP/2 handshake");
     (send, tokio::spawn(connection))
@@ -70,13 +50,10 @@ async fn assert_closed_once_idle(connection: &mut tokio::task::JoinHandle<Result
 }
 
 fn request(app: &TestApp, method: &str, path: &str) -> axum::http::request::Builder {
-    use base64::Engine;
-    let credentials =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
     Request::builder()
         .method(method)
         .uri(app.url(path))
-        .header("authorization", format!("Basic {credentials}"))
+        .header("authorization", basic_authorization(ADMIN))
         .header("accept", "application/json")
 }
 
@@ -99,7 +76,7 @@ fn one_second_header_timeout(config: &mut switchboard::state::Config) {
 async fn an_idle_h2c_connection_is_closed_after_the_header_timeout() {
     let app = TestApp::spawn_with(one_second_header_timeout).await;
     let mut stream = idle_h2c(&app).await;
-    let took = time_to_close(&mut stream, Duration::from_secs(15)).await;
+    let (_, took) = read_until_closed(&mut stream, Duration::from_secs(15)).await;
     assert!(
         took < Duration::from_secs(8),
         "an HTTP/2 connection that never sent a request was open {took:?} with a 1 s header \
@@ -117,13 +94,9 @@ async fn idle_h2c_connections_do_not_starve_other_clients() {
     // Both slots taken by connections that sent the preface and then nothing (and never read).
     let _first = idle_h2c(&app).await;
     let _second = idle_h2c(&app).await;
-    let client = client_builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let response = client.get(app.url("/api/openapi.json")).send().await;
-    let took = started.elapsed();
+    let (response, took) = app
+        .timed_get("/api/openapi.json", Duration::from_secs(15))
+        .await;
     let response = response.unwrap_or_else(|e| {
         panic!("two idle HTTP/2 connections starved a request for {took:?}: {e}")
     });
@@ -184,7 +157,7 @@ async fn an_h2_request_in_flight_outlives_the_header_timeout_then_its_idle_conne
 #[tokio::test]
 async fn the_server_announces_its_cap_on_streams_per_connection() {
     let app = TestApp::spawn_with(|c| c.limits.max_streams_per_connection = 7).await;
-    let (send, connection) = h2::client::handshake(connect(&app).await).await.unwrap();
+    let (send, connection) = h2::client::handshake(app.connect().await).await.unwrap();
     let mut connection = Box::pin(connection);
     let mut send = send.ready().await.unwrap();
     let get = request(&app, "GET", "/api/openapi.json").body(()).unwrap();

@@ -7,28 +7,14 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, fetch_record, fetch_records, json_of};
+use crate::helpers::{
+    TestApp, assert_content_type, assert_error, assert_interaction_keys, assert_unreadable_request,
+    chat_connector, fetch_record, fetch_records, is_sys_id, json_of, phone_connector, stored_json,
+    sys_id_of,
+};
 
 const CREATE: &str = "/api/now/interaction";
 const AGENT: (&str, &str) = ("agent", "agent-password");
-
-/// The 14 keys of the page's sample response.
-const SAMPLE_KEYS: [&str; 14] = [
-    "channel",
-    "context",
-    "queue",
-    "state",
-    "number",
-    "contextDocument",
-    "contextTable",
-    "channelMetadataDocument",
-    "channelMetadataTable",
-    "channel_metadata",
-    "sys_id",
-    "assigned_to",
-    "closed_by",
-    "opened_for",
-];
 
 /// A server with an agent, a plain (not third-party) phone connector, a third-party chat
 /// connector and a queue.
@@ -43,30 +29,12 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let app = TestApp::spawn().await;
     let agent = app.user(AGENT.0, AGENT.1, &["interaction_agent"]).await;
-    let phone = app
-        .insert(
-            "interaction_connector",
-            json!({"name": "Phone", "type": "phone", "third_party": false, "active": true}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let chat = app
-        .insert(
-            "interaction_connector",
-            json!({"name": "CCaaS chat", "type": "chat", "third_party": true, "active": true}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let queue = app
-        .insert("awa_queue", json!({"name": "Support", "active": true}))
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone = phone_connector(&app).await;
+    let chat = chat_connector(&app).await;
+    let queue = sys_id_of(
+        &app.insert("awa_queue", json!({"name": "Support", "active": true}))
+            .await,
+    );
     Fixture {
         app,
         agent,
@@ -117,37 +85,10 @@ fn close_path(id: &str) -> String {
     format!("/api/now/interaction/{id}/close")
 }
 
-fn assert_sample_keys(result: &Value) {
-    let keys: BTreeSet<&str> = result
-        .as_object()
-        .unwrap_or_else(|| panic!("result is not an object: {result}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let expected: BTreeSet<&str> = SAMPLE_KEYS.into_iter().collect();
-    assert_eq!(keys, expected, "{result}");
-}
-
-fn is_sys_id(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.len() == 32
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
-}
-
 fn is_number(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
         s.len() == 10 && s.starts_with("IMS") && s[3..].chars().all(|c| c.is_ascii_digit())
     })
-}
-
-/// A json field as the Table API shows it (a string holding JSON), parsed.
-fn stored_json(field: &Value) -> Value {
-    match field {
-        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}")),
-        other => other.clone(),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +99,7 @@ fn stored_json(field: &Value) -> Value {
 async fn create_with_a_queue_answers_201_with_exactly_the_sample_keys_and_values() {
     let f = fixture().await;
     let result = create(&f, json!({"channel": f.phone, "queue": f.queue})).await;
-    assert_sample_keys(&result);
+    assert_interaction_keys(&result);
     assert_eq!(result["channel"], f.phone.as_str());
     assert_eq!(result["queue"], f.queue.as_str());
     assert_eq!(result["state"], "queued");
@@ -191,7 +132,7 @@ async fn create_with_a_queue_answers_201_with_exactly_the_sample_keys_and_values
     assert!(profile.is_some(), "no live_group_profile behind {result}");
 
     // The stored interaction agrees, and the caller opened it.
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .expect("the interaction is stored");
     assert_eq!(stored["number"], result["number"]);
@@ -215,12 +156,12 @@ async fn create_with_a_queue_answers_201_with_exactly_the_sample_keys_and_values
 async fn create_without_a_queue_is_new_with_an_empty_queue() {
     let f = fixture().await;
     let result = create(&f, json!({"channel": f.phone})).await;
-    assert_sample_keys(&result);
+    assert_interaction_keys(&result);
     assert_eq!(result["state"], "new");
     assert_eq!(result["queue"], "");
     assert_eq!(result["context"], json!({"present": true}));
     assert_eq!(result["channel_metadata"], json!({"present": true}));
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .unwrap();
     assert_eq!(stored["state"], "new");
@@ -252,7 +193,7 @@ async fn context_and_channel_metadata_objects_are_stored_and_echoed() {
         json!({"channel": f.chat, "queue": f.queue, "context": context, "channel_metadata": metadata}),
     )
     .await;
-    assert_sample_keys(&result);
+    assert_interaction_keys(&result);
     assert_eq!(result["context"], context);
     assert_eq!(result["channel_metadata"], metadata);
     assert_eq!(result["contextTable"], "interaction_json_blob");
@@ -291,14 +232,14 @@ async fn a_table_and_id_pair_is_kept_as_given() {
         }),
     )
     .await;
-    assert_sample_keys(&result);
+    assert_interaction_keys(&result);
     assert_eq!(result["contextTable"], "incident");
     assert_eq!(result["contextDocument"], context_id);
     assert_eq!(result["channelMetadataTable"], "sys_cs_channel_profile");
     assert_eq!(result["channelMetadataDocument"], metadata_id);
     assert_eq!(result["context"], json!({"present": true}));
     assert_eq!(result["channel_metadata"], json!({"present": true}));
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .unwrap();
     assert_eq!(stored["context_table"], "incident");
@@ -324,7 +265,7 @@ async fn opened_for_is_echoed_and_stored() {
     let customer = f.app.user("customer", "customer-password", &[]).await;
     let result = create(&f, json!({"channel": f.phone, "opened_for": customer})).await;
     assert_eq!(result["opened_for"], customer.as_str());
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .unwrap();
     assert_eq!(stored["opened_for"], customer.as_str());
@@ -343,7 +284,7 @@ async fn versioned_paths_create_too() {
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{path}: {body}");
-        assert_sample_keys(&body["result"]);
+        assert_interaction_keys(&body["result"]);
         assert_eq!(body["result"]["state"], "queued", "{path}");
     }
     assert_eq!(fetch_records(&f.app, "interaction", "").await.len(), 2);
@@ -353,7 +294,7 @@ async fn versioned_paths_create_too() {
 async fn a_third_party_channel_opens_a_conversation_and_a_plain_one_does_not() {
     let f = fixture().await;
     let chat = create(&f, json!({"channel": f.chat, "queue": f.queue})).await;
-    let id = chat["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&chat);
     let conversations =
         fetch_records(&f.app, "sys_cs_conversation", &format!("interaction={id}")).await;
     assert_eq!(conversations.len(), 1, "{conversations:?}");
@@ -361,7 +302,7 @@ async fn a_third_party_channel_opens_a_conversation_and_a_plain_one_does_not() {
     assert_eq!(conversations[0]["interaction"], id);
 
     let phone = create(&f, json!({"channel": f.phone, "queue": f.queue})).await;
-    let id = phone["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&phone);
     let conversations =
         fetch_records(&f.app, "sys_cs_conversation", &format!("interaction={id}")).await;
     assert!(conversations.is_empty(), "{conversations:?}");
@@ -536,7 +477,7 @@ async fn a_user_without_interaction_agent_is_403_and_containing_roles_pass() {
     let (status, body) = close_as(
         &f.app,
         ("awa.agent", "awa-password"),
-        &close_path(created["sys_id"].as_str().unwrap()),
+        &close_path(&sys_id_of(&created)),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -556,13 +497,9 @@ async fn a_user_without_interaction_agent_is_403_and_containing_roles_pass() {
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{role}: {body}");
-        let stored = fetch_record(
-            &f.app,
-            "interaction",
-            body["result"]["sys_id"].as_str().unwrap(),
-        )
-        .await
-        .unwrap();
+        let stored = fetch_record(&f.app, "interaction", &sys_id_of(&body["result"]))
+            .await
+            .unwrap();
         assert_eq!(stored["opened_by"], id.as_str(), "{role}");
     }
 }
@@ -585,16 +522,7 @@ async fn xml_in_and_xml_out() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/xml"),
-        "{content_type}"
-    );
+    assert_content_type(&response, "application/xml");
     let text = response.text().await.unwrap();
     let start = text
         .find("<response><result>")
@@ -679,7 +607,7 @@ async fn json_in_xml_out_and_xml_in_json_out() {
         .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_sample_keys(&body["result"]);
+    assert_interaction_keys(&body["result"]);
     assert_eq!(body["result"]["channel"], f.chat.as_str());
 }
 
@@ -695,11 +623,11 @@ async fn close_answers_200_with_the_sample_keys_and_closes_the_record() {
         json!({"channel": f.phone, "queue": f.queue, "context": {"k": "v"}}),
     )
     .await;
-    let id = created["sys_id"].as_str().unwrap();
-    let (status, body) = close_as(&f.app, AGENT, &close_path(id)).await;
+    let id = sys_id_of(&created);
+    let (status, body) = close_as(&f.app, AGENT, &close_path(&id)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let result = &body["result"];
-    assert_sample_keys(result);
+    assert_interaction_keys(result);
     assert_eq!(result["state"], "closed_complete");
     assert_eq!(result["closed_by"], f.agent.as_str());
     assert_eq!(result["sys_id"], id);
@@ -719,7 +647,7 @@ async fn close_answers_200_with_the_sample_keys_and_closes_the_record() {
     }
     assert_eq!(result["context"], json!({"k": "v"}));
 
-    let stored = fetch_record(&f.app, "interaction", id).await.unwrap();
+    let stored = fetch_record(&f.app, "interaction", &id).await.unwrap();
     assert_eq!(stored["state"], "closed_complete");
     assert_eq!(stored["active"], "false");
     assert_eq!(stored["closed_by"], f.agent.as_str());
@@ -748,8 +676,8 @@ fn is_date_time(value: &Value) -> bool {
 async fn closing_closes_the_conversation() {
     let f = fixture().await;
     let created = create(&f, json!({"channel": f.chat, "queue": f.queue})).await;
-    let id = created["sys_id"].as_str().unwrap();
-    let (status, body) = close_as(&f.app, AGENT, &close_path(id)).await;
+    let id = sys_id_of(&created);
+    let (status, body) = close_as(&f.app, AGENT, &close_path(&id)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let conversations =
         fetch_records(&f.app, "sys_cs_conversation", &format!("interaction={id}")).await;
@@ -762,7 +690,7 @@ async fn close_on_versioned_paths() {
     let f = fixture().await;
     for version in ["v1", "v2"] {
         let created = create(&f, json!({"channel": f.phone})).await;
-        let id = created["sys_id"].as_str().unwrap();
+        let id = sys_id_of(&created);
         let (status, body) = close_as(
             &f.app,
             AGENT,
@@ -770,7 +698,7 @@ async fn close_on_versioned_paths() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{version}: {body}");
-        assert_sample_keys(&body["result"]);
+        assert_interaction_keys(&body["result"]);
         assert_eq!(body["result"]["state"], "closed_complete", "{version}");
     }
 }
@@ -782,20 +710,20 @@ async fn closing_again_is_200_and_changes_nothing() {
         .user("other", "other-password", &["interaction_agent"])
         .await;
     let created = create(&f, json!({"channel": f.chat, "queue": f.queue})).await;
-    let id = created["sys_id"].as_str().unwrap();
-    let (status, first) = close_as(&f.app, AGENT, &close_path(id)).await;
+    let id = sys_id_of(&created);
+    let (status, first) = close_as(&f.app, AGENT, &close_path(&id)).await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    let before = fetch_record(&f.app, "interaction", id).await.unwrap();
+    let before = fetch_record(&f.app, "interaction", &id).await.unwrap();
     let conversation_before =
         fetch_records(&f.app, "sys_cs_conversation", &format!("interaction={id}")).await;
 
     // Again, by the same agent and by someone else.
     for who in [AGENT, ("other", "other-password")] {
-        let (status, again) = close_as(&f.app, who, &close_path(id)).await;
+        let (status, again) = close_as(&f.app, who, &close_path(&id)).await;
         assert_eq!(status, StatusCode::OK, "{again}");
         assert_eq!(again, first, "a second close answers as the first");
     }
-    let after = fetch_record(&f.app, "interaction", id).await.unwrap();
+    let after = fetch_record(&f.app, "interaction", &id).await.unwrap();
     assert_eq!(after["closed_by"], f.agent.as_str());
     assert_eq!(after["closed_at"], before["closed_at"]);
     assert_eq!(after["sys_mod_count"], before["sys_mod_count"]);
@@ -938,12 +866,7 @@ async fn both_forms_of_context_unknown_opened_for_and_malformed_bodies_are_400()
             .send()
             .await
             .unwrap();
-        let detail = assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        let detail = assert_unreadable_request(response).await;
         assert!(
             detail.as_str().is_some_and(|d| !d.is_empty()),
             "{content_type}: {detail}"
@@ -956,7 +879,7 @@ async fn both_forms_of_context_unknown_opened_for_and_malformed_bodies_are_400()
 async fn type_defaults_to_the_connectors_and_can_be_given() {
     let f = fixture().await;
     let result = create(&f, json!({"channel": f.phone})).await;
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .unwrap();
     assert_eq!(stored["type"], "phone");
@@ -965,7 +888,7 @@ async fn type_defaults_to_the_connectors_and_can_be_given() {
         json!({"channel": f.chat, "type": "messaging", "short_description": "Order 42"}),
     )
     .await;
-    let stored = fetch_record(&f.app, "interaction", result["sys_id"].as_str().unwrap())
+    let stored = fetch_record(&f.app, "interaction", &sys_id_of(&result))
         .await
         .unwrap();
     assert_eq!(stored["type"], "messaging");
@@ -976,7 +899,7 @@ async fn type_defaults_to_the_connectors_and_can_be_given() {
 async fn closing_an_abandoned_interaction_changes_nothing() {
     let f = fixture().await;
     let created = create(&f, json!({"channel": f.phone, "queue": f.queue})).await;
-    let id = created["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&created);
     let response = f
         .app
         .admin(Method::PATCH, &format!("/api/now/table/interaction/{id}"))
@@ -985,14 +908,14 @@ async fn closing_an_abandoned_interaction_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let before = fetch_record(&f.app, "interaction", id).await.unwrap();
-    let (status, body) = close_as(&f.app, AGENT, &close_path(id)).await;
+    let before = fetch_record(&f.app, "interaction", &id).await.unwrap();
+    let (status, body) = close_as(&f.app, AGENT, &close_path(&id)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_sample_keys(&body["result"]);
+    assert_interaction_keys(&body["result"]);
     assert_eq!(body["result"]["state"], "closed_abandoned");
     assert_eq!(body["result"]["closed_by"], "");
     assert_eq!(
-        fetch_record(&f.app, "interaction", id).await.unwrap(),
+        fetch_record(&f.app, "interaction", &id).await.unwrap(),
         before
     );
 }
@@ -1010,7 +933,7 @@ async fn parallel_closes_close_once() {
         users.push((name, id));
     }
     let created = create(&f, json!({"channel": f.chat, "queue": f.queue})).await;
-    let id = created["sys_id"].as_str().unwrap().to_owned();
+    let id = sys_id_of(&created);
     let mut handles = Vec::new();
     for (name, _) in &users {
         let request = f

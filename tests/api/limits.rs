@@ -5,38 +5,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::helpers::{ADMIN, TestApp, raw};
-
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.base.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
-
-/// Reads until the server closes the connection (or `limit` passes); returns what came and how
-/// long it took.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
-    let started = Instant::now();
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(
-            limit.saturating_sub(started.elapsed()),
-            stream.read(&mut buffer),
-        )
-        .await
-        {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
-        }
-    }
-    (
-        String::from_utf8_lossy(&received).into_owned(),
-        started.elapsed(),
-    )
-}
+use super::helpers::{
+    ADMIN, TestApp, basic_authorization, basic_credentials, raw, read_until_closed, sys_id_of,
+};
 
 fn short_timeouts(config: &mut switchboard::state::Config) {
     config.limits.header_timeout = Duration::from_secs(1);
@@ -46,7 +18,7 @@ fn short_timeouts(config: &mut switchboard::state::Config) {
 #[tokio::test]
 async fn a_client_trickling_its_headers_is_disconnected() {
     let app = TestApp::spawn_with(short_timeouts).await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     stream
         .write_all(b"GET /api/now/table/sys_user HTTP/1.1\r\nHost: x\r\n")
         .await
@@ -63,7 +35,7 @@ async fn a_client_trickling_its_headers_is_disconnected() {
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed() {
     let app = TestApp::spawn_with(short_timeouts).await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     stream
         .write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -83,8 +55,8 @@ async fn an_idle_kept_alive_connection_is_closed() {
 #[tokio::test]
 async fn a_client_trickling_its_body_gets_a_408_in_the_envelope() {
     let app = TestApp::spawn_with(short_timeouts).await;
-    let mut stream = connect(&app).await;
-    let credentials = base64_basic(ADMIN);
+    let mut stream = app.connect().await;
+    let credentials = basic_credentials(ADMIN);
     let head = format!(
         "POST /api/now/table/awa_queue HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
@@ -102,7 +74,7 @@ async fn a_client_trickling_its_body_gets_a_408_in_the_envelope() {
 #[tokio::test]
 async fn an_oversized_header_block_is_refused() {
     let app = TestApp::spawn().await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     let huge = "a".repeat(200 * 1024);
     let request =
         format!("GET /api/now/table/sys_user HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n");
@@ -130,26 +102,19 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         c.limits.header_timeout = Duration::from_secs(30);
     })
     .await;
-    let first = connect(&app).await;
-    let second = connect(&app).await;
+    let first = app.connect().await;
+    let second = app.connect().await;
     // Both slots are held by idle connections: a third client is not served...
-    let client = crate::helpers::client_builder()
-        .timeout(Duration::from_millis(700))
-        .build()
-        .unwrap();
-    let waiting = client.get(app.url("/api/openapi.json")).send().await;
+    let (waiting, _) = app
+        .timed_get("/api/openapi.json", Duration::from_millis(700))
+        .await;
     assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
     // ... until one of them goes.
     drop(first);
-    let client = crate::helpers::client_builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let served = client
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let (served, _) = app
+        .timed_get("/api/openapi.json", Duration::from_secs(5))
+        .await;
+    let served = served.unwrap();
     assert_eq!(served.status(), StatusCode::OK);
     drop(second);
 }
@@ -158,7 +123,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 /// that reads nothing; returns its sys_id.
 async fn big_record(app: &TestApp) -> String {
     let big = serde_json::json!({"name": "big", "description": "d".repeat(8_000_000)});
-    let credentials = format!("Basic {}", base64_basic(ADMIN));
+    let credentials = basic_authorization(ADMIN);
     let created = raw(
         app,
         "POST",
@@ -177,10 +142,7 @@ async fn big_record(app: &TestApp) -> String {
         "{}",
         &created.text()[..200.min(created.text().len())]
     );
-    created.json()["result"]["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    sys_id_of(&created.json()["result"])
 }
 
 #[tokio::test]
@@ -222,7 +184,7 @@ async fn ask_for_big_record(app: &TestApp, sys_id: &str) -> tokio::net::TcpStrea
     let request = format!(
         "GET /api/now/table/sys_user_role/{sys_id} HTTP/1.1\r\nHost: x\r\n\
          Authorization: Basic {}\r\nAccept: application/json\r\n\r\n",
-        base64_basic(ADMIN)
+        basic_credentials(ADMIN)
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     stream
@@ -249,22 +211,13 @@ async fn clients_that_stop_reading_their_response_lose_their_connection() {
             .unwrap();
         stalled.push(stream);
     }
-    let client = crate::helpers::client_builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    let served = client.get(app.url("/api/openapi.json")).send().await;
-    let took = started.elapsed();
+    let (served, took) = app
+        .timed_get("/api/openapi.json", Duration::from_secs(30))
+        .await;
     let served = served.unwrap_or_else(|e| {
         panic!("two clients not reading held every slot for {took:?} (send timeout 2 s): {e}")
     });
     assert_eq!(served.status(), StatusCode::OK);
     assert!(took < Duration::from_secs(20), "served after {took:?}");
     drop(stalled);
-}
-
-fn base64_basic((user, password): (&str, &str)) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }

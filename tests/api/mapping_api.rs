@@ -7,7 +7,9 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, fetch_records, json_of};
+use crate::helpers::{
+    TestApp, assert_content_type, assert_error, content_type, fetch_records, json_of, sys_id_of,
+};
 
 const MAPPER: (&str, &str) = ("mapper", "mapper-password");
 const INSERTED: &str = "Agent Id mapping record inserted";
@@ -26,14 +28,10 @@ struct Fixture {
 }
 
 async fn identity(app: &TestApp, name: &str, inbound_id: &str, active: bool) -> String {
-    app.insert(
+    sys_id_of(&app.insert(
         "sys_cs_provider_application",
         json!({"name": name, "inbound_id": inbound_id, "provider": "Acme CCaaS", "active": active}),
-    )
-    .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    ).await)
 }
 
 async fn fixture() -> Fixture {
@@ -123,10 +121,7 @@ async fn the_first_call_inserts_a_mapping_per_active_identity() {
 
     let records = mappings(&f.app, &format!("user={}", f.agent)).await;
     assert_eq!(records.len(), 2, "{records:?}");
-    let record_ids: BTreeSet<String> = records
-        .iter()
-        .map(|r| r["sys_id"].as_str().unwrap().to_owned())
-        .collect();
+    let record_ids: BTreeSet<String> = records.iter().map(sys_id_of).collect();
     assert_eq!(record_ids, mapping_ids.iter().cloned().collect());
     let identities: BTreeSet<String> = records
         .iter()
@@ -308,16 +303,14 @@ async fn a_missing_or_empty_external_agent_id_is_400() {
 #[tokio::test]
 async fn unknown_or_inactive_agents_and_unheld_inbound_ids_are_400() {
     let f = fixture().await;
-    let inactive = f
-        .app
-        .insert(
-            "sys_user",
-            json!({"user_name": "gone", "first_name": "Gone", "active": false}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let inactive = sys_id_of(
+        &f.app
+            .insert(
+                "sys_user",
+                json!({"user_name": "gone", "first_name": "Gone", "active": false}),
+            )
+            .await,
+    );
     let cases = [
         (
             UNKNOWN_ID.to_owned(),
@@ -410,16 +403,7 @@ async fn xml_is_refused_with_json_answers() {
             request = request.basic_auth(MAPPER.0, Some(MAPPER.1));
         }
         let response = request.send().await.unwrap();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            content_type.starts_with("application/json"),
-            "{content_type}"
-        );
+        assert_content_type(&response, "application/json");
         assert_error(response, StatusCode::NOT_ACCEPTABLE, "Not Acceptable").await;
     }
     // An XML body is 415, before authentication too.
@@ -452,12 +436,7 @@ async fn xml_is_refused_with_json_answers() {
             .await
             .unwrap();
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type(&response);
         assert!(
             content_type.starts_with("application/json"),
             "{accept}: {content_type}"
@@ -628,10 +607,7 @@ async fn sixteen_parallel_first_mappings_create_one_record() {
     let (_, body) = json_of(response).await;
     let records = body["result"].as_array().unwrap();
     assert_eq!(records.len(), 1);
-    assert_eq!(
-        Some(records[0]["sys_id"].as_str().unwrap()),
-        all_ids.iter().next().map(String::as_str)
-    );
+    assert_eq!(Some(sys_id_of(&records[0])), all_ids.iter().next().cloned());
 }
 
 #[tokio::test]

@@ -6,9 +6,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, fetch_record, fetch_records, json_of};
-
-const INTEGRATION: (&str, &str) = ("integration", "integration-password");
+use crate::helpers::{
+    INTEGRATION, TestApp, assert_content_type, assert_error, assert_unreadable_request,
+    chat_connector, fetch_record, fetch_records, json_of, open_interaction, phone_connector,
+    sys_id_of,
+};
 
 const DROPPED: &str = "Request to drop agent processed successfully.";
 const UPDATED: &str = "Request to update agent member type processed successfully.";
@@ -46,20 +48,6 @@ struct Fixture {
     third_party: String,
 }
 
-/// Opens an interaction on `channel` as the integration user; returns its sys_id.
-async fn open_interaction(app: &TestApp, channel: &str) -> String {
-    let (status, body) = json_of(
-        app.as_user(INTEGRATION, Method::POST, "/api/now/interaction")
-            .json(&json!({"channel": channel}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["result"]["sys_id"].as_str().unwrap().to_owned()
-}
-
 async fn conversation_of(app: &TestApp, interaction: &str) -> Option<String> {
     fetch_records(
         app,
@@ -68,46 +56,24 @@ async fn conversation_of(app: &TestApp, interaction: &str) -> Option<String> {
     )
     .await
     .first()
-    .map(|c| c["sys_id"].as_str().unwrap().to_owned())
+    .map(sys_id_of)
 }
 
 async fn add_member(app: &TestApp, conversation: &str, user: &str, member_type: &str) -> String {
-    app.insert(
-        "sys_cs_conversation_member",
-        json!({"conversation": conversation, "member": user, "member_type": member_type}),
+    sys_id_of(
+        &app.insert(
+            "sys_cs_conversation_member",
+            json!({"conversation": conversation, "member": user, "member_type": member_type}),
+        )
+        .await,
     )
-    .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn fixture() -> Fixture {
     let app = TestApp::spawn().await;
-    app.user(
-        INTEGRATION.0,
-        INTEGRATION.1,
-        &["awa_integration_user", "interaction_agent"],
-    )
-    .await;
-    let third_party = app
-        .insert(
-            "interaction_connector",
-            json!({"name": "CCaaS chat", "type": "chat", "third_party": true, "active": true}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let plain = app
-        .insert(
-            "interaction_connector",
-            json!({"name": "Phone", "type": "phone", "third_party": false, "active": true}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    app.integration_user().await;
+    let third_party = chat_connector(&app).await;
+    let plain = phone_connector(&app).await;
     let agent = app
         .user("agent", "agent-password", &["interaction_agent"])
         .await;
@@ -124,7 +90,7 @@ async fn fixture() -> Fixture {
         .user("outsider", "outsider-password", &["interaction_agent"])
         .await;
 
-    let interaction = open_interaction(&app, &third_party).await;
+    let interaction = open_interaction(&app, INTEGRATION, &third_party).await;
     let conversation = conversation_of(&app, &interaction)
         .await
         .expect("a third-party interaction has a conversation");
@@ -135,17 +101,15 @@ async fn fixture() -> Fixture {
 
     // A plain interaction, given a conversation with the agent through the Table API, so only the
     // third-party check can refuse it.
-    let plain_interaction = open_interaction(&app, &plain).await;
+    let plain_interaction = open_interaction(&app, INTEGRATION, &plain).await;
     assert!(conversation_of(&app, &plain_interaction).await.is_none());
-    let plain_conversation = app
-        .insert(
+    let plain_conversation = sys_id_of(
+        &app.insert(
             "sys_cs_conversation",
             json!({"interaction": plain_interaction, "state": "open"}),
         )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await,
+    );
     add_member(&app, &plain_conversation, &agent, "public_fulfiller").await;
 
     Fixture {
@@ -174,7 +138,8 @@ fn request(app: &TestApp, method: Method, user: &str, action: &str) -> RequestBu
         .header(ACCEPT, "application/json")
 }
 
-async fn call(
+/// A Conversation Member API `action` on `user` as the integration user; status and body.
+async fn member_action(
     app: &TestApp,
     method: Method,
     user: &str,
@@ -216,13 +181,28 @@ async fn assert_refused(
     message: &str,
 ) {
     for method in [Method::PUT, Method::POST] {
-        let (got, response) = call(app, method.clone(), user, action, body.clone()).await;
+        let (got, response) = member_action(app, method.clone(), user, action, body.clone()).await;
         assert_eq!(
             (got, &response),
             (status, &refused(message)),
             "{method} {action} of {user} with {body}"
         );
     }
+}
+
+/// Asserts both actions on `user` in `interaction`, a drop and an update to public fulfiller,
+/// are refused with this status and message.
+async fn assert_both_refused(
+    app: &TestApp,
+    user: &str,
+    interaction: &str,
+    status: StatusCode,
+    message: &str,
+) {
+    let drop = json!({"interaction_id": interaction});
+    assert_refused(app, user, "drop", drop, status, message).await;
+    let update = json!({"interaction_id": interaction, "member_type": "public_fulfiller"});
+    assert_refused(app, user, "update", update, status, message).await;
 }
 
 async fn member(app: &TestApp, member_id: &str) -> Value {
@@ -238,7 +218,7 @@ async fn member(app: &TestApp, member_id: &str) -> Value {
 #[tokio::test]
 async fn drop_with_put_answers_the_documented_body_and_deactivates_the_member() {
     let f = fixture().await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.agent,
@@ -271,7 +251,7 @@ async fn drop_with_put_answers_the_documented_body_and_deactivates_the_member() 
 #[tokio::test]
 async fn drop_with_post_answers_the_documented_body() {
     let f = fixture().await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::POST,
         &f.agent2,
@@ -297,7 +277,7 @@ async fn drop_with_post_answers_the_documented_body() {
 #[tokio::test]
 async fn drop_reports_the_members_type() {
     let f = fixture().await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.supervisor,
@@ -307,7 +287,7 @@ async fn drop_reports_the_members_type() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, success(false, "observer", &f.interaction, DROPPED));
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.private,
@@ -325,7 +305,7 @@ async fn drop_reports_the_members_type() {
 #[tokio::test]
 async fn dropping_twice_is_not_a_member() {
     let f = fixture().await;
-    let (status, _) = call(
+    let (status, _) = member_action(
         &f.app,
         Method::PUT,
         &f.agent,
@@ -364,7 +344,7 @@ async fn dropping_twice_is_not_a_member() {
 #[tokio::test]
 async fn update_makes_an_observer_a_public_fulfiller() {
     let f = fixture().await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.supervisor,
@@ -386,7 +366,7 @@ async fn update_makes_an_observer_a_public_fulfiller() {
 #[tokio::test]
 async fn update_makes_a_private_fulfiller_a_public_fulfiller() {
     let f = fixture().await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::POST,
         &f.private,
@@ -420,7 +400,8 @@ async fn updating_a_public_fulfiller_is_500_with_the_result_shape() {
     assert_eq!(member(&f.app, &f.agent_member).await, before);
     // A supervisor once updated is public too: a second update is the same 500.
     let body = json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"});
-    let (status, _) = call(&f.app, Method::PUT, &f.supervisor, "update", body.clone()).await;
+    let (status, _) =
+        member_action(&f.app, Method::PUT, &f.supervisor, "update", body.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_refused(
         &f.app,
@@ -518,20 +499,10 @@ async fn a_member_type_other_than_public_fulfiller_is_refused() {
 #[tokio::test]
 async fn a_plain_interaction_is_not_third_party() {
     let f = fixture().await;
-    assert_refused(
+    assert_both_refused(
         &f.app,
         &f.agent,
-        "drop",
-        json!({"interaction_id": f.plain_interaction}),
-        StatusCode::BAD_REQUEST,
-        NOT_THIRD_PARTY,
-    )
-    .await;
-    assert_refused(
-        &f.app,
-        &f.agent,
-        "update",
-        json!({"interaction_id": f.plain_interaction, "member_type": "public_fulfiller"}),
+        &f.plain_interaction,
         StatusCode::BAD_REQUEST,
         NOT_THIRD_PARTY,
     )
@@ -572,7 +543,7 @@ async fn an_unknown_interaction_has_no_conversation() {
 #[tokio::test]
 async fn a_third_party_interaction_whose_conversation_was_deleted_has_none() {
     let f = fixture().await;
-    let interaction = open_interaction(&f.app, &f.third_party).await;
+    let interaction = open_interaction(&f.app, INTEGRATION, &f.third_party).await;
     let conversation = conversation_of(&f.app, &interaction).await.unwrap();
     add_member(&f.app, &conversation, &f.agent, "public_fulfiller").await;
     let response = f
@@ -586,20 +557,10 @@ async fn a_third_party_interaction_whose_conversation_was_deleted_has_none() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(conversation_of(&f.app, &interaction).await.is_none());
-    assert_refused(
+    assert_both_refused(
         &f.app,
         &f.agent,
-        "drop",
-        json!({"interaction_id": interaction}),
-        StatusCode::BAD_REQUEST,
-        NO_CONVERSATION,
-    )
-    .await;
-    assert_refused(
-        &f.app,
-        &f.agent,
-        "update",
-        json!({"interaction_id": interaction, "member_type": "public_fulfiller"}),
+        &interaction,
         StatusCode::BAD_REQUEST,
         NO_CONVERSATION,
     )
@@ -610,20 +571,10 @@ async fn a_third_party_interaction_whose_conversation_was_deleted_has_none() {
 async fn a_user_who_is_not_a_member_is_refused() {
     let f = fixture().await;
     for user in [f.outsider.as_str(), UNKNOWN_ID] {
-        assert_refused(
+        assert_both_refused(
             &f.app,
             user,
-            "drop",
-            json!({"interaction_id": f.interaction}),
-            StatusCode::BAD_REQUEST,
-            NOT_A_MEMBER,
-        )
-        .await;
-        assert_refused(
-            &f.app,
-            user,
-            "update",
-            json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"}),
+            &f.interaction,
             StatusCode::BAD_REQUEST,
             NOT_A_MEMBER,
         )
@@ -772,16 +723,7 @@ async fn xml_in_and_xml_out() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/xml"),
-        "{content_type}"
-    );
+    assert_content_type(&response, "application/xml");
     let text = response.text().await.unwrap();
     assert!(
         text.contains("<response><result><conversation_member><active>false</active>"),
@@ -846,35 +788,27 @@ async fn xml_in_and_xml_out() {
 #[tokio::test]
 async fn versioned_paths_work() {
     let f = fixture().await;
-    let (status, body) = json_of(
-        f.app
-            .as_user(
-                INTEGRATION,
-                Method::PUT,
-                &format!("/api/now/v1/conversation/member/{}/drop", f.agent),
-            )
-            .json(&json!({"interaction_id": f.interaction}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // An action as the integration user on `/api/now/{version}/conversation/member/...`.
+    let versioned = |version: &str, method: Method, user: &str, action: &str, body: Value| {
+        let path = format!("/api/now/{version}/conversation/member/{user}/{action}");
+        let request = f.app.as_user(INTEGRATION, method, &path).json(&body);
+        async move { json_of(request.send().await.unwrap()).await }
+    };
+    let drop_body = json!({"interaction_id": f.interaction});
+    let update_body = json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"});
+
+    let (status, body) = versioned("v1", Method::PUT, &f.agent, "drop", drop_body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
         success(false, "public_fulfiller", &f.interaction, DROPPED)
     );
-    let (status, body) = json_of(
-        f.app
-            .as_user(
-                INTEGRATION,
-                Method::POST,
-                &format!("/api/now/v2/conversation/member/{}/update", f.supervisor),
-            )
-            .json(&json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"}))
-            .send()
-            .await
-            .unwrap(),
+    let (status, body) = versioned(
+        "v2",
+        Method::POST,
+        &f.supervisor,
+        "update",
+        update_body.clone(),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -882,37 +816,13 @@ async fn versioned_paths_work() {
         body,
         success(true, "public_fulfiller", &f.interaction, UPDATED)
     );
-    let (status, body) = json_of(
-        f.app
-            .as_user(
-                INTEGRATION,
-                Method::PUT,
-                &format!("/api/now/v2/conversation/member/{}/drop", f.private),
-            )
-            .json(&json!({"interaction_id": f.interaction}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = versioned("v2", Method::PUT, &f.private, "drop", drop_body).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
         success(false, "private_fulfiller", &f.interaction, DROPPED)
     );
-    let (status, body) = json_of(
-        f.app
-            .as_user(
-                INTEGRATION,
-                Method::POST,
-                &format!("/api/now/v1/conversation/member/{}/update", f.agent2),
-            )
-            .json(&json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = versioned("v1", Method::POST, &f.agent2, "update", update_body).await;
     assert_eq!(
         (status, body),
         (StatusCode::INTERNAL_SERVER_ERROR, refused(ALREADY_PUBLIC))
@@ -1085,12 +995,7 @@ async fn unreadable_bodies_are_400_never_500() {
             .send()
             .await
             .unwrap();
-        let detail = assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        let detail = assert_unreadable_request(response).await;
         assert!(
             detail.as_str().is_some_and(|d| !d.is_empty()),
             "{text}: {detail}"
@@ -1120,7 +1025,7 @@ async fn an_unknown_action_is_the_unknown_uri_400() {
 #[tokio::test]
 async fn membership_of_another_conversation_does_not_count() {
     let f = fixture().await;
-    let other = open_interaction(&f.app, &f.third_party).await;
+    let other = open_interaction(&f.app, INTEGRATION, &f.third_party).await;
     let other_conversation = conversation_of(&f.app, &other).await.unwrap();
     add_member(
         &f.app,
@@ -1130,20 +1035,10 @@ async fn membership_of_another_conversation_does_not_count() {
     )
     .await;
     // The outsider is a member of the other conversation only.
-    assert_refused(
+    assert_both_refused(
         &f.app,
         &f.outsider,
-        "drop",
-        json!({"interaction_id": f.interaction}),
-        StatusCode::BAD_REQUEST,
-        NOT_A_MEMBER,
-    )
-    .await;
-    assert_refused(
-        &f.app,
-        &f.outsider,
-        "update",
-        json!({"interaction_id": f.interaction, "member_type": "public_fulfiller"}),
+        &f.interaction,
         StatusCode::BAD_REQUEST,
         NOT_A_MEMBER,
     )
@@ -1158,7 +1053,7 @@ async fn membership_of_another_conversation_does_not_count() {
         NOT_A_MEMBER,
     )
     .await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.outsider,
@@ -1175,7 +1070,7 @@ async fn each_drop_deactivates_one_of_several_active_records() {
     let f = fixture().await;
     let second = add_member(&f.app, &f.conversation, &f.agent, "private_fulfiller").await;
     for _ in 0..2 {
-        let (status, body) = call(
+        let (status, body) = member_action(
             &f.app,
             Method::PUT,
             &f.agent,
@@ -1218,7 +1113,7 @@ async fn an_inactive_record_is_not_updated_while_an_active_one_is() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let back = add_member(&f.app, &f.conversation, &f.supervisor, "private_fulfiller").await;
-    let (status, body) = call(
+    let (status, body) = member_action(
         &f.app,
         Method::PUT,
         &f.supervisor,

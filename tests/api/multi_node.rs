@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::binary::Binary;
-use super::helpers::{ADMIN, TestDb, json_of, on_postgres};
+use super::helpers::{ADMIN, TestDb, assert_postgres_pass, call, sys_id_of};
 
 /// Two nodes on one fresh database, started at the same time.
 fn two_nodes(db: &TestDb) -> (Binary, Binary) {
@@ -21,29 +21,9 @@ fn two_nodes(db: &TestDb) -> (Binary, Binary) {
     (first.join().unwrap(), second.join().unwrap())
 }
 
-async fn call(
-    node: &Binary,
-    who: (&str, &str),
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = crate::helpers::client()
-        .request(method, node.url(path))
-        .basic_auth(who.0, Some(who.1));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    if response.status() == StatusCode::NO_CONTENT {
-        return (StatusCode::NO_CONTENT, Value::Null);
-    }
-    json_of(response).await
-}
-
 async fn insert(node: &Binary, table: &str, body: Value) -> String {
     let (status, body) = call(
-        node,
+        &node.base,
         ADMIN,
         Method::POST,
         &format!("/api/now/table/{table}"),
@@ -51,19 +31,18 @@ async fn insert(node: &Binary, table: &str, body: Value) -> String {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{table}: {body}");
-    body["result"]["sys_id"].as_str().unwrap().to_owned()
+    sys_id_of(&body["result"])
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn nodes_starting_together_migrate_and_bootstrap_once() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     for node in [&a, &b] {
         let (status, admins) = call(
-            node,
+            &node.base,
             ADMIN,
             Method::GET,
             "/api/now/table/sys_user?user_name=admin",
@@ -73,7 +52,7 @@ async fn nodes_starting_together_migrate_and_bootstrap_once() {
         assert_eq!(status, StatusCode::OK, "{admins}");
         assert_eq!(admins["result"].as_array().unwrap().len(), 1, "{admins}");
         let (_, roles) = call(
-            node,
+            &node.base,
             ADMIN,
             Method::GET,
             "/api/now/table/sys_user_role",
@@ -87,16 +66,15 @@ async fn nodes_starting_together_migrate_and_bootstrap_once() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_write_on_one_node_reads_on_the_other_at_once() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     for i in 0..10 {
         let id = insert(&a, "awa_queue", json!({"name": format!("queue {i}")})).await;
         let (status, body) = call(
-            &b,
+            &b.base,
             ADMIN,
             Method::GET,
             &format!("/api/now/table/awa_queue/{id}"),
@@ -111,10 +89,9 @@ async fn a_write_on_one_node_reads_on_the_other_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let channel = insert(
@@ -128,14 +105,15 @@ async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
     for i in 0..40 {
         let (base, channel) = (bases[i % 2].clone(), channel.clone());
         creates.spawn(async move {
-            let response = crate::helpers::client()
-                .post(format!("{base}/api/now/interaction"))
-                .basic_auth(ADMIN.0, Some(ADMIN.1))
-                .json(&json!({ "channel": channel }))
-                .send()
-                .await
-                .unwrap();
-            json_of(response).await
+            let body = json!({ "channel": channel });
+            call(
+                &base,
+                ADMIN,
+                Method::POST,
+                "/api/now/interaction",
+                Some(body),
+            )
+            .await
         });
     }
     let mut numbers = BTreeSet::new();
@@ -149,7 +127,7 @@ async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
     assert_eq!(numbers.len(), 40, "{numbers:?}");
     // A later create, on either node, is numbered after all of them.
     let (_, later) = call(
-        &b,
+        &b.base,
         ADMIN,
         Method::POST,
         "/api/now/interaction",
@@ -166,10 +144,9 @@ async fn parallel_creates_over_two_nodes_get_distinct_increasing_numbers() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let agent = insert(
@@ -188,16 +165,10 @@ async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
     let bases = [a.base.clone(), b.base.clone()];
     let mut maps = JoinSet::new();
     for i in 0..16 {
-        let url = format!("{}{path}", bases[i % 2]);
+        let (base, path) = (bases[i % 2].clone(), path.clone());
         maps.spawn(async move {
-            let response = crate::helpers::client()
-                .put(url)
-                .basic_auth(ADMIN.0, Some(ADMIN.1))
-                .json(&json!({"external_agent_id": "12345"}))
-                .send()
-                .await
-                .unwrap();
-            json_of(response).await
+            let body = json!({"external_agent_id": "12345"});
+            call(&base, ADMIN, Method::PUT, &path, Some(body)).await
         });
     }
     let mut statuses = Vec::new();
@@ -223,7 +194,7 @@ async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
     );
     assert_eq!(ids.len(), 1, "{ids:?}");
     let (_, all) = call(
-        &b,
+        &b.base,
         ADMIN,
         Method::GET,
         "/api/now/table/external_agent_mapping",
@@ -236,10 +207,9 @@ async fn parallel_first_mappings_over_two_nodes_make_one_record_and_one_201() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn concurrent_role_grants_over_two_nodes_all_count() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     insert(
@@ -257,24 +227,25 @@ async fn concurrent_role_grants_over_two_nodes_all_count() {
     let bases = [a.base.clone(), b.base.clone()];
     let mut grants = JoinSet::new();
     for (i, role) in roles.iter().enumerate() {
-        let url = format!("{}/api/now/table/sys_user_has_role", bases[i % 2]);
-        let role = role.to_string();
+        let (base, role) = (bases[i % 2].clone(), role.to_string());
         grants.spawn(async move {
-            crate::helpers::client()
-                .post(url)
-                .basic_auth(ADMIN.0, Some(ADMIN.1))
-                .json(&json!({"user": "agent", "role": role}))
-                .send()
-                .await
-                .unwrap()
-                .status()
+            let body = json!({"user": "agent", "role": role});
+            call(
+                &base,
+                ADMIN,
+                Method::POST,
+                "/api/now/table/sys_user_has_role",
+                Some(body),
+            )
+            .await
+            .0
         });
     }
     while let Some(status) = grants.join_next().await {
         assert_eq!(status.unwrap(), StatusCode::CREATED);
     }
     let (_, user) = call(
-        &b,
+        &b.base,
         ADMIN,
         Method::GET,
         "/api/now/table/sys_user?user_name=agent&sysparm_fields=roles",
@@ -290,10 +261,9 @@ async fn concurrent_role_grants_over_two_nodes_all_count() {
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn an_identity_change_on_one_node_reaches_the_others_credential_cache() {
-    if !on_postgres() {
-        return;
-    }
+    assert_postgres_pass();
     let db = TestDb::new();
     let (a, b) = two_nodes(&db);
     let agent = insert(
@@ -305,7 +275,7 @@ async fn an_identity_change_on_one_node_reaches_the_others_credential_cache() {
     let who = ("agent", "pw");
     // Node B verifies (and caches) the credential.
     let (status, _) = call(
-        &b,
+        &b.base,
         who,
         Method::GET,
         "/api/now/table/sys_user?user_name=agent",
@@ -316,7 +286,7 @@ async fn an_identity_change_on_one_node_reaches_the_others_credential_cache() {
     // Node A deactivates the user; node B must refuse it well before its cache would expire
     // (60 s): the change is announced to every node on commit.
     let (status, _) = call(
-        &a,
+        &a.base,
         ADMIN,
         Method::PATCH,
         &format!("/api/now/table/sys_user/{agent}"),
@@ -327,7 +297,7 @@ async fn an_identity_change_on_one_node_reaches_the_others_credential_cache() {
     let started = Instant::now();
     loop {
         let (status, _) = call(
-            &b,
+            &b.base,
             who,
             Method::GET,
             "/api/now/table/sys_user?user_name=agent",

@@ -5,33 +5,16 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, TestApp, assert_error, json_of, raw};
+use crate::helpers::{
+    ADMIN, TestApp, assert_error, assert_unreadable_request, basic_authorization, content_type,
+    header, json_of, raw, sys_id_of, user_sys_id,
+};
 
 const JSON_TYPE: &str = "application/json;charset=UTF-8";
 const XML_TYPE: &str = "application/xml;charset=UTF-8";
 const XML_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 const ROLES: &str = "/api/now/table/sys_user_role";
 const QUEUES: &str = "/api/now/table/awa_queue";
-
-fn content_type(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The admin's sys_id, for a single-record read.
-async fn admin_id(app: &TestApp) -> String {
-    let (_, body) = json_of(
-        app.admin(Method::GET, "/api/now/table/sys_user?user_name=admin")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    body["result"][0]["sys_id"].as_str().unwrap().to_owned()
-}
 
 /// GET `path` as admin with `accept`; returns status, Content-Type and body text.
 async fn get_with_accept(app: &TestApp, path: &str, accept: &str) -> (StatusCode, String, String) {
@@ -41,7 +24,7 @@ async fn get_with_accept(app: &TestApp, path: &str, accept: &str) -> (StatusCode
         .send()
         .await
         .unwrap();
-    let ct = content_type(&response).unwrap_or_default();
+    let ct = content_type(&response);
     (response.status(), ct, response.text().await.unwrap())
 }
 
@@ -62,8 +45,8 @@ async fn server_is_healthy(app: &TestApp) {
 #[tokio::test]
 async fn no_accept_header_answers_json() {
     let app = TestApp::spawn().await;
-    let id = admin_id(&app).await;
-    let auth = basic_header();
+    let id = user_sys_id(&app, ADMIN.0).await;
+    let auth = basic_authorization(ADMIN);
     let response = raw(
         &app,
         "GET",
@@ -77,18 +60,10 @@ async fn no_accept_header_answers_json() {
     assert_eq!(response.json()["result"]["user_name"], "admin");
 }
 
-fn basic_header() -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1))
-    )
-}
-
 #[tokio::test]
 async fn wildcard_and_json_accept_answer_json() {
     let app = TestApp::spawn().await;
-    let id = admin_id(&app).await;
+    let id = user_sys_id(&app, ADMIN.0).await;
     let path = format!("/api/now/table/sys_user/{id}");
     for accept in [
         "*/*",
@@ -109,7 +84,7 @@ async fn wildcard_and_json_accept_answer_json() {
 #[tokio::test]
 async fn xml_accept_answers_xml() {
     let app = TestApp::spawn().await;
-    let id = admin_id(&app).await;
+    let id = user_sys_id(&app, ADMIN.0).await;
     let path = format!("/api/now/table/sys_user/{id}");
     for accept in ["application/xml", "text/xml"] {
         let (status, ct, text) = get_with_accept(&app, &path, accept).await;
@@ -197,7 +172,7 @@ async fn an_accept_naming_no_format_we_speak_is_406_in_json() {
             .send()
             .await
             .unwrap();
-        assert_eq!(content_type(&response).as_deref(), Some(JSON_TYPE));
+        assert_eq!(header(&response, CONTENT_TYPE), Some(JSON_TYPE));
         let detail = assert_error(response, StatusCode::NOT_ACCEPTABLE, "Not Acceptable").await;
         assert!(detail.is_string(), "{detail}");
     }
@@ -252,7 +227,7 @@ async fn a_401_is_rendered_in_xml_when_xml_is_accepted() {
             .and_then(|v| v.to_str().ok()),
         Some(r#"BASIC realm="Service-now""#)
     );
-    assert_eq!(content_type(&response).as_deref(), Some(XML_TYPE));
+    assert_eq!(header(&response, CONTENT_TYPE), Some(XML_TYPE));
     assert_eq!(
         response.text().await.unwrap(),
         format!(
@@ -275,7 +250,7 @@ async fn a_body_error_is_rendered_in_xml_when_xml_is_accepted() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(content_type(&response).as_deref(), Some(XML_TYPE));
+    assert_eq!(header(&response, CONTENT_TYPE), Some(XML_TYPE));
     let text = response.text().await.unwrap();
     assert!(
         text.starts_with(&format!(
@@ -343,7 +318,7 @@ async fn json_and_both_xml_body_forms_create_the_same_record() {
     }
     // And as stored, read back.
     for record in &created {
-        let id = record["sys_id"].as_str().unwrap();
+        let id = sys_id_of(record);
         let (_, body) = json_of(
             app.admin(Method::GET, &format!("/api/now/table/sys_user/{id}"))
                 .send()
@@ -359,7 +334,7 @@ async fn json_and_both_xml_body_forms_create_the_same_record() {
 async fn an_xml_body_can_update_a_record() {
     let app = TestApp::spawn().await;
     let queue = app.insert("awa_queue", json!({"name": "before"})).await;
-    let id = queue["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&queue);
     let response = app
         .admin(Method::PUT, &format!("{QUEUES}/{id}"))
         .header(CONTENT_TYPE, "application/xml")
@@ -397,12 +372,7 @@ async fn an_unsupported_content_type_is_415() {
 async fn a_body_without_content_type_is_400() {
     let app = TestApp::spawn().await;
     let response = post(&app, QUEUES, None, r#"{"name": "q"}"#).await;
-    let detail = assert_error(
-        response,
-        StatusCode::BAD_REQUEST,
-        "Exception while reading request",
-    )
-    .await;
+    let detail = assert_unreadable_request(response).await;
     assert!(
         detail.as_str().unwrap().contains("Content-Type"),
         "{detail}"
@@ -418,7 +388,7 @@ async fn an_empty_body_without_content_type_creates_a_record_with_defaults() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["result"]["active"], "true");
     assert_eq!(body["result"]["name"], "");
-    let id = body["result"]["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&body["result"]);
     let response = app
         .admin(Method::GET, &format!("{QUEUES}/{id}"))
         .send()
@@ -440,12 +410,7 @@ async fn malformed_json_is_400_saying_json() {
         r#"{"name": "q"} trailing"#,
     ] {
         let response = post(&app, QUEUES, Some("application/json"), body).await;
-        let detail = assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        let detail = assert_unreadable_request(response).await;
         assert!(
             detail.as_str().unwrap().contains("JSON"),
             "{body}: {detail}"
@@ -465,12 +430,7 @@ async fn malformed_xml_is_400_saying_xml() {
         "<r><x>&undefined;</x></r>",
     ] {
         let response = post(&app, QUEUES, Some("application/xml"), body).await;
-        let detail = assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        let detail = assert_unreadable_request(response).await;
         assert!(detail.as_str().unwrap().contains("XML"), "{body}: {detail}");
     }
     server_is_healthy(&app).await;
@@ -494,24 +454,14 @@ async fn xml_with_a_doctype_is_refused_and_the_server_stays_healthy() {
 ]>
 <request><entry><name>&lol9;</name></entry></request>"#;
     let response = post(&app, QUEUES, Some("application/xml"), laughs).await;
-    let detail = assert_error(
-        response,
-        StatusCode::BAD_REQUEST,
-        "Exception while reading request",
-    )
-    .await;
+    let detail = assert_unreadable_request(response).await;
     let detail = detail.as_str().unwrap();
     assert!(detail.contains("XML"), "{detail}");
     assert!(detail.contains("DOCTYPE"), "{detail}");
     // External entities are refused the same way.
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><name>&x;</name></r>"#;
     let response = post(&app, QUEUES, Some("application/xml"), xxe).await;
-    assert_error(
-        response,
-        StatusCode::BAD_REQUEST,
-        "Exception while reading request",
-    )
-    .await;
+    assert_unreadable_request(response).await;
     server_is_healthy(&app).await;
     let (_, body) = json_of(app.admin(Method::GET, QUEUES).send().await.unwrap()).await;
     assert_eq!(body["result"], json!([]), "nothing was created");
@@ -522,12 +472,7 @@ async fn deeply_nested_xml_is_400() {
     let app = TestApp::spawn().await;
     let body = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
     let response = post(&app, QUEUES, Some("application/xml"), &body).await;
-    let detail = assert_error(
-        response,
-        StatusCode::BAD_REQUEST,
-        "Exception while reading request",
-    )
-    .await;
+    let detail = assert_unreadable_request(response).await;
     assert!(detail.as_str().unwrap().contains("XML"), "{detail}");
     server_is_healthy(&app).await;
 }
@@ -541,12 +486,7 @@ async fn deeply_nested_json_is_400_not_a_crash() {
         format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000)),
     ] {
         let response = post(&app, QUEUES, Some("application/json"), &body).await;
-        let detail = assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        let detail = assert_unreadable_request(response).await;
         assert!(detail.as_str().unwrap().contains("JSON"), "{detail}");
     }
     server_is_healthy(&app).await;
@@ -557,12 +497,7 @@ async fn a_json_body_that_is_not_an_object_is_400() {
     let app = TestApp::spawn().await;
     for body in [r#"[{"name": "q"}]"#, r#""name""#, "42", "true"] {
         let response = post(&app, QUEUES, Some("application/json"), body).await;
-        assert_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "Exception while reading request",
-        )
-        .await;
+        assert_unreadable_request(response).await;
     }
     let (_, body) = json_of(app.admin(Method::GET, QUEUES).send().await.unwrap()).await;
     assert_eq!(body["result"], json!([]), "nothing was created");
@@ -611,7 +546,7 @@ async fn a_created_record_is_answered_in_xml_when_xml_is_accepted() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(content_type(&response).as_deref(), Some(XML_TYPE));
+    assert_eq!(header(&response, CONTENT_TYPE), Some(XML_TYPE));
     let text = response.text().await.unwrap();
     assert!(
         text.starts_with(&format!("{XML_HEAD}<response><result>")),

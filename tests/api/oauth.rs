@@ -6,14 +6,16 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE,
-};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{ADMIN, TestApp, assert_error, json_of};
+use crate::helpers::{
+    ADMIN, TestApp, assert_content_type, assert_error, assert_unauthenticated, basic_credentials,
+    fetch_records, form_body, header, json_of, phone_connector, sorted_keys, sys_id_of, text_of,
+    user_sys_id,
+};
 
 const TOKEN: &str = "/oauth_token.do";
 const REVOKE: &str = "/oauth_revoke_token.do";
@@ -23,8 +25,9 @@ const USERS: &str = "/api/now/table/sys_user";
 const GRANTS: &str = "/api/now/table/sys_user_has_role";
 const INTERACTIONS: &str = "/api/now/table/interaction";
 const QUEUES: &str = "/api/now/table/awa_queue";
-const FORM: &str = "application/x-www-form-urlencoded";
 const AGENT: (&str, &str) = ("agent", "agent-password");
+/// The keys of a token response without a refresh token (refresh and client_credentials grants).
+const ACCESS_ONLY: [&str; 4] = ["access_token", "expires_in", "scope", "token_type"];
 
 /// A registered OAuth application.
 struct Client {
@@ -51,26 +54,12 @@ async fn register(app: &TestApp, name: &str, extra: Value) -> Client {
     Client {
         id,
         secret,
-        sys_id: created["sys_id"].as_str().unwrap().to_owned(),
+        sys_id: sys_id_of(&created),
     }
 }
 
-/// A form-encoded body.
-fn encode(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// A form POST with no credentials of its own.
-fn form_post(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> RequestBuilder {
-    app.anonymous(Method::POST, path)
-        .header(CONTENT_TYPE, FORM)
-        .body(encode(pairs))
-}
-
 async fn token_request(app: &TestApp, pairs: &[(&str, &str)]) -> Response {
-    form_post(app, TOKEN, pairs).send().await.unwrap()
+    app.form_post(TOKEN, pairs).send().await.unwrap()
 }
 
 async fn password_request(app: &TestApp, client: &Client, who: (&str, &str)) -> Response {
@@ -128,8 +117,7 @@ async fn client_credentials_request(app: &TestApp, client: &Client) -> Response 
 }
 
 async fn revoke(app: &TestApp, client: &Client, token: &str) -> Response {
-    form_post(
-        app,
+    app.form_post(
         REVOKE,
         &[
             ("token", token),
@@ -163,13 +151,25 @@ async fn bearer_status(app: &TestApp, token: &str, path: &str) -> StatusCode {
         .status()
 }
 
-fn cache_control(headers: &HeaderMap) -> Option<&str> {
-    headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok())
+/// Asserts a successful token response: 200, `Cache-Control: no-store`, exactly `keys`
+/// (sorted), scope `useraccount`, a `Bearer` access token for 1799 s of at least 43
+/// characters. Returns the body.
+async fn assert_token_response(response: Response, keys: &[&str]) -> Value {
+    assert_eq!(header(&response, CACHE_CONTROL), Some("no-store"));
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(sorted_keys(&body), keys, "{body}");
+    assert_eq!(body["scope"], "useraccount");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 1799);
+    let access = body["access_token"].as_str().unwrap();
+    assert!(access.len() >= 43, "{access}");
+    body
 }
 
 /// Asserts the platform's OAuth refusal: 401, exactly `server_error` / `access_denied`.
 async fn assert_access_denied(response: Response) {
-    assert_eq!(cache_control(response.headers()), Some("no-store"));
+    assert_eq!(header(&response, CACHE_CONTROL), Some("no-store"));
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(
@@ -191,30 +191,6 @@ async fn assert_oauth_400(response: Response, error: &str) {
     );
 }
 
-/// Asserts the platform's exact 401 for an API call: status, `WWW-Authenticate`, envelope.
-async fn assert_unauthenticated(response: Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok()),
-        Some(r#"BASIC realm="Service-now""#),
-        "WWW-Authenticate on a 401"
-    );
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(
-        body,
-        json!({
-            "error": {
-                "message": "User Not Authenticated",
-                "detail": "Required to provide Auth information"
-            },
-            "status": "failure"
-        })
-    );
-}
-
 /// Asserts a bearer token is refused by the Table API with the platform's 401.
 async fn assert_bearer_refused(app: &TestApp, token: &str) {
     let response = with_bearer(app, token, Method::GET, USERS)
@@ -224,32 +200,9 @@ async fn assert_bearer_refused(app: &TestApp, token: &str) {
     assert_unauthenticated(response).await;
 }
 
-async fn text_of(response: Response) -> (StatusCode, String) {
-    let status = response.status();
-    (status, response.text().await.unwrap())
-}
-
 /// The oauth_credential records of a user, read as admin, references as plain sys_ids.
 async fn credentials_of(app: &TestApp, user: &str) -> Vec<Value> {
-    let path = format!("{CREDENTIALS}?sysparm_exclude_reference_link=true&user={user}");
-    let (status, body) = json_of(app.admin(Method::GET, &path).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["result"].as_array().unwrap().clone()
-}
-
-fn admin_sys_id_path() -> String {
-    format!("{USERS}?user_name={}&sysparm_fields=sys_id", ADMIN.0)
-}
-
-async fn admin_sys_id(app: &TestApp) -> String {
-    let (_, body) = json_of(
-        app.admin(Method::GET, &admin_sys_id_path())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    body["result"][0]["sys_id"].as_str().unwrap().to_owned()
+    fetch_records(app, "oauth_credential", &format!("user={user}")).await
 }
 
 // --- Registering applications ---
@@ -279,7 +232,7 @@ async fn an_application_has_default_lifespans_and_a_write_only_hashed_secret() {
     assert_eq!(result["client_id"], "ccaas");
     assert_eq!(result["access_token_lifespan"], "1800", "{result}");
     assert_eq!(result["refresh_token_lifespan"], "8640000", "{result}");
-    let one = format!("{ENTITIES}/{}", result["sys_id"].as_str().unwrap());
+    let one = format!("{ENTITIES}/{}", sys_id_of(result));
 
     for path in [
         one.clone(),
@@ -373,43 +326,17 @@ async fn the_password_grant_answers_exactly_the_platform_token_response() {
     let app = TestApp::spawn().await;
     let client = register(&app, "ccaas", json!({})).await;
     let response = password_request(&app, &client, ADMIN).await;
-    assert_eq!(cache_control(response.headers()), Some("no-store"));
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "access_token",
-            "expires_in",
-            "refresh_token",
-            "scope",
-            "token_type"
-        ],
-        "{body}"
-    );
-    assert_eq!(body["scope"], "useraccount");
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 1799);
+    assert_content_type(&response, "application/json");
+    let keys = [
+        "access_token",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "token_type",
+    ];
+    let body = assert_token_response(response, &keys).await;
     let access = body["access_token"].as_str().unwrap().to_owned();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    assert!(access.len() >= 43, "{access}");
     assert!(refresh.len() >= 43, "{refresh}");
     assert_ne!(access, refresh);
 
@@ -455,7 +382,8 @@ async fn client_credentials_may_come_in_a_basic_authorization_header() {
         ("username", ADMIN.0),
         ("password", ADMIN.1),
     ];
-    let response = form_post(&app, TOKEN, &grant)
+    let response = app
+        .form_post(TOKEN, &grant)
         .basic_auth(&client.id, Some(&client.secret))
         .send()
         .await
@@ -468,19 +396,20 @@ async fn client_credentials_may_come_in_a_basic_authorization_header() {
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
 
     // The refresh grant and revocation take it there too.
-    let response = form_post(
-        &app,
-        TOKEN,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .basic_auth(&client.id, Some(&client.secret))
-    .send()
-    .await
-    .unwrap();
+    let response = app
+        .form_post(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .basic_auth(&client.id, Some(&client.secret))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("refresh_token").is_none(), "{body}");
-    let response = form_post(&app, REVOKE, &[("token", access)])
+    let response = app
+        .form_post(REVOKE, &[("token", access)])
         .basic_auth(&client.id, Some(&client.secret))
         .send()
         .await
@@ -489,13 +418,15 @@ async fn client_credentials_may_come_in_a_basic_authorization_header() {
     assert_bearer_refused(&app, access).await;
 
     // A wrong secret in the header is refused like one in the form.
-    let response = form_post(&app, TOKEN, &grant)
+    let response = app
+        .form_post(TOKEN, &grant)
         .basic_auth(&client.id, Some("not-the-secret"))
         .send()
         .await
         .unwrap();
     assert_access_denied(response).await;
-    let response = form_post(&app, TOKEN, &grant)
+    let response = app
+        .form_post(TOKEN, &grant)
         .basic_auth("no-such-client", Some(&client.secret))
         .send()
         .await
@@ -511,26 +442,8 @@ async fn the_refresh_grant_issues_a_new_working_access_token_and_no_refresh_toke
     let tokens = password_grant(&app, &client, AGENT).await;
 
     let response = refresh_request(&app, &client, &tokens.refresh).await;
-    assert_eq!(cache_control(response.headers()), Some("no-store"));
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        ["access_token", "expires_in", "scope", "token_type"],
-        "{body}"
-    );
-    assert_eq!(body["scope"], "useraccount");
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 1799);
+    let body = assert_token_response(response, &ACCESS_ONLY).await;
     let fresh = body["access_token"].as_str().unwrap().to_owned();
-    assert!(fresh.len() >= 43, "{fresh}");
     assert_ne!(fresh, tokens.access);
     assert_ne!(fresh, tokens.refresh);
 
@@ -586,33 +499,15 @@ async fn a_refresh_token_is_bound_to_its_client_and_is_not_an_access_token() {
 #[tokio::test]
 async fn client_credentials_tokens_act_as_the_applications_user() {
     let app = TestApp::spawn().await;
-    let admin_id = admin_sys_id(&app).await;
+    let admin_id = user_sys_id(&app, ADMIN.0).await;
     let agent_id = app.user(AGENT.0, AGENT.1, &["interaction_agent"]).await;
     let as_admin = register(&app, "as-admin", json!({"user": admin_id})).await;
     let as_agent = register(&app, "as-agent", json!({"user": agent_id})).await;
     let nobody = register(&app, "nobody", json!({})).await;
 
     let response = client_credentials_request(&app, &as_admin).await;
-    assert_eq!(cache_control(response.headers()), Some("no-store"));
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        ["access_token", "expires_in", "scope", "token_type"],
-        "{body}"
-    );
-    assert_eq!(body["scope"], "useraccount");
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 1799);
+    let body = assert_token_response(response, &ACCESS_ONLY).await;
     let admin_token = body["access_token"].as_str().unwrap().to_owned();
-    assert!(admin_token.len() >= 43, "{admin_token}");
     // The grants table is admin only: the token has the admin's roles.
     let (status, body) = json_of(
         with_bearer(&app, &admin_token, Method::GET, GRANTS)
@@ -739,7 +634,7 @@ async fn malformed_token_requests_are_400_invalid_request() {
     // A form body without a form content type.
     let response = app
         .anonymous(Method::POST, TOKEN)
-        .body(encode(&full))
+        .body(form_body(&full))
         .send()
         .await
         .unwrap();
@@ -750,7 +645,7 @@ async fn malformed_token_requests_are_400_invalid_request() {
     };
     for missing in ["grant_type", "username", "password"] {
         let response = token_request(&app, &without(missing)).await;
-        assert_eq!(cache_control(response.headers()), Some("no-store"));
+        assert_eq!(header(&response, CACHE_CONTROL), Some("no-store"));
         assert_oauth_400(response, "invalid_request").await;
     }
     let empty_grant: Vec<(&str, &str)> = full
@@ -861,15 +756,7 @@ async fn the_interaction_api_takes_a_bearer_token_of_an_interaction_agent_only()
     app.user(AGENT.0, AGENT.1, &["interaction_agent"]).await;
     app.user("plain", "plain-password", &["awa_integration_user"])
         .await;
-    let phone = app
-        .insert(
-            "interaction_connector",
-            json!({"name": "Phone", "type": "phone", "third_party": false, "active": true}),
-        )
-        .await["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone = phone_connector(&app).await;
     let client = register(&app, "ccaas", json!({})).await;
     let agent_token = password_grant(&app, &client, AGENT).await.access;
     let plain_token = password_grant(&app, &client, ("plain", "plain-password"))
@@ -894,7 +781,7 @@ async fn the_interaction_api_takes_a_bearer_token_of_an_interaction_agent_only()
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["result"]["channel"], phone.as_str(), "{body}");
-    let id = body["result"]["sys_id"].as_str().unwrap();
+    let id = sys_id_of(&body["result"]);
     // opened_by is the token's user.
     let (_, stored) = json_of(
         app.admin(
@@ -1080,7 +967,7 @@ async fn a_revoked_access_token_is_refused_at_once() {
     );
 
     let response = revoke(&app, &client, &tokens.access).await;
-    assert_eq!(cache_control(response.headers()), Some("no-store"));
+    assert_eq!(header(&response, CACHE_CONTROL), Some("no-store"));
     assert_revoked(response).await;
     assert_bearer_refused(&app, &tokens.access).await;
     // Revoking it again is no error.
@@ -1146,14 +1033,14 @@ async fn revoking_needs_the_owning_clients_credentials() {
     let response = refresh_request(&app, &client, &tokens.refresh).await;
     assert_eq!(response.status(), StatusCode::OK);
     // A missing token is a bad request.
-    let response = form_post(
-        &app,
-        REVOKE,
-        &[("client_id", &client.id), ("client_secret", &client.secret)],
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = app
+        .form_post(
+            REVOKE,
+            &[("client_id", &client.id), ("client_secret", &client.secret)],
+        )
+        .send()
+        .await
+        .unwrap();
     assert_oauth_400(response, "invalid_request").await;
     // And the owner can.
     assert_revoked(revoke(&app, &client, &tokens.access).await).await;
@@ -1390,20 +1277,18 @@ async fn tokens_are_oauth_credential_records_and_deleting_one_revokes_it() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     // Deleting the access token's record revokes it at once.
-    let access_id = records
-        .iter()
-        .find(|r| r["token_type"] == "access")
-        .unwrap()["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let refresh_id = records
-        .iter()
-        .find(|r| r["token_type"] == "refresh")
-        .unwrap()["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access_id = sys_id_of(
+        records
+            .iter()
+            .find(|r| r["token_type"] == "access")
+            .unwrap(),
+    );
+    let refresh_id = sys_id_of(
+        records
+            .iter()
+            .find(|r| r["token_type"] == "refresh")
+            .unwrap(),
+    );
     let response = app
         .admin(Method::DELETE, &format!("{CREDENTIALS}/{access_id}"))
         .send()
@@ -1435,7 +1320,7 @@ async fn tokens_are_oauth_credential_records_and_deleting_one_revokes_it() {
 #[tokio::test]
 async fn token_strings_appear_in_no_table_api_response() {
     let app = TestApp::spawn().await;
-    let admin_id = admin_sys_id(&app).await;
+    let admin_id = user_sys_id(&app, ADMIN.0).await;
     let client = register(&app, "ccaas", json!({"user": admin_id})).await;
     let tokens = password_grant(&app, &client, ADMIN).await;
     let (status, body) = json_of(refresh_request(&app, &client, &tokens.refresh).await).await;
@@ -1460,7 +1345,7 @@ async fn token_strings_appear_in_no_table_api_response() {
         format!("{CREDENTIALS}?sysparm_fields=token_hash,token_type,sys_id"),
     ];
     for record in &records {
-        let one = format!("{CREDENTIALS}/{}", record["sys_id"].as_str().unwrap());
+        let one = format!("{CREDENTIALS}/{}", sys_id_of(record));
         paths.push(format!("{one}?sysparm_display_value=all"));
         paths.push(one);
     }
@@ -1583,11 +1468,12 @@ async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_iss
 #[tokio::test]
 async fn the_basic_scheme_name_is_case_insensitive_at_the_token_endpoint() {
     let app = TestApp::spawn().await;
-    let admin_id = admin_sys_id(&app).await;
+    let admin_id = user_sys_id(&app, ADMIN.0).await;
     let client = register(&app, "cased", json!({"user": admin_id})).await;
-    let credentials = base64_encode(&format!("{}:{}", client.id, client.secret));
+    let credentials = basic_credentials((client.id.as_str(), client.secret.as_str()));
     for scheme in ["Basic", "BASIC", "basic", "bAsIc"] {
-        let response = form_post(&app, TOKEN, &[("grant_type", "client_credentials")])
+        let response = app
+            .form_post(TOKEN, &[("grant_type", "client_credentials")])
             .header(AUTHORIZATION, format!("{scheme} {credentials}"))
             .send()
             .await
@@ -1597,17 +1483,12 @@ async fn the_basic_scheme_name_is_case_insensitive_at_the_token_endpoint() {
         assert!(body["access_token"].is_string(), "{scheme}: {body}");
         // The revocation endpoint reads the same header the same way.
         let token = body["access_token"].as_str().unwrap();
-        let response = form_post(&app, REVOKE, &[("token", token)])
+        let response = app
+            .form_post(REVOKE, &[("token", token)])
             .header(AUTHORIZATION, format!("{scheme} {credentials}"))
             .send()
             .await
             .unwrap();
         assert_revoked(response).await;
     }
-}
-
-/// Standard base64 with padding, as a client puts credentials in a Basic header.
-fn base64_encode(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
 }

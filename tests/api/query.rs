@@ -4,19 +4,18 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, assert_error, json_of};
+use super::helpers::{TestApp, assert_error, json_of, query_encoded, sys_id_of};
 
 // ---------------------------------------------------------------------------------------------
 // Local helpers
 // ---------------------------------------------------------------------------------------------
 
-fn encode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 /// The records of `table` that `query` selects, in the order returned.
 async fn select(app: &TestApp, table: &str, query: &str) -> Vec<Value> {
-    let path = format!("/api/now/table/{table}?sysparm_query={}", encode(query));
+    let path = format!(
+        "/api/now/table/{table}?sysparm_query={}",
+        query_encoded(query)
+    );
     let response = app.admin(Method::GET, &path).send().await.unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{query}: {body}");
@@ -41,7 +40,10 @@ async fn names(app: &TestApp, table: &str, query: &str) -> Vec<String> {
 
 /// Asserts that a query is refused as invalid; returns the detail.
 async fn refused(app: &TestApp, table: &str, query: &str) -> String {
-    let path = format!("/api/now/table/{table}?sysparm_query={}", encode(query));
+    let path = format!(
+        "/api/now/table/{table}?sysparm_query={}",
+        query_encoded(query)
+    );
     let response = app.admin(Method::GET, &path).send().await.unwrap();
     let detail = assert_error(response, StatusCode::BAD_REQUEST, "Invalid query").await;
     let detail = detail
@@ -344,7 +346,7 @@ async fn comparisons_on_sys_mod_count() {
     let mut ids = Vec::new();
     for name in ["never", "once", "twice"] {
         let queue = app.insert("awa_queue", json!({"name": name})).await;
-        ids.push(queue["sys_id"].as_str().unwrap().to_owned());
+        ids.push(sys_id_of(&queue));
     }
     for (id, edits) in [(&ids[1], 1), (&ids[2], 2)] {
         for n in 0..edits {
@@ -632,7 +634,7 @@ async fn ordering_applies_before_paging() {
     connectors(&app).await;
     let path = format!(
         "/api/now/table/{CONNECTORS}?sysparm_query={}&sysparm_limit=2&sysparm_offset=1",
-        encode("ORDERBYDESCname")
+        query_encoded("ORDERBYDESCname")
     );
     let (status, body) = json_of(app.admin(Method::GET, &path).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);

@@ -7,17 +7,18 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestApp, fetch_record, fetch_records};
+use crate::helpers::{
+    INTEGRATION, TestApp, fetch_record, fetch_records, json_or_null, open_interaction, sys_id_of,
+};
 
 /// Rounds of parallel requests per test.
 const ROUNDS: usize = 10;
 
-const INTEGRATION: (&str, &str) = ("integration", "integration-password");
 const MAPPER: (&str, &str) = ("mapper", "mapper-password");
 
 // Conversation Member API messages (src/records/members.rs).
@@ -35,17 +36,6 @@ const MAPPING_UPDATED: &str = "Agent Id mapping record updated";
 // Running requests at once, and judging the outcome
 // ---------------------------------------------------------------------------------------------
 
-/// Status and body of a response; an empty body (a 204) reads as `null`.
-async fn answer(response: Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    if text.is_empty() {
-        return (status, Value::Null);
-    }
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (status, body)
-}
-
 /// Sends every request at the same moment (each task waits on a barrier, then sends); returns
 /// the answers in the order of `requests`.
 async fn all_at_once(requests: Vec<RequestBuilder>) -> Vec<(StatusCode, Value)> {
@@ -55,7 +45,7 @@ async fn all_at_once(requests: Vec<RequestBuilder>) -> Vec<(StatusCode, Value)> 
         let barrier = barrier.clone();
         tasks.spawn(async move {
             barrier.wait().await;
-            (i, answer(request.send().await.unwrap()).await)
+            (i, json_or_null(request.send().await.unwrap()).await)
         });
     }
     let mut answers: Vec<Option<(StatusCode, Value)>> = vec![None; tasks.len()];
@@ -123,10 +113,6 @@ fn assert_no_server_error(round: usize, answers: &[(StatusCode, Value)]) {
     }
 }
 
-fn sys_id(record: &Value) -> String {
-    record["sys_id"].as_str().expect("a sys_id").to_owned()
-}
-
 /// `sys_mod_count` of a record as the Table API shows it (a string).
 fn mod_count(record: &Value) -> i64 {
     record["sys_mod_count"]
@@ -149,7 +135,7 @@ struct Conversation {
 }
 
 async fn connector(app: &TestApp, third_party: bool) -> String {
-    sys_id(
+    sys_id_of(
         &app.insert(
             "interaction_connector",
             json!({"name": "CCaaS chat", "type": "chat", "third_party": third_party}),
@@ -158,28 +144,9 @@ async fn connector(app: &TestApp, third_party: bool) -> String {
     )
 }
 
-/// Opens an interaction on `channel` through the Interaction Management API.
-async fn open_interaction(app: &TestApp, who: (&str, &str), channel: &str) -> String {
-    let (status, body) = answer(
-        app.as_user(who, Method::POST, "/api/now/interaction")
-            .json(&json!({"channel": channel}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["result"]["sys_id"].as_str().unwrap().to_owned()
-}
-
 async fn conversation_fixture() -> Conversation {
     let app = TestApp::spawn().await;
-    app.user(
-        INTEGRATION.0,
-        INTEGRATION.1,
-        &["awa_integration_user", "interaction_agent"],
-    )
-    .await;
+    app.integration_user().await;
     let supervisor = app
         .user("supervisor", "supervisor-password", &["awa_manager"])
         .await;
@@ -191,8 +158,8 @@ async fn conversation_fixture() -> Conversation {
         &format!("interaction={interaction}"),
     )
     .await;
-    let conversation = sys_id(&conversation[0]);
-    let member = sys_id(
+    let conversation = sys_id_of(&conversation[0]);
+    let member = sys_id_of(
         &app.insert(
             "sys_cs_conversation_member",
             json!({"conversation": conversation, "member": supervisor, "member_type": "observer"}),
@@ -440,7 +407,7 @@ async fn concurrent_mapping_upserts_of_one_key_create_once_and_update_the_rest()
                            "provider": "Acme", "active": true}),
                 )
                 .await;
-            identities.insert(sys_id(&identity));
+            identities.insert(sys_id_of(&identity));
         }
         let external = |i: usize| format!("ext-{round}-{i}");
         let requests = (0..N)
@@ -473,7 +440,7 @@ async fn concurrent_mapping_upserts_of_one_key_create_once_and_update_the_rest()
             );
             stored.push(found[0].clone());
         }
-        let stored_ids: BTreeSet<String> = stored.iter().map(sys_id).collect();
+        let stored_ids: BTreeSet<String> = stored.iter().map(sys_id_of).collect();
         for (status, body) in &answers {
             assert_eq!(body["result"]["status"], "success", "round {round}: {body}");
             let ids: BTreeSet<String> = body["result"]["mappingIds"]
@@ -718,7 +685,7 @@ async fn queue_state(app: &TestApp, id: &str) -> QueueState {
 async fn queue_rounds(changes: &[Change]) {
     let app = TestApp::spawn().await;
     for round in 0..ROUNDS {
-        let id = sys_id(&app.insert("awa_queue", json!({"name": "q0"})).await);
+        let id = sys_id_of(&app.insert("awa_queue", json!({"name": "q0"})).await);
         let before = queue_state(&app, &id).await;
         let requests = changes
             .iter()

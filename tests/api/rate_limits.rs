@@ -12,7 +12,7 @@ use switchboard::auth::rate_limit::{Api, RateLimitSpec, RateLimits};
 use switchboard::state::Config;
 
 use crate::binary::Binary;
-use crate::helpers::{ADMIN, TestApp, TestDb, client, json_of};
+use crate::helpers::{ADMIN, TestApp, TestDb, client, header, json_of};
 
 const USERS: &str = "/api/now/table/sys_user";
 const ANN: (&str, &str) = ("ann", "ann-password");
@@ -27,10 +27,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 fn number(response: &Response, name: &str) -> u64 {
@@ -78,7 +74,7 @@ async fn assert_limited(response: Response, limit: u64, period: u64, api: Api, d
 fn no_rule_headers(response: &Response) -> bool {
     ["x-ratelimit-limit", "x-ratelimit-reset", "x-ratelimit-rule"]
         .iter()
-        .all(|h| header(response, h).is_none())
+        .all(|h| header(response, *h).is_none())
 }
 
 async fn get(app: &TestApp, who: (&str, &str), path: &str) -> Response {

@@ -6,15 +6,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::helpers::{ADMIN, TestApp, assert_error, json_of};
+use super::helpers::{ADMIN, TestApp, assert_error, json_of, sys_id_of};
 
 // ---------------------------------------------------------------------------------------------
 // Local helpers
 // ---------------------------------------------------------------------------------------------
-
-fn id_of(record: &Value) -> String {
-    record["sys_id"].as_str().unwrap().to_owned()
-}
 
 /// GETs one record as admin with the given query string; returns its `result`.
 async fn read(app: &TestApp, table: &str, sys_id: &str, params: &str) -> Value {
@@ -59,14 +55,14 @@ async fn grant(app: &TestApp) -> Grant {
     let grant = app
         .insert(
             "sys_user_has_role",
-            json!({"user": id_of(&user), "role": "interaction_agent"}),
+            json!({"user": sys_id_of(&user), "role": "interaction_agent"}),
         )
         .await;
     let role = grant["role"]["value"].as_str().unwrap().to_owned();
     Grant {
-        user: id_of(&user),
+        user: sys_id_of(&user),
         role,
-        grant: id_of(&grant),
+        grant: sys_id_of(&grant),
     }
 }
 
@@ -77,7 +73,7 @@ async fn role_id(app: &TestApp, name: &str) -> String {
     assert_eq!(status, StatusCode::OK);
     let roles = body["result"].as_array().unwrap();
     assert_eq!(roles.len(), 1, "{body}");
-    id_of(&roles[0])
+    sys_id_of(&roles[0])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,13 +227,13 @@ async fn a_user_without_a_name_displays_as_its_user_name() {
     let grant = app
         .insert(
             "sys_user_has_role",
-            json!({"user": id_of(&user), "role": "awa_agent"}),
+            json!({"user": sys_id_of(&user), "role": "awa_agent"}),
         )
         .await;
     let record = read(
         &app,
         "sys_user_has_role",
-        &id_of(&grant),
+        &sys_id_of(&grant),
         "sysparm_display_value=true&sysparm_exclude_reference_link=true",
     )
     .await;
@@ -255,20 +251,26 @@ async fn display_values_follow_each_target_tables_display_field() {
     let interaction = app
         .insert(
             "interaction",
-            json!({"queue": id_of(&queue), "channel": id_of(&channel)}),
+            json!({"queue": sys_id_of(&queue), "channel": sys_id_of(&channel)}),
         )
         .await;
     let conversation = app
         .insert(
             "sys_cs_conversation",
-            json!({"interaction": id_of(&interaction)}),
+            json!({"interaction": sys_id_of(&interaction)}),
         )
         .await;
     let params = "sysparm_display_value=true&sysparm_exclude_reference_link=true";
-    let shown = read(&app, "interaction", &id_of(&interaction), params).await;
+    let shown = read(&app, "interaction", &sys_id_of(&interaction), params).await;
     assert_eq!(shown["queue"], "Support");
     assert_eq!(shown["channel"], "Web chat");
-    let shown = read(&app, "sys_cs_conversation", &id_of(&conversation), params).await;
+    let shown = read(
+        &app,
+        "sys_cs_conversation",
+        &sys_id_of(&conversation),
+        params,
+    )
+    .await;
     assert_eq!(shown["interaction"], "IMS0000001");
 }
 
@@ -284,7 +286,7 @@ async fn each_listed_record_shows_its_own_display_values() {
             .await;
         app.insert(
             "interaction",
-            json!({"short_description": user_name, "assigned_to": id_of(&user)}),
+            json!({"short_description": user_name, "assigned_to": sys_id_of(&user)}),
         )
         .await;
     }
@@ -312,7 +314,7 @@ async fn an_empty_reference_reads_as_an_empty_string_in_every_mode() {
         .insert("interaction", json!({"short_description": "alone"}))
         .await;
     assert_eq!(interaction["queue"], "");
-    let id = id_of(&interaction);
+    let id = sys_id_of(&interaction);
     for params in [
         "",
         "sysparm_exclude_reference_link=true",
@@ -370,11 +372,11 @@ async fn a_reference_may_be_given_as_a_sys_id() {
     let app = TestApp::spawn().await;
     let queue = app.insert("awa_queue", json!({"name": "Support"})).await;
     let interaction = app
-        .insert("interaction", json!({"queue": id_of(&queue)}))
+        .insert("interaction", json!({"queue": sys_id_of(&queue)}))
         .await;
     assert_eq!(
         interaction["queue"],
-        json!({"link": link(&app, "awa_queue", &id_of(&queue)), "value": id_of(&queue)})
+        json!({"link": link(&app, "awa_queue", &sys_id_of(&queue)), "value": sys_id_of(&queue)})
     );
 }
 
@@ -387,7 +389,7 @@ async fn a_reference_may_be_given_as_a_display_value() {
             json!({"user_name": "ada", "first_name": "Ada", "last_name": "Lovelace"}),
         )
         .await;
-    let user_id = id_of(&user);
+    let user_id = sys_id_of(&user);
     // By user_name (the fallback display field) and role name: a role grant.
     let grant = app
         .insert(
@@ -418,7 +420,7 @@ async fn a_reference_may_be_given_as_a_display_value() {
     let response = app
         .admin(
             Method::PATCH,
-            &format!("/api/now/table/interaction/{}", id_of(&interaction)),
+            &format!("/api/now/table/interaction/{}", sys_id_of(&interaction)),
         )
         .json(&json!({"queue": "Support", "assigned_to": "ada"}))
         .send()
@@ -430,7 +432,7 @@ async fn a_reference_may_be_given_as_a_display_value() {
     let shown = read(
         &app,
         "interaction",
-        &id_of(&interaction),
+        &sys_id_of(&interaction),
         "sysparm_display_value=true&sysparm_exclude_reference_link=true&sysparm_fields=queue",
     )
     .await;
@@ -442,9 +444,9 @@ async fn a_reference_may_be_given_as_the_object_a_read_returned() {
     let app = TestApp::spawn().await;
     let queue = app.insert("awa_queue", json!({"name": "Support"})).await;
     let first = app
-        .insert("interaction", json!({"queue": id_of(&queue)}))
+        .insert("interaction", json!({"queue": sys_id_of(&queue)}))
         .await;
-    let read_back = read(&app, "interaction", &id_of(&first), "").await;
+    let read_back = read(&app, "interaction", &sys_id_of(&first), "").await;
     let reference = read_back["queue"].clone();
     assert!(reference.is_object(), "{reference}");
 
@@ -477,17 +479,17 @@ async fn writing_back_a_display_read_keeps_the_reference() {
     let interaction = app
         .insert(
             "interaction",
-            json!({"queue": id_of(&queue), "short_description": "before"}),
+            json!({"queue": sys_id_of(&queue), "short_description": "before"}),
         )
         .await;
-    let path = format!("/api/now/table/interaction/{}", id_of(&interaction));
+    let path = format!("/api/now/table/interaction/{}", sys_id_of(&interaction));
     // A client reads with display values, edits one field and sends the record back: the
     // reference object it read ({"display_value", "link"}) names the same queue, by display
     // value (and by link), and must not empty the field.
     let shown = read(
         &app,
         "interaction",
-        &id_of(&interaction),
+        &sys_id_of(&interaction),
         "sysparm_display_value=true&sysparm_fields=queue,short_description",
     )
     .await;
@@ -503,7 +505,7 @@ async fn writing_back_a_display_read_keeps_the_reference() {
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["result"]["short_description"], "after");
-    let stored = read(&app, "interaction", &id_of(&interaction), "").await;
+    let stored = read(&app, "interaction", &sys_id_of(&interaction), "").await;
     assert_eq!(stored["queue"], interaction["queue"], "the queue was lost");
 }
 
@@ -512,13 +514,13 @@ async fn an_empty_reference_clears_the_field() {
     let app = TestApp::spawn().await;
     let queue = app.insert("awa_queue", json!({"name": "Support"})).await;
     let interaction = app
-        .insert("interaction", json!({"queue": id_of(&queue)}))
+        .insert("interaction", json!({"queue": sys_id_of(&queue)}))
         .await;
-    let path = format!("/api/now/table/interaction/{}", id_of(&interaction));
+    let path = format!("/api/now/table/interaction/{}", sys_id_of(&interaction));
     for empty in [json!(""), json!(null)] {
         let response = app
             .admin(Method::PATCH, &path)
-            .json(&json!({"queue": id_of(&queue)}))
+            .json(&json!({"queue": sys_id_of(&queue)}))
             .send()
             .await
             .unwrap();
@@ -538,7 +540,7 @@ async fn an_empty_reference_clears_the_field() {
 #[tokio::test]
 async fn an_unknown_reference_is_400_naming_the_field() {
     let app = TestApp::spawn().await;
-    let queue = id_of(&app.insert("awa_queue", json!({"name": "Support"})).await);
+    let queue = sys_id_of(&app.insert("awa_queue", json!({"name": "Support"})).await);
     for (table, body, field) in [
         ("interaction", json!({"queue": "No such queue"}), "queue"),
         (
@@ -586,7 +588,7 @@ async fn an_unknown_reference_is_400_naming_the_field() {
     let response = app
         .admin(
             Method::PATCH,
-            &format!("/api/now/table/interaction/{}", id_of(&interaction)),
+            &format!("/api/now/table/interaction/{}", sys_id_of(&interaction)),
         )
         .json(&json!({"queue": "Elsewhere", "short_description": "changed"}))
         .send()
@@ -595,7 +597,7 @@ async fn an_unknown_reference_is_400_naming_the_field() {
     let detail = assert_error(response, StatusCode::BAD_REQUEST, "Operation Failed").await;
     assert!(detail.as_str().unwrap().contains("'queue'"), "{detail}");
     assert_eq!(
-        read(&app, "interaction", &id_of(&interaction), "").await,
+        read(&app, "interaction", &sys_id_of(&interaction), "").await,
         interaction
     );
 }
@@ -724,7 +726,7 @@ async fn xml_renders_references_as_nested_elements() {
 async fn xml_renders_an_empty_reference_as_an_empty_element() {
     let app = TestApp::spawn().await;
     let interaction = app.insert("interaction", json!({})).await;
-    let xml = read_xml(&app, "interaction", &id_of(&interaction), "").await;
+    let xml = read_xml(&app, "interaction", &sys_id_of(&interaction), "").await;
     assert!(
         xml.contains("<queue></queue>") || xml.contains("<queue/>"),
         "{xml}"
@@ -748,7 +750,7 @@ async fn an_xml_body_may_name_references_by_display_value() {
         .unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["result"]["user"]["value"], id_of(&user).as_str());
-    let roles = read(&app, "sys_user", &id_of(&user), "sysparm_fields=roles").await;
+    assert_eq!(body["result"]["user"]["value"], sys_id_of(&user).as_str());
+    let roles = read(&app, "sys_user", &sys_id_of(&user), "sysparm_fields=roles").await;
     assert_eq!(roles, json!({"roles": "awa_manager,interaction_agent"}));
 }

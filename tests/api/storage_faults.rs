@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{POSTGRES_URL_VAR, TestApp, json_of, on_postgres};
+use crate::helpers::{POSTGRES_URL_VAR, TestApp, assert_postgres_pass, json_of};
 use switchboard::state::{AppState, Config};
 
 #[tokio::test]
@@ -46,10 +46,9 @@ async fn pg(statements: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
 async fn a_database_that_goes_away_is_a_503_with_retry_after_until_it_is_back() {
-    if !on_postgres() {
-        return; // Needs a PostgreSQL server to take away; this runs in the PostgreSQL pass.
-    }
+    assert_postgres_pass();
     let name = format!("sb_gone_{}", switchboard::model::value::new_sys_id());
     pg(&[&format!("CREATE DATABASE {name}")]).await;
     let server = std::env::var(POSTGRES_URL_VAR).unwrap();

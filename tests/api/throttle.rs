@@ -6,15 +6,16 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use base64::Engine;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use switchboard::auth::throttle::LoginLimits;
 use switchboard::state::Config;
 
 use crate::binary::Binary;
-use crate::helpers::{ADMIN, TestApp, TestDb, client, client_builder, json_of};
+use crate::helpers::{
+    ADMIN, FORM, TestApp, TestDb, basic_credentials, client, client_builder, json_of,
+};
 
 const USERS: &str = "/api/now/table/sys_user";
 const TOKEN: &str = "/oauth_token.do";
@@ -35,14 +36,6 @@ fn limits(per_account: u32, per_address: u32, window: u64, lockout: u64) -> Logi
 /// Three failures lock a user for one second (then two); addresses are not limited.
 fn quick(config: &mut Config) {
     config.login_limits = limits(3, 1000, 2, 1);
-}
-
-async fn status_as(app: &TestApp, who: (&str, &str)) -> StatusCode {
-    app.as_user(who, Method::GET, USERS)
-        .send()
-        .await
-        .unwrap()
-        .status()
 }
 
 fn retry_after(response: &Response) -> u64 {
@@ -74,15 +67,6 @@ async fn assert_locked(response: Response, whose: &str) -> u64 {
     seconds
 }
 
-fn form_post(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> RequestBuilder {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    app.anonymous(Method::POST, path)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-}
-
 async fn password_grant(app: &TestApp, who: (&str, &str)) -> Response {
     let pairs = [
         ("grant_type", "password"),
@@ -91,7 +75,7 @@ async fn password_grant(app: &TestApp, who: (&str, &str)) -> Response {
         ("username", who.0),
         ("password", who.1),
     ];
-    form_post(app, TOKEN, &pairs).send().await.unwrap()
+    app.form_post(TOKEN, &pairs).send().await.unwrap()
 }
 
 async fn client_credentials(app: &TestApp, secret: &str) -> Response {
@@ -100,7 +84,7 @@ async fn client_credentials(app: &TestApp, secret: &str) -> Response {
         ("client_id", CLIENT.0),
         ("client_secret", secret),
     ];
-    form_post(app, TOKEN, &pairs).send().await.unwrap()
+    app.form_post(TOKEN, &pairs).send().await.unwrap()
 }
 
 /// Asserts an OAuth answer: status and body.
@@ -130,7 +114,7 @@ async fn repeated_failures_lock_the_user_until_the_lockout_ends() {
     app.user(BOB.0, BOB.1, &[]).await;
     for _ in 0..3 {
         assert_eq!(
-            status_as(&app, (ANN.0, "guess")).await,
+            app.status_as((ANN.0, "guess"), USERS).await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -153,19 +137,19 @@ async fn repeated_failures_lock_the_user_until_the_lockout_ends() {
         "{xml}"
     );
     // Other users are not affected.
-    assert_eq!(status_as(&app, BOB).await, StatusCode::OK);
-    assert_eq!(status_as(&app, ADMIN).await, StatusCode::OK);
+    assert_eq!(app.status_as(BOB, USERS).await, StatusCode::OK);
+    assert_eq!(app.status_as(ADMIN, USERS).await, StatusCode::OK);
     // Once the lockout ends, the right password works...
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(status_as(&app, ANN).await, StatusCode::OK);
+    assert_eq!(app.status_as(ANN, USERS).await, StatusCode::OK);
     // ... and the success forgot the failures: two more are not enough to lock again.
     for _ in 0..2 {
         assert_eq!(
-            status_as(&app, (ANN.0, "guess")).await,
+            app.status_as((ANN.0, "guess"), USERS).await,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(status_as(&app, ANN).await, StatusCode::OK);
+    assert_eq!(app.status_as(ANN, USERS).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -183,13 +167,13 @@ async fn the_lockout_grows_while_failures_go_on_and_never_lasts() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // One more failure right after a lockout locks again, twice as long (at most the window).
     assert_eq!(
-        status_as(&app, (ANN.0, "guess")).await,
+        app.status_as((ANN.0, "guess"), USERS).await,
         StatusCode::UNAUTHORIZED
     );
     let locked = app.as_user(ANN, Method::GET, USERS).send().await.unwrap();
     assert_eq!(assert_locked(locked, "for this user").await, 2);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(status_as(&app, ANN).await, StatusCode::OK);
+    assert_eq!(app.status_as(ANN, USERS).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -197,7 +181,7 @@ async fn a_user_name_that_does_not_exist_is_counted_like_one_that_does() {
     let app = TestApp::spawn_with(quick).await;
     for _ in 0..3 {
         assert_eq!(
-            status_as(&app, ("nobody", "guess")).await,
+            app.status_as(("nobody", "guess"), USERS).await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -216,7 +200,7 @@ async fn failures_from_one_address_lock_that_address_for_every_user() {
     // Password spraying: one guess each for many names.
     for name in ["a1", "a2", "a3", "a4"] {
         assert_eq!(
-            status_as(&app, (name, "Winter2026!")).await,
+            app.status_as((name, "Winter2026!"), USERS).await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -243,7 +227,7 @@ async fn a_locked_attempt_is_refused_without_hashing_anything() {
     // A failed login costs an Argon2 verification (against a dummy hash for an unknown name)...
     let before = app.state.auth.password_checks();
     assert_eq!(
-        status_as(&app, ("u1", "guess")).await,
+        app.status_as(("u1", "guess"), USERS).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.state.auth.password_checks(), before + 1);
@@ -251,7 +235,7 @@ async fn a_locked_attempt_is_refused_without_hashing_anything() {
     for password in ["guess", "another guess", ADMIN.1] {
         for _ in 0..5 {
             assert_eq!(
-                status_as(&app, ("u1", password)).await,
+                app.status_as(("u1", password), USERS).await,
                 StatusCode::TOO_MANY_REQUESTS
             );
         }
@@ -278,7 +262,7 @@ async fn oauth_logins_are_throttled_and_answer_in_the_oauth_shape() {
         .await;
     }
     assert_eq!(
-        status_as(&app, (ANN.0, "guess")).await,
+        app.status_as((ANN.0, "guess"), USERS).await,
         StatusCode::UNAUTHORIZED
     );
     assert_oauth_locked(password_grant(&app, ANN).await, "for this user").await;
@@ -293,8 +277,7 @@ async fn oauth_logins_are_throttled_and_answer_in_the_oauth_shape() {
         )
         .await;
     }
-    let revoke = form_post(
-        &app,
+    let revoke = app.form_post(
         REVOKE,
         &[
             ("token", "t"),
@@ -312,7 +295,7 @@ async fn oauth_logins_are_throttled_and_answer_in_the_oauth_shape() {
     )
     .await;
     // A user of the same name as the client is another account.
-    assert_eq!(status_as(&app, ADMIN).await, StatusCode::OK);
+    assert_eq!(app.status_as(ADMIN, USERS).await, StatusCode::OK);
     // Both work again once their lockouts end.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
@@ -328,11 +311,11 @@ async fn zero_limits_turn_throttling_off() {
     app.user(ANN.0, ANN.1, &[]).await;
     for _ in 0..12 {
         assert_eq!(
-            status_as(&app, (ANN.0, "guess")).await,
+            app.status_as((ANN.0, "guess"), USERS).await,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(status_as(&app, ANN).await, StatusCode::OK);
+    assert_eq!(app.status_as(ANN, USERS).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -383,7 +366,7 @@ async fn logins_are_logged_with_user_and_address_and_without_secrets() {
     // An OAuth password grant, and its token used.
     let granted = http
         .post(server.url(TOKEN))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(CONTENT_TYPE, FORM)
         .body(format!(
             "grant_type=password&client_id={}&client_secret={}&username={}&password={}",
             CLIENT.0, CLIENT.1, ADMIN.0, ADMIN.1
@@ -414,9 +397,6 @@ async fn logins_are_logged_with_user_and_address_and_without_secrets() {
     assert!(has(&["login refused", "ann", "127.0.0.1"]), "{log:#?}");
     assert!(has(&["login succeeded", "admin", "127.0.0.1"]), "{log:#?}");
     assert!(has(&["OAuth client authenticated", "ccaas"]), "{log:#?}");
-    let encode = |user: &str, password: &str| {
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    };
     for secret in [
         guess,
         ANN.1,
@@ -424,8 +404,8 @@ async fn logins_are_logged_with_user_and_address_and_without_secrets() {
         CLIENT.1,
         &access,
         &refresh,
-        &encode(ANN.0, guess),
-        &encode(ADMIN.0, ADMIN.1),
+        &basic_credentials((ANN.0, guess)),
+        &basic_credentials(ADMIN),
     ] {
         assert!(
             !log.iter().any(|l| l.contains(secret)),
