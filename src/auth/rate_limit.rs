@@ -29,8 +29,8 @@ pub const RULE: HeaderName = HeaderName::from_static("x-ratelimit-rule");
 /// Counters kept at most; past it, those of ended windows are dropped first.
 const CAPACITY: usize = 100_000;
 
-/// The APIs a rule can limit. Each route group carries its own as a request extension
-/// ([`crate::api::routes`]).
+/// The APIs a rule can limit. Each route group carries its own as a request extension (the
+/// router of the API layer, `api::routes`, puts it there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
     Table,

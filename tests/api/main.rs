@@ -14,6 +14,7 @@ mod durability;
 mod hostile;
 mod http2;
 mod interaction_api;
+mod layers;
 mod limits;
 mod mapping_api;
 mod member_api;
