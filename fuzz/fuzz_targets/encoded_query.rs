@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // One table per input, chosen by its length, so that every table is reached.
-    let table = &TABLES[input.len() % TABLES.len()];
+    let table = TABLES[input.len() % TABLES.len()];
     if let Ok(select) = filter::resolve(table, &parsed) {
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
             let statement = sql::select(table, &select, dialect);
