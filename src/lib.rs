@@ -5,11 +5,11 @@
 //! | layer        | what lives there                                                        |
 //! |--------------|-------------------------------------------------------------------------|
 //! | [`cli`]      | the command line: `serve`, `migrate`, `bench-data`                      |
-//! | [`server`]   | sockets: TLS, connection limits, timeouts, graceful shutdown            |
 //! | [`api`]      | one module per platform API, the router, the OpenAPI document           |
 //! | [`state`]    | what every handler reaches ([`state::AppState`]) and how it is opened   |
 //! | [`fixtures`] | data a database is given: the first admin, the demo, the benchmark set  |
 //! | [`auth`]     | who the caller is (Basic, bearer tokens), login throttling, rate limits |
+//! | [`server`]   | sockets: TLS, connection limits, timeouts, graceful shutdown            |
 //! | [`http`]     | the platform's REST conventions: envelopes, negotiation, bodies, errors |
 //! | [`domain`]   | rules about records: the one write path, numbering, membership, tokens  |
 //! | [`storage`]  | SQLite or PostgreSQL behind one trait                                   |

@@ -34,8 +34,8 @@ pub enum ApiVersion {
 }
 
 /// Every documented route, without state. The router and the OpenAPI document
-/// ([`crate::api::openapi`]) are both made from it, so they cannot disagree. Each API's routes carry
-/// their [`Api`] as an extension, which rate limits count by.
+/// ([`openapi`]) are both made from it, so they cannot disagree. Each API's routes carry their
+/// [`Api`] as an extension, which rate limits count by.
 pub fn routes() -> OpenApiRouter<AppState> {
     let mut api = OpenApiRouter::new();
     for (prefix, version) in [
@@ -64,7 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn serve_openapi() -> Response {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     let document = DOCUMENT.get_or_init(|| openapi::document(routes().into_openapi()));
-    let mut response = document.clone().into_response();
+    let mut response = document.as_str().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=UTF-8"),

@@ -166,24 +166,23 @@ pub async fn open(
     Ok(interaction)
 }
 
-/// Stores an inline object in a new record of `default` (or an empty one), or keeps the pair.
+/// Stores an inline object in a new record of `table` (or an empty one), or keeps the pair.
 async fn attach(
     tx: &mut Tx,
     attachment: Attachment,
-    default: &'static Table,
+    table: &'static Table,
     field: &str,
     actor: &str,
 ) -> Result<(String, String)> {
     let object = match attachment {
-        Attachment::Existing { table, id } => return Ok((table, id)),
+        Attachment::Existing { table: named, id } => return Ok((named, id)),
         Attachment::Object(map) => map,
         Attachment::Default => Map::new(),
     };
-    let table = default;
     let changes =
         Changes::default().value(table, field, Value::Text(Json::Object(object).to_string()));
     let rec = super::insert(tx, table, None, changes, actor).await?;
-    Ok((default.name.to_owned(), rec.sys_id().to_owned()))
+    Ok((table.name.to_owned(), rec.sys_id().to_owned()))
 }
 
 /// Whether an interaction is closed: no further close changes it.

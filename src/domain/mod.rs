@@ -202,7 +202,7 @@ pub async fn delete_if_present(tx: &mut Tx, table: &'static Table, sys_id: &str)
 fn default_value(field: &registry::Field, text: &'static str) -> Value {
     match field.ty {
         registry::FieldType::Boolean => Value::Bool(text == "true"),
-        registry::FieldType::Integer => Value::Int(text.parse().unwrap_or_default()),
+        registry::FieldType::Integer => Value::Int(field.integer_default().unwrap_or_default()),
         _ => Value::text(text),
     }
 }
