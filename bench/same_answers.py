@@ -1,8 +1,8 @@
 """Do two builds answer alike? Starts each binary with `serve --demo` on a database of its own,
 sends both the same requests (the Interaction, Conversation Member and Agent Mapping APIs'
-successes and refusals, JSON and XML, and some of the Table API), and compares status, content
-type and body bytes, after replacing generated sys_ids, interaction numbers, timestamps and the
-port by placeholders. For restructurings that must not change an answer:
+successes and refusals, JSON and XML, the OAuth endpoints, and some of the Table API), and
+compares status, content type and body bytes, after replacing generated sys_ids, interaction
+numbers, tokens, timestamps and the port by placeholders. For restructurings that must not change an answer:
 
     python3 bench/same_answers.py OLD_BINARY NEW_BINARY
 
@@ -51,6 +51,7 @@ def normalise(raw, seen):
     text = re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "<t>", text)
     text = re.sub(r"127\.0\.0\.1:\d+", "<host>", text)
     text = sub(r"IMS\d{7}", "n", text)
+    text = sub(r"\b[A-Za-z0-9_-]{43}\b", "tok", text)
     return text
 
 def scenario(base):
@@ -115,6 +116,30 @@ def scenario(base):
     call("POST", "/api/now/table/nope", {})
     call("GET", "/api/now/table/interaction?sysparm_query=bogus=1")
     call("DELETE", "/api/now/table/awa_queue/" + "c"*32)
+    # oauth
+    s, raw = call("GET", "/api/now/table/sys_user?sysparm_query=user_name=integration&sysparm_fields=sys_id")
+    integration = json.loads(raw)["result"][0]["sys_id"]
+    call("POST", "/api/now/table/oauth_entity", {"name": "app", "client_id": "app-id", "client_secret": "app-secret", "user": integration, "access_token_lifespan": 600})
+    form = "application/x-www-form-urlencoded"
+    def token(params, **k):
+        return call("POST", "/oauth_token.do", "&".join(f"{a}={b}" for a, b in params).encode(), who="none", ctype=k.get("ctype", form))
+    app = [("client_id", "app-id"), ("client_secret", "app-secret")]
+    s, raw = token([("grant_type", "password"), ("username", "integration"), ("password", "integration")] + app)
+    refresh = json.loads(raw)["refresh_token"]
+    token([("grant_type", "refresh_token"), ("refresh_token", refresh)] + app)
+    token([("grant_type", "client_credentials")] + app)
+    for bad in [[], [("grant_type", "")], [("grant_type", "implicit")] + app, [("grant_type", "password")],
+                [("grant_type", "password"), ("client_id", "app-id")], [("grant_type", "password")] + app,
+                [("grant_type", "password"), ("username", "integration"), ("password", "wrong")] + app,
+                [("grant_type", "client_credentials"), ("client_id", "app-id"), ("client_secret", "wrong")],
+                [("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", "x")],
+                [("grant_type", "refresh_token")] + app, [("grant_type", "refresh_token"), ("refresh_token", "nope")] + app,
+                [("grant_type", "password%00")] + app]:
+        token(bad)
+    token([("grant_type", "client_credentials")] + app, ctype="application/json")
+    call("POST", "/oauth_revoke_token.do", f"token={refresh}&client_id=app-id&client_secret=app-secret".encode(), who="none", ctype=form)
+    call("POST", "/oauth_revoke_token.do", b"client_id=app-id&client_secret=app-secret", who="none", ctype=form)
+    token([("grant_type", "refresh_token"), ("refresh_token", refresh)] + app)
     call("GET", "/api/now/nothing")
     call("PATCH", "/api/now/interaction")
     return out

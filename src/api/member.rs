@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::{AwaIntegrationUser, Caller, Role};
 use crate::domain::members::{self, Action, Refusal};
 use crate::http::respond::ResultEnvelope;
-use crate::http::{ApiError, Body, ErrorEnvelope, respond};
+use crate::http::{ApiError, Body, respond};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,16 +94,6 @@ struct Refused {
     message: &'static str,
 }
 
-/// A 400: a documented refusal, or an unreadable body in the error envelope. Only named in
-/// the OpenAPI document, which says the answer is one of the two.
-#[derive(ToSchema, serde::Serialize)]
-#[serde(untagged)]
-#[allow(dead_code)]
-enum MemberBadRequest {
-    Refused(ResultEnvelope<Refused>),
-    Unreadable(ErrorEnvelope<'static>),
-}
-
 fn refused(status: StatusCode, message: &'static str) -> Response {
     let body = Refused {
         success: false,
@@ -125,7 +115,7 @@ fn refused(status: StatusCode, message: &'static str) -> Response {
     request_body(content = MemberRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The member after the change", body = ResultEnvelope<MemberOutcome>),
-        (status = 400, description = "A documented refusal, an unknown action, or an unreadable body", body = MemberBadRequest),
+        (status = 400, description = "A documented refusal. An unknown action or an unreadable body is answered in the error envelope (`ErrorEnvelope`), as on every API", body = ResultEnvelope<Refused>),
         (status = 500, description = "`update` of a member who already is a public fulfiller", body = ResultEnvelope<Refused>),
     )
 )]

@@ -18,7 +18,8 @@ use crate::domain::{password, roles, tokens};
 use crate::http::ApiError;
 use crate::http::Connection;
 use crate::model::filter::{Filter, Select};
-use crate::model::registry;
+use crate::model::registry::{self, field};
+use crate::model::value::Record;
 use crate::storage::{Storage, StorageError};
 use cache::CredentialCache;
 pub use cache::Verified;
@@ -123,11 +124,6 @@ impl Authenticator {
         self.password_checks.load(Ordering::Relaxed)
     }
 
-    /// Failed-login counting, for the other places that check a secret (OAuth clients).
-    pub fn throttle(&self) -> &LoginThrottle {
-        &self.throttle
-    }
-
     /// Called after a committed write that changed users, roles or grants.
     pub fn invalidate(&self) {
         self.cache.invalidate();
@@ -154,14 +150,67 @@ impl Authenticator {
     /// Refuses (and logs) an attempt while the account or the address is locked.
     fn admit(&self, account: Account<'_>, from: Option<IpAddr>) -> Result<(), LoginError> {
         self.throttle.admit(account, from).map_err(|lockout| {
-            tracing::info!(
-                user = ?account.name(),
-                address = %throttle::show_address(from),
-                retry_after = crate::http::error::retry_after_seconds(lockout.retry_after()),
-                "login refused: locked after too many failures"
-            );
+            let address = throttle::show_address(from);
+            let retry_after = crate::http::error::retry_after_seconds(lockout.retry_after());
+            match account {
+                Account::User(_) => tracing::info!(
+                    user = ?account.name(),
+                    address = %address,
+                    retry_after,
+                    "login refused: locked after too many failures"
+                ),
+                Account::Client(_) => tracing::info!(
+                    client_id = ?account.name(),
+                    address = %address,
+                    retry_after,
+                    "OAuth client refused: locked after too many failures"
+                ),
+            }
             LoginError::Locked(lockout)
         })
+    }
+
+    /// An OAuth application (`oauth_entity`) by its client id and secret, from `from`. Refused
+    /// without a lookup while the client id or the address is locked after failed logins;
+    /// never cached: a token request is rare, and the secret is checked again (by the grant,
+    /// inside its transaction) against what it was verified against here.
+    pub async fn client(
+        &self,
+        client_id: &str,
+        secret: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Record, LoginError> {
+        let account = Account::Client(client_id);
+        self.admit(account, from)?;
+        let entities = &registry::OAUTH_ENTITY;
+        let select = Select::filter(Filter::eq(
+            field!(OAUTH_ENTITY, client_id),
+            client_id.into(),
+        ))
+        .limit(1);
+        let found = self.store.select(entities, &select).await?.pop();
+        let hash = found
+            .as_ref()
+            .and_then(|c| c.str("client_secret"))
+            .map(str::to_owned);
+        // Verified even when the client is unknown (against a dummy hash): same time either way.
+        let verified = password::verify(secret.to_owned(), hash).await;
+        let address = throttle::show_address(from);
+        let client = match found {
+            Some(client) if verified => client,
+            found => {
+                let reason = match found {
+                    Some(_) => "wrong client secret",
+                    None => "unknown client",
+                };
+                tracing::info!(client_id = ?account.name(), address = %address, reason, "OAuth client authentication failed");
+                self.throttle.failed(account, from);
+                return Err(LoginError::Refused);
+            }
+        };
+        tracing::info!(client_id = ?account.name(), address = %address, "OAuth client authenticated");
+        self.throttle.succeeded(account);
+        Ok(client)
     }
 
     /// A user name and password, from `from` (the client's address, when known). Refused
@@ -212,7 +261,7 @@ impl Authenticator {
             .store
             .select(
                 users,
-                &Select::filter(Filter::eq(users, "user_name", user_name.into())).limit(1),
+                &Select::filter(Filter::eq(field!(SYS_USER, user_name), user_name.into())).limit(1),
             )
             .await?
             .pop();
@@ -359,16 +408,11 @@ impl<S: CallerState> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = authenticate(parts, state).await?;
-        if let Some(&api) = parts.extensions.get::<Api>()
-            && let Some(verdict) = state.rate_limiter().admit(api, &caller.sys_id)
-        {
-            if let Some(wait) = verdict.refused {
-                tracing::info!(user = ?caller.user_name, api = api.name(), "rate limit exceeded");
-                return Err(verdict.error(wait));
-            }
-            if let Some(report) = parts.extensions.get::<Report>() {
-                report.set(verdict);
-            }
+        if let Some(&api) = parts.extensions.get::<Api>() {
+            let report = parts.extensions.get::<Report>();
+            state
+                .rate_limiter()
+                .check(api, &caller.sys_id, &caller.user_name, report)?;
         }
         Ok(caller)
     }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
@@ -294,6 +294,29 @@ impl RateLimiter {
         self.admit_at(api, who, since_epoch)
     }
 
+    /// [`Self::admit`], decided: over the limit is the 429 to answer (logged with `shown`, the
+    /// name a log gives `who`); an admitted request's verdict goes to `report`, for the
+    /// response's headers. Every place a rule applies goes through here.
+    pub fn check(
+        &self,
+        api: Api,
+        who: &str,
+        shown: &str,
+        report: Option<&Report>,
+    ) -> Result<(), ApiError> {
+        let Some(verdict) = self.admit(api, who) else {
+            return Ok(());
+        };
+        if let Some(wait) = verdict.refused {
+            tracing::info!(caller = ?shown, api = api.name(), "rate limit exceeded");
+            return Err(verdict.error(wait));
+        }
+        if let Some(report) = report {
+            report.set(verdict);
+        }
+        Ok(())
+    }
+
     fn admit_at(&self, api: Api, who: &str, since_epoch: Duration) -> Option<Verdict> {
         let rule = self.limits.get(api)?;
         let period = rule.period.as_secs().max(1);
@@ -366,14 +389,6 @@ pub async fn report(mut req: Request, next: Next) -> Response {
         }
     }
     response
-}
-
-/// `Retry-After` of a 429 that is not in the envelope (the OAuth endpoints).
-pub fn retry_after(wait: Duration) -> (HeaderName, HeaderValue) {
-    (
-        header::RETRY_AFTER,
-        HeaderValue::from(crate::http::error::retry_after_seconds(wait)),
-    )
 }
 
 #[cfg(test)]

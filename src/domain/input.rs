@@ -25,13 +25,6 @@ pub struct Changes(pub Vec<(&'static Field, Pending)>);
 
 impl Changes {
     /// Sets a field by name; for values switchboard itself chooses, so the field must exist.
-    pub fn value(self, table: &Table, name: &str, value: Value) -> Self {
-        let field = table
-            .field(name)
-            .unwrap_or_else(|| panic!("{}.{name} is not in the registry", table.name));
-        self.set(field, value)
-    }
-
     pub fn set(mut self, field: &'static Field, value: Value) -> Self {
         self.0.retain(|(f, _)| f.name != field.name);
         self.0.push((field, Pending::Ready(value)));

@@ -4,7 +4,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{Changes, RecordError, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry::{self, Table};
+use crate::model::registry::{self, Field, Table, field};
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
 
@@ -100,7 +100,7 @@ pub async fn open(
         tx,
         new.context,
         &registry::INTERACTION_JSON_BLOB,
-        "value",
+        field!(INTERACTION_JSON_BLOB, value),
         actor,
     )
     .await?;
@@ -108,7 +108,7 @@ pub async fn open(
         tx,
         new.channel_metadata,
         &registry::LIVE_GROUP_PROFILE,
-        "metadata",
+        field!(LIVE_GROUP_PROFILE, metadata),
         actor,
     )
     .await?;
@@ -118,49 +118,52 @@ pub async fn open(
         .kind
         .or_else(|| connector.str("type").map(str::to_owned));
     let changes = Changes::default()
-        .value(interactions, "channel", Value::Text(new.channel))
-        .value(
-            interactions,
-            "queue",
+        .set(field!(INTERACTION, channel), Value::Text(new.channel))
+        .set(
+            field!(INTERACTION, queue),
             new.queue.map_or(Value::Null, Value::Text),
         )
-        .value(interactions, "state", Value::text(state))
-        .value(interactions, "active", Value::Bool(true))
-        .value(interactions, "type", kind.map_or(Value::Null, Value::Text))
-        .value(
-            interactions,
-            "short_description",
+        .set(field!(INTERACTION, state), Value::text(state))
+        .set(field!(INTERACTION, active), Value::Bool(true))
+        .set(
+            field!(INTERACTION, type),
+            kind.map_or(Value::Null, Value::Text),
+        )
+        .set(
+            field!(INTERACTION, short_description),
             new.short_description.map_or(Value::Null, Value::Text),
         )
-        .value(
-            interactions,
-            "opened_for",
+        .set(
+            field!(INTERACTION, opened_for),
             new.opened_for.map_or(Value::Null, Value::Text),
         )
-        .value(interactions, "opened_by", Value::text(caller))
-        .value(interactions, "opened_at", Value::Text(value::now()))
-        .value(interactions, "context_table", Value::text(context_table))
-        .value(interactions, "context_document", Value::text(context_id))
-        .value(
-            interactions,
-            "channel_metadata_table",
+        .set(field!(INTERACTION, opened_by), Value::text(caller))
+        .set(field!(INTERACTION, opened_at), Value::Text(value::now()))
+        .set(
+            field!(INTERACTION, context_table),
+            Value::text(context_table),
+        )
+        .set(
+            field!(INTERACTION, context_document),
+            Value::text(context_id),
+        )
+        .set(
+            field!(INTERACTION, channel_metadata_table),
             Value::text(metadata_table),
         )
-        .value(
-            interactions,
-            "channel_metadata_document",
+        .set(
+            field!(INTERACTION, channel_metadata_document),
             Value::text(metadata_id),
         );
     let interaction = super::insert(tx, interactions, None, changes, actor).await?;
     if connector.get("third_party") == &Value::Bool(true) {
         let conversations = &registry::SYS_CS_CONVERSATION;
         let changes = Changes::default()
-            .value(
-                conversations,
-                "interaction",
+            .set(
+                field!(SYS_CS_CONVERSATION, interaction),
                 Value::text(interaction.sys_id()),
             )
-            .value(conversations, "state", Value::text("open"));
+            .set(field!(SYS_CS_CONVERSATION, state), Value::text("open"));
         let _ = super::insert(tx, conversations, None, changes, actor).await?;
     }
     Ok(interaction)
@@ -171,7 +174,7 @@ async fn attach(
     tx: &mut Tx,
     attachment: Attachment,
     table: &'static Table,
-    field: &str,
+    field: &'static Field,
     actor: &str,
 ) -> Result<(String, String)> {
     let object = match attachment {
@@ -179,8 +182,7 @@ async fn attach(
         Attachment::Object(map) => map,
         Attachment::Default => Map::new(),
     };
-    let changes =
-        Changes::default().value(table, field, Value::Text(Json::Object(object).to_string()));
+    let changes = Changes::default().set(field, Value::Text(Json::Object(object).to_string()));
     let rec = super::insert(tx, table, None, changes, actor).await?;
     Ok((table.name.to_owned(), rec.sys_id().to_owned()))
 }
@@ -206,15 +208,16 @@ pub async fn close(tx: &mut Tx, id: &str, caller: &str, actor: &str) -> Result<R
         return Ok(interaction);
     }
     let changes = Changes::default()
-        .value(interactions, "state", Value::text("closed_complete"))
-        .value(interactions, "active", Value::Bool(false))
-        .value(interactions, "closed_by", Value::text(caller))
-        .value(interactions, "closed_at", Value::Text(value::now()));
+        .set(field!(INTERACTION, state), Value::text("closed_complete"))
+        .set(field!(INTERACTION, active), Value::Bool(false))
+        .set(field!(INTERACTION, closed_by), Value::text(caller))
+        .set(field!(INTERACTION, closed_at), Value::Text(value::now()));
     let closed = super::update(tx, interactions, id, changes, actor).await?;
     let conversations = &registry::SYS_CS_CONVERSATION;
-    let filter = Filter::eq(conversations, "interaction", id.into());
+    let filter = Filter::eq(field!(SYS_CS_CONVERSATION, interaction), id.into());
     for conversation in tx.select(conversations, &Select::filter(filter)).await? {
-        let changes = Changes::default().value(conversations, "state", Value::text("closed"));
+        let changes =
+            Changes::default().set(field!(SYS_CS_CONVERSATION, state), Value::text("closed"));
         let _ = super::update(tx, conversations, conversation.sys_id(), changes, actor).await?;
     }
     Ok(closed)

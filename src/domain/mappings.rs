@@ -2,7 +2,7 @@
 
 use super::{Changes, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry;
+use crate::model::registry::{self, field};
 use crate::model::value::Value;
 use crate::storage::Tx;
 
@@ -46,9 +46,12 @@ pub async fn map_agent(
         return Ok(Err(Refusal::UnknownAgent));
     }
     let identities = &registry::SYS_CS_PROVIDER_APPLICATION;
-    let filter = Filter::eq(identities, "inbound_id", inbound_id.into()).and(Filter::eq(
-        identities,
-        "active",
+    let filter = Filter::eq(
+        field!(SYS_CS_PROVIDER_APPLICATION, inbound_id),
+        inbound_id.into(),
+    )
+    .and(Filter::eq(
+        field!(SYS_CS_PROVIDER_APPLICATION, active),
         Value::Bool(true),
     ));
     let found = tx.select(identities, &Select::filter(filter)).await?;
@@ -62,18 +65,19 @@ pub async fn map_agent(
     };
     for identity in found {
         let changes = Changes::default()
-            .value(mappings, "user", Value::text(agent))
-            .value(
-                mappings,
-                "provider_application",
+            .set(field!(EXTERNAL_AGENT_MAPPING, user), Value::text(agent))
+            .set(
+                field!(EXTERNAL_AGENT_MAPPING, provider_application),
                 Value::text(identity.sys_id()),
             )
-            .value(
-                mappings,
-                "external_agent_id",
+            .set(
+                field!(EXTERNAL_AGENT_MAPPING, external_agent_id),
                 Value::text(request.external_agent_id.as_str()),
             )
-            .value(mappings, "active", Value::Bool(request.active));
+            .set(
+                field!(EXTERNAL_AGENT_MAPPING, active),
+                Value::Bool(request.active),
+            );
         let (id, created) = super::upsert(
             tx,
             mappings,

@@ -4,7 +4,7 @@
 
 use super::{Changes, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry;
+use crate::model::registry::{self, field};
 use crate::model::value::{Record, Value};
 use crate::storage::Tx;
 
@@ -61,7 +61,10 @@ pub async fn change(
         return Ok(Err(Refusal::NotThirdParty));
     }
     let conversations = &registry::SYS_CS_CONVERSATION;
-    let filter = Filter::eq(conversations, "interaction", interaction_id.as_str().into());
+    let filter = Filter::eq(
+        field!(SYS_CS_CONVERSATION, interaction),
+        interaction_id.as_str().into(),
+    );
     let Some(conversation) = tx
         .select(conversations, &Select::filter(filter).limit(1))
         .await?
@@ -71,9 +74,18 @@ pub async fn change(
     };
     // 5. The user must be an active member.
     let members = &registry::SYS_CS_CONVERSATION_MEMBER;
-    let filter = Filter::eq(members, "conversation", conversation.sys_id().into())
-        .and(Filter::eq(members, "member", user.into()))
-        .and(Filter::eq(members, "active", Value::Bool(true)));
+    let filter = Filter::eq(
+        field!(SYS_CS_CONVERSATION_MEMBER, conversation),
+        conversation.sys_id().into(),
+    )
+    .and(Filter::eq(
+        field!(SYS_CS_CONVERSATION_MEMBER, member),
+        user.into(),
+    ))
+    .and(Filter::eq(
+        field!(SYS_CS_CONVERSATION_MEMBER, active),
+        Value::Bool(true),
+    ));
     // Locked: a concurrent drop and update of one member serialise, the second seeing the first.
     let Some(member) = tx
         .select(members, &Select::filter(filter).limit(1).locked())
@@ -84,13 +96,17 @@ pub async fn change(
     };
     let current_type = member.str("member_type").unwrap_or_default().to_owned();
     let changes = match action {
-        Action::Drop => Changes::default().value(members, "active", Value::Bool(false)),
+        Action::Drop => Changes::default().set(
+            field!(SYS_CS_CONVERSATION_MEMBER, active),
+            Value::Bool(false),
+        ),
         Action::MakePublic if current_type == PUBLIC_FULFILLER => {
             return Ok(Err(Refusal::AlreadyPublic));
         }
-        Action::MakePublic => {
-            Changes::default().value(members, "member_type", Value::text(PUBLIC_FULFILLER))
-        }
+        Action::MakePublic => Changes::default().set(
+            field!(SYS_CS_CONVERSATION_MEMBER, member_type),
+            Value::text(PUBLIC_FULFILLER),
+        ),
     };
     let after = super::update(tx, members, member.sys_id(), changes, actor).await?;
     Ok(Ok(Changed {

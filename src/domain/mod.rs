@@ -1,6 +1,7 @@
 //! Rules about records, knowing nothing of HTTP. Writing records: every write path (Table API and the seed APIs) goes through these functions,
 //! so the rules of [`rules`] hold whatever the client used.
 
+pub mod grants;
 pub mod input;
 pub mod interactions;
 pub mod mappings;
@@ -170,7 +171,7 @@ pub fn delete<'a>(
             .await?
             .ok_or(RecordError::NotFound)?;
         for (referrer, field) in registry::references_to(table) {
-            let select = Select::filter(Filter::eq(referrer, field.name, sys_id.into()));
+            let select = Select::filter(Filter::eq(field, sys_id.into()));
             for dependant in tx.select(referrer, &select).await? {
                 let id = dependant.sys_id().to_owned();
                 match field.on_delete {
@@ -256,7 +257,8 @@ pub async fn resolve_reference(
     let by_display: Vec<Filter> = table
         .display
         .iter()
-        .map(|d| Filter::eq(table, d, given.into()))
+        .filter_map(|d| table.field(d))
+        .map(|d| Filter::eq(d, given.into()))
         .collect();
     let found = if by_display.is_empty() {
         Vec::new()

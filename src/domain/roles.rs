@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Result, input::Changes};
 use crate::model::filter::{Filter, Select};
-use crate::model::registry;
+use crate::model::registry::{self, field};
 use crate::model::value::Value;
 use crate::storage::Tx;
 
@@ -92,8 +92,8 @@ pub async fn recompute(tx: &mut Tx, users: Option<&[&str]>) -> Result<()> {
         Some(ids) => {
             let ids: Vec<Value> = ids.iter().map(|id| Value::text(*id)).collect();
             (
-                Filter::one_of(user_table, "sys_id", ids.clone()),
-                Filter::one_of(grants_table, "user", ids),
+                Filter::one_of(field!(SYS_USER, sys_id), ids.clone()),
+                Filter::one_of(field!(SYS_USER_HAS_ROLE, user), ids),
             )
         }
         None => (Filter::All, Filter::All),
@@ -129,7 +129,7 @@ pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
         let existing = tx
             .select(
                 roles,
-                &Select::filter(Filter::eq(roles, "name", (*name).into())),
+                &Select::filter(Filter::eq(field!(SYS_USER_ROLE, name), (*name).into())),
             )
             .await?;
         let id = match existing.first() {
@@ -137,9 +137,9 @@ pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
             None => {
                 added = true;
                 let changes = Changes::default()
-                    .set(roles.field("name").expect("name"), Value::text(*name))
+                    .set(field!(SYS_USER_ROLE, name), Value::text(*name))
                     .set(
-                        roles.field("description").expect("description"),
+                        field!(SYS_USER_ROLE, description),
                         Value::text(*description),
                     );
                 let rec = super::insert(tx, roles, None, changes, "system").await?;
@@ -151,11 +151,11 @@ pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
     let contains = &registry::SYS_USER_ROLE_CONTAINS;
     for (role, inner) in BUILT_IN_CONTAINS {
         let (role, inner) = (&ids[role], &ids[inner]);
-        let filter = Filter::eq(contains, "role", role.as_str().into()).and(Filter::eq(
-            contains,
-            "contains",
-            inner.as_str().into(),
-        ));
+        let filter =
+            Filter::eq(field!(SYS_USER_ROLE_CONTAINS, role), role.as_str().into()).and(Filter::eq(
+                field!(SYS_USER_ROLE_CONTAINS, contains),
+                inner.as_str().into(),
+            ));
         if tx
             .select(contains, &Select::filter(filter))
             .await?
@@ -163,11 +163,8 @@ pub async fn ensure_builtin(tx: &mut Tx) -> Result<bool> {
         {
             added = true;
             let changes = Changes::default()
-                .set(contains.field("role").expect("role"), Value::text(role))
-                .set(
-                    contains.field("contains").expect("contains"),
-                    Value::text(inner),
-                );
+                .set(field!(SYS_USER_ROLE_CONTAINS, role), Value::text(role))
+                .set(field!(SYS_USER_ROLE_CONTAINS, contains), Value::text(inner));
             let _ = super::insert(tx, contains, None, changes, "system").await?;
         }
     }

@@ -8,12 +8,34 @@ use time::OffsetDateTime;
 
 use super::{Changes, Result};
 use crate::model::filter::{Filter, RowLock, Select};
-use crate::model::registry;
+use crate::model::registry::{self, field};
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
 
-pub const ACCESS: &str = "access";
-pub const REFRESH: &str = "refresh";
+/// The two kinds of token, as `oauth_credential.token_type` stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Access,
+    Refresh,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Access => "access",
+            Kind::Refresh => "refresh",
+        }
+    }
+
+    /// The `oauth_entity` field holding an application's lifespan for this kind.
+    fn lifespan_field(self) -> &'static str {
+        match self {
+            Kind::Access => "access_token_lifespan",
+            Kind::Refresh => "refresh_token_lifespan",
+        }
+    }
+}
+
 /// The platform's one scope.
 pub const SCOPE: &str = "useraccount";
 
@@ -30,11 +52,8 @@ pub fn digest(token: &str) -> String {
 /// An application's lifespan for a kind of token, in seconds, held to the field's range: a
 /// record written before ranges were checked may hold any integer. Without one, the field's
 /// default in the registry.
-pub fn lifespan(client: &Record, kind: &str) -> i64 {
-    let name = match kind {
-        REFRESH => "refresh_token_lifespan",
-        _ => "access_token_lifespan",
-    };
+pub fn lifespan(client: &Record, kind: Kind) -> i64 {
+    let name = kind.lifespan_field();
     let field = registry::OAUTH_ENTITY
         .field(name)
         .expect("lifespans are fields of oauth_entity");
@@ -56,7 +75,7 @@ pub async fn issue(
     tx: &mut Tx,
     client: &Record,
     user: &str,
-    kind: &str,
+    kind: Kind,
     refresh: Option<&str>,
     actor: &str,
 ) -> Result<Issued> {
@@ -66,13 +85,28 @@ pub async fn issue(
         OffsetDateTime::now_utc().saturating_add(time::Duration::seconds(lifespan(client, kind)));
     let t = &registry::OAUTH_CREDENTIAL;
     let changes = Changes::default()
-        .value(t, "token_hash", Value::Text(digest(&token)))
-        .value(t, "token_type", Value::text(kind))
-        .value(t, "client", Value::text(client.sys_id()))
-        .value(t, "user", Value::text(user))
-        .value(t, "expires", Value::Text(value::format_date_time(expires)))
-        .value(t, "scope", Value::text(SCOPE))
-        .value(t, "refresh", refresh.map_or(Value::Null, Value::text));
+        .set(
+            field!(OAUTH_CREDENTIAL, token_hash),
+            Value::Text(digest(&token)),
+        )
+        .set(
+            field!(OAUTH_CREDENTIAL, token_type),
+            Value::text(kind.as_str()),
+        )
+        .set(
+            field!(OAUTH_CREDENTIAL, client),
+            Value::text(client.sys_id()),
+        )
+        .set(field!(OAUTH_CREDENTIAL, user), Value::text(user))
+        .set(
+            field!(OAUTH_CREDENTIAL, expires),
+            Value::Text(value::format_date_time(expires)),
+        )
+        .set(field!(OAUTH_CREDENTIAL, scope), Value::text(SCOPE))
+        .set(
+            field!(OAUTH_CREDENTIAL, refresh),
+            refresh.map_or(Value::Null, Value::text),
+        );
     let rec = super::insert(tx, t, None, changes, actor).await?;
     Ok(Issued {
         token,
@@ -86,17 +120,22 @@ fn unexpired(token: &Record) -> bool {
         .is_some_and(|e| e > value::now().as_str())
 }
 
-fn by_digest(token: &str, kind: Option<&str>) -> Select {
-    let t = &registry::OAUTH_CREDENTIAL;
-    let mut filter = Filter::eq(t, "token_hash", Value::Text(digest(token)));
+fn by_digest(token: &str, kind: Option<Kind>) -> Select {
+    let mut filter = Filter::eq(
+        field!(OAUTH_CREDENTIAL, token_hash),
+        Value::Text(digest(token)),
+    );
     if let Some(kind) = kind {
-        filter = filter.and(Filter::eq(t, "token_type", kind.into()));
+        filter = filter.and(Filter::eq(
+            field!(OAUTH_CREDENTIAL, token_type),
+            kind.as_str().into(),
+        ));
     }
     Select::filter(filter).limit(1)
 }
 
 /// The unexpired token record of `kind` for this token, read inside a transaction.
-pub async fn find(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>> {
+pub async fn find(tx: &mut Tx, token: &str, kind: Kind) -> Result<Option<Record>> {
     let found = tx
         .select(&registry::OAUTH_CREDENTIAL, &by_digest(token, Some(kind)))
         .await?
@@ -106,7 +145,7 @@ pub async fn find(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>
 
 /// Like [`find`], holding the token until the transaction ends, so a revocation waits for it
 /// (and then revokes what was made from the token) or is seen.
-pub async fn find_held(tx: &mut Tx, token: &str, kind: &str) -> Result<Option<Record>> {
+pub async fn find_held(tx: &mut Tx, token: &str, kind: Kind) -> Result<Option<Record>> {
     let select = by_digest(token, Some(kind)).locked_as(RowLock::Share);
     let found = tx.select(&registry::OAUTH_CREDENTIAL, &select).await?.pop();
     Ok(found.filter(unexpired))
@@ -118,7 +157,10 @@ pub async fn find_access(
     token: &str,
 ) -> Result<Option<Record>> {
     let found = store
-        .select(&registry::OAUTH_CREDENTIAL, &by_digest(token, Some(ACCESS)))
+        .select(
+            &registry::OAUTH_CREDENTIAL,
+            &by_digest(token, Some(Kind::Access)),
+        )
         .await?
         .pop();
     Ok(found.filter(unexpired))
@@ -145,7 +187,10 @@ pub async fn revoke(tx: &mut Tx, token: &str, client: &str) -> Result<bool> {
 pub async fn revoke_all_of(tx: &mut Tx, user: &str) -> Result<()> {
     let t = &registry::OAUTH_CREDENTIAL;
     let tokens = tx
-        .select(t, &Select::filter(Filter::eq(t, "user", user.into())))
+        .select(
+            t,
+            &Select::filter(Filter::eq(field!(OAUTH_CREDENTIAL, user), user.into())),
+        )
         .await?;
     for token in tokens {
         super::delete_if_present(tx, t, token.sys_id()).await?;
@@ -170,9 +215,9 @@ mod tests {
     #[test]
     fn lifespans_come_from_the_application_or_the_defaults() {
         let client = Record::new().with("access_token_lifespan", Value::Int(60));
-        assert_eq!(lifespan(&client, ACCESS), 60);
-        assert_eq!(lifespan(&client, REFRESH), 8_640_000);
-        assert_eq!(lifespan(&Record::new(), ACCESS), 1800);
+        assert_eq!(lifespan(&client, Kind::Access), 60);
+        assert_eq!(lifespan(&client, Kind::Refresh), 8_640_000);
+        assert_eq!(lifespan(&Record::new(), Kind::Access), 1800);
     }
 
     #[test]
@@ -181,7 +226,7 @@ mod tests {
         let client = Record::new()
             .with("access_token_lifespan", Value::Int(i64::MAX))
             .with("refresh_token_lifespan", Value::Int(i64::MIN));
-        assert_eq!(lifespan(&client, ACCESS), max);
-        assert_eq!(lifespan(&client, REFRESH), 1);
+        assert_eq!(lifespan(&client, Kind::Access), max);
+        assert_eq!(lifespan(&client, Kind::Refresh), 1);
     }
 }

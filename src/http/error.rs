@@ -188,18 +188,35 @@ pub fn retry_after_seconds(wait: Duration) -> u64 {
     whole.max(1)
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// This error answered with another body than the envelope: its status, headers, logging
+    /// and replay marker, around `body`. For the endpoints whose errors have a shape of their
+    /// own (OAuth's, RFC 6749 §5.2).
+    pub fn respond_with(self, body: impl IntoResponse) -> Response {
+        let mut response = (self.status, body).into_response();
+        self.decorate(&mut response);
+        response
+    }
+
+    /// What every answer to this error has, whatever its body: a 5xx logged with its cause,
+    /// the replay marker of a lost conflict, and the headers.
+    fn decorate(&self, response: &mut Response) {
         if self.status.is_server_error() {
             tracing::error!(status = %self.status, cause = self.cause.as_deref().unwrap_or("-"), "request failed");
         }
-        let mut response = self.status.into_response();
         if self.conflict {
             response.extensions_mut().insert(super::replay::Conflict);
         }
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name, value.clone());
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        self.decorate(&mut response);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -104,13 +104,13 @@ impl Select {
 
 impl Filter {
     /// `field = value` on a field the caller knows exists.
-    pub fn eq(table: &'static Table, field: &str, value: Value) -> Filter {
-        Filter::Cond(known(table, field), Op::Eq(value))
+    pub fn eq(field: &'static Field, value: Value) -> Filter {
+        Filter::Cond(field, Op::Eq(value))
     }
 
     /// `field IN (values)` on a field the caller knows exists.
-    pub fn one_of(table: &'static Table, field: &str, values: Vec<Value>) -> Filter {
-        Filter::Cond(known(table, field), Op::In(values))
+    pub fn one_of(field: &'static Field, values: Vec<Value>) -> Filter {
+        Filter::Cond(field, Op::In(values))
     }
 
     pub fn and(self, other: Filter) -> Filter {
@@ -123,12 +123,6 @@ impl Filter {
             (a, b) => Filter::And(vec![a, b]),
         }
     }
-}
-
-fn known(table: &'static Table, field: &str) -> &'static Field {
-    table
-        .field(field)
-        .unwrap_or_else(|| panic!("{}.{field} is not in the registry", table.name))
 }
 
 /// A query that names something the table does not have, or a value of the wrong type.

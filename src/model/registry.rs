@@ -95,6 +95,34 @@ pub struct Table {
     pub read: ReadAccess,
 }
 
+/// `a == b`, in a const fn.
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A field of a registry table, checked when the crate compiles: `field!(SYS_USER, user_name)`
+/// is the `&'static Field`, and a name the table does not have fails the build instead of
+/// panicking when the line first runs. The handle may be a copy of the registry's field
+/// (consts are inlined): compare fields by value, never by address.
+macro_rules! field {
+    ($table:ident, $field:ident) => {{
+        const FIELD: &'static $crate::model::registry::Field =
+            $crate::model::registry::$table.column(stringify!($field));
+        FIELD
+    }};
+}
+pub(crate) use field;
+
 /// Tables are told apart by name (each is one static).
 impl PartialEq for Table {
     fn eq(&self, other: &Table) -> bool {
@@ -105,6 +133,25 @@ impl PartialEq for Table {
 impl Eq for Table {}
 
 impl Table {
+    /// The field called `name`, found when the crate compiles: what [`field!`] calls, so that
+    /// a misspelt name is a compile error. Panics (in const evaluation: fails the build) if
+    /// there is no such field.
+    pub const fn column(&'static self, name: &str) -> &'static Field {
+        let mut i = 0;
+        while i < self.fields.len() {
+            if bytes_equal(self.fields[i].name.as_bytes(), name.as_bytes()) {
+                return &self.fields[i];
+            }
+            i += 1;
+        }
+        panic!("no such field in this table of the registry");
+    }
+
+    /// The `sys_id` field, which every table has (see `sys_fields!`).
+    pub fn sys_id(&'static self) -> &'static Field {
+        self.column("sys_id")
+    }
+
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         // Tables are 'static, so the field outlives the borrow of self.
         let fields: &'static [Field] = self.fields;
@@ -118,7 +165,7 @@ impl Table {
     }
 }
 
-const fn field(name: &'static str, ty: FieldType) -> Field {
+const fn typed_field(name: &'static str, ty: FieldType) -> Field {
     Field {
         name,
         ty,
@@ -129,13 +176,13 @@ const fn field(name: &'static str, ty: FieldType) -> Field {
     }
 }
 const fn string(name: &'static str) -> Field {
-    field(name, FieldType::String)
+    typed_field(name, FieldType::String)
 }
 const fn boolean(name: &'static str, default: &'static str) -> Field {
-    with_default(field(name, FieldType::Boolean), default)
+    with_default(typed_field(name, FieldType::Boolean), default)
 }
 const fn reference(name: &'static str, table: &'static Table) -> Field {
-    field(name, FieldType::Reference(table))
+    typed_field(name, FieldType::Reference(table))
 }
 const fn owned_by(name: &'static str, table: &'static Table) -> Field {
     let mut f = reference(name, table);
@@ -156,7 +203,7 @@ const fn with_default(mut f: Field, default: &'static str) -> Field {
 }
 /// An integer field holding `min..=max`.
 const fn integer(name: &'static str, min: i64, max: i64) -> Field {
-    let mut f = field(name, FieldType::Integer);
+    let mut f = typed_field(name, FieldType::Integer);
     f.range = Some((min, max));
     f
 }
@@ -180,11 +227,11 @@ pub const SYS_FIELDS: [&str; 6] = [
 macro_rules! sys_fields {
     ($($rest:expr),* $(,)?) => {
         &[
-            read_only(field("sys_id", FieldType::String)),
-            read_only(field("sys_created_on", FieldType::DateTime)),
-            read_only(field("sys_updated_on", FieldType::DateTime)),
-            read_only(field("sys_created_by", FieldType::String)),
-            read_only(field("sys_updated_by", FieldType::String)),
+            read_only(typed_field("sys_id", FieldType::String)),
+            read_only(typed_field("sys_created_on", FieldType::DateTime)),
+            read_only(typed_field("sys_updated_on", FieldType::DateTime)),
+            read_only(typed_field("sys_created_by", FieldType::String)),
+            read_only(typed_field("sys_updated_by", FieldType::String)),
             read_only(integer("sys_mod_count", 0, i64::MAX)),
             $($rest),*
         ]
@@ -294,8 +341,8 @@ pub static INTERACTION: Table = Table {
         reference("opened_for", &SYS_USER),
         reference("opened_by", &SYS_USER),
         reference("closed_by", &SYS_USER),
-        field("opened_at", FieldType::DateTime),
-        field("closed_at", FieldType::DateTime),
+        typed_field("opened_at", FieldType::DateTime),
+        typed_field("closed_at", FieldType::DateTime),
         string("context_table"),
         string("context_document"),
         string("channel_metadata_table"),
@@ -309,7 +356,7 @@ pub static INTERACTION: Table = Table {
 
 pub static INTERACTION_JSON_BLOB: Table = Table {
     name: "interaction_json_blob",
-    fields: sys_fields![field("value", FieldType::Json)],
+    fields: sys_fields![typed_field("value", FieldType::Json)],
     display: &[],
     unique: &[],
     read: ReadAccess::Roles(CONTACT_CENTER_READERS),
@@ -321,7 +368,7 @@ pub static LIVE_GROUP_PROFILE: Table = Table {
         string("name"),
         string("description"),
         boolean("public", "false"),
-        field("metadata", FieldType::Json),
+        typed_field("metadata", FieldType::Json),
     ],
     display: &["name"],
     unique: &[],
@@ -407,7 +454,7 @@ pub static OAUTH_CREDENTIAL: Table = Table {
         string("token_type"),
         owned_by("client", &OAUTH_ENTITY),
         owned_by("user", &SYS_USER),
-        field("expires", FieldType::DateTime),
+        typed_field("expires", FieldType::DateTime),
         string("scope"),
         owned_by("refresh", &OAUTH_CREDENTIAL),
     ],
@@ -511,5 +558,18 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), t.fields.len(), "{}", t.name);
         }
+    }
+
+    #[test]
+    fn field_handles_are_the_registry_fields() {
+        // Equal, not necessarily at the same address: a const may hold a copy.
+        assert_eq!(
+            field!(SYS_USER, user_name),
+            SYS_USER.field("user_name").unwrap()
+        );
+        assert_eq!(
+            OAUTH_CREDENTIAL.sys_id(),
+            OAUTH_CREDENTIAL.field("sys_id").unwrap()
+        );
     }
 }

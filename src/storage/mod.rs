@@ -101,7 +101,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>>;
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64>;
     async fn get(&self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
-        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into())).limit(1);
+        let select = Select::filter(Filter::eq(table.sys_id(), sys_id.into())).limit(1);
         Ok(self.select(table, &select).await?.pop())
     }
     /// Starts a write transaction.

@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn each_field_reads_as_its_type_and_empty_text_is_null() {
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         let mut cells: Vec<Option<&str>> = vec![None; queues.fields.len()];
         let at = |name: &str| queues.fields.iter().position(|f| f.name == name).unwrap();
         cells[at("sys_id")] = Some("abc");

@@ -123,7 +123,7 @@ impl Tx {
     }
 
     pub async fn get(&mut self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
-        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into())).limit(1);
+        let select = Select::filter(Filter::eq(table.sys_id(), sys_id.into())).limit(1);
         Ok(self.select(table, &select).await?.pop())
     }
 
@@ -144,7 +144,7 @@ impl Tx {
         sys_id: &str,
         lock: RowLock,
     ) -> Result<Option<Record>> {
-        let select = Select::filter(Filter::eq(table, "sys_id", sys_id.into()))
+        let select = Select::filter(Filter::eq(table.sys_id(), sys_id.into()))
             .limit(1)
             .locked_as(lock);
         Ok(self.select(table, &select).await?.pop())

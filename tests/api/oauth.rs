@@ -1437,7 +1437,7 @@ async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_iss
     use switchboard::model::value::Value as Stored;
     let app = TestApp::spawn().await;
     let client = register(&app, "legacy", json!({})).await;
-    let entities = switchboard::model::registry::table("oauth_entity").unwrap();
+    let entities = &switchboard::model::registry::OAUTH_ENTITY;
     for (access, refresh, expires_in) in [
         (i64::MAX, i64::MAX, MAX_LIFESPAN - 1),
         (i64::MIN, i64::MAX, 0),
@@ -1445,8 +1445,14 @@ async fn a_stored_out_of_range_lifespan_is_held_to_its_range_when_tokens_are_iss
     ] {
         let mut tx = app.state.store.begin().await.unwrap();
         let changes = Changes::default()
-            .value(entities, "access_token_lifespan", Stored::Int(access))
-            .value(entities, "refresh_token_lifespan", Stored::Int(refresh));
+            .set(
+                entities.column("access_token_lifespan"),
+                Stored::Int(access),
+            )
+            .set(
+                entities.column("refresh_token_lifespan"),
+                Stored::Int(refresh),
+            );
         domain::update(&mut tx, entities, &client.sys_id, changes, "test")
             .await
             .unwrap();

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
-use utoipa::{IntoParams, ToSchema};
+
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,14 +19,17 @@ use crate::auth::Caller;
 use crate::domain::{self, input};
 use crate::http::Connection;
 use crate::http::ErrorEnvelope;
-use crate::http::respond::Payload;
+use crate::http::respond::{Payload, ResultEnvelope};
 use crate::http::{ApiError, Body, Format, respond};
 use crate::model::filter;
 use crate::model::query::{self, Condition, EncodedQuery, Operator};
 use crate::model::registry::{self, Table};
+use crate::model::value::Record;
 use crate::state::AppState;
-use params::Params;
+use params::{Params, Shape};
 use render::Renderer;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,59 +37,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read, update, remove))
 }
 
-/// The query parameters of a list.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// An encoded query: `active=true^user_nameSTARTSWITHa^ORDERBYuser_name`.
-    sysparm_query: Option<String>,
-    /// Comma list of fields to return.
-    sysparm_fields: Option<String>,
-    /// Page size (default 10000).
-    #[param(minimum = 1)]
-    sysparm_limit: Option<u64>,
-    /// Records to skip.
-    sysparm_offset: Option<u64>,
-    /// `false` (values), `true` (display values) or `all` (both).
-    #[param(pattern = "^(true|false|all)$")]
-    sysparm_display_value: Option<String>,
-    /// References as plain values, without links.
-    sysparm_exclude_reference_link: Option<bool>,
-    /// No `Link` header.
-    sysparm_suppress_pagination_header: Option<bool>,
-    /// No count: no `X-Total-Count`, no `last` link.
-    sysparm_no_count: Option<bool>,
+/// A record is what the Table API sends, written by [`crate::http::records_writer`] rather
+/// than serde (it streams pages of thousands); its schema is given here, by hand, under the
+/// name `TableRecord`. `ComposeSchema` is what lets `ResultEnvelope<Vec<Record>>` name it.
+impl utoipa::__dev::ComposeSchema for Record {
+    fn compose(_: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some(
+                "A record: its fields by name. Every value is a string; a reference is \
+                 `{\"link\", \"value\"}` unless `sysparm_exclude_reference_link`; with \
+                 `sysparm_display_value=all` each value is `{\"display_value\", \"value\"}`.",
+            ))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
 }
 
-/// The query parameters that shape one record.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct RecordParams {
-    /// Comma list of fields to return.
-    sysparm_fields: Option<String>,
-    /// `false` (values), `true` (display values) or `all` (both).
-    #[param(pattern = "^(true|false|all)$")]
-    sysparm_display_value: Option<String>,
-    /// References as plain values, without links.
-    sysparm_exclude_reference_link: Option<bool>,
-}
-
-/// `{"result": [records]}`: every value a string, a reference `{"link", "value"}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct RecordList {
-    #[schema(value_type = Vec<Object>)]
-    result: (),
-}
-
-/// `{"result": record}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct RecordResult {
-    #[schema(value_type = Object)]
-    result: (),
+impl utoipa::ToSchema for Record {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TableRecord".into()
+    }
 }
 
 fn lookup(name: &str) -> Result<&'static Table, ApiError> {
@@ -123,9 +93,9 @@ impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
 
 fn renderer<'a>(params: &'a Params, base: &'a str, format: Format) -> Renderer<'a> {
     Renderer {
-        display: params.display,
-        exclude_reference_link: params.exclude_reference_link,
-        fields: params.fields.as_deref(),
+        display: params.shape.display,
+        exclude_reference_link: params.shape.exclude_reference_link,
+        fields: params.shape.fields.as_deref(),
         base,
         format,
     }
@@ -136,9 +106,9 @@ fn renderer<'a>(params: &'a Params, base: &'a str, format: Format) -> Renderer<'
     get,
     path = "/table/{table}",
     tag = "Table API",
-    params(("table" = String, Path, description = "A table name"), ListParams),
+    params(("table" = String, Path, description = "A table name"), Params, Shape),
     responses(
-        (status = 200, description = "The page of records", body = RecordList,
+        (status = 200, description = "The page of records", body = ResultEnvelope<Vec<Record>>,
          headers(("X-Total-Count" = u64), ("Link" = String))),
         (status = 400, description = "Invalid table, query or parameter", body = ErrorEnvelope),
         (status = 404, description = "v1 only: no record matches", body = ErrorEnvelope),
@@ -300,9 +270,9 @@ fn page_links(
     get,
     path = "/table/{table}/{sys_id}",
     tag = "Table API",
-    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    params(("table" = String, Path), ("sys_id" = String, Path), Shape),
     responses(
-        (status = 200, description = "The record", body = RecordResult),
+        (status = 200, description = "The record", body = ResultEnvelope<Record>),
         (status = 400, description = "Invalid table or parameter", body = ErrorEnvelope),
         (status = 404, description = "No Record found", body = ErrorEnvelope),
     )
@@ -354,10 +324,10 @@ async fn render_one(
     post,
     path = "/table/{table}",
     tag = "Table API",
-    params(("table" = String, Path), RecordParams),
+    params(("table" = String, Path), Shape),
     request_body(content = Object, description = "Field values", content_type = "application/json"),
     responses(
-        (status = 201, description = "The new record", body = RecordResult, headers(("Location" = String))),
+        (status = 201, description = "The new record", body = ResultEnvelope<Record>, headers(("Location" = String))),
         (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
     )
 )]
@@ -393,10 +363,10 @@ async fn create(
     method(put, patch),
     path = "/table/{table}/{sys_id}",
     tag = "Table API",
-    params(("table" = String, Path), ("sys_id" = String, Path), RecordParams),
+    params(("table" = String, Path), ("sys_id" = String, Path), Shape),
     request_body(content = Object, description = "Field values", content_type = "application/json"),
     responses(
-        (status = 200, description = "The record", body = RecordResult),
+        (status = 200, description = "The record", body = ResultEnvelope<Record>),
         (status = 400, description = "Invalid table or field value, or a duplicate key", body = ErrorEnvelope),
         (status = 404, description = "No Record found", body = ErrorEnvelope),
     )

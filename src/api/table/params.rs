@@ -1,5 +1,7 @@
 //! The Table API's query parameters (`sysparm_*` and plain `field=value` filters).
 
+use utoipa::IntoParams;
+
 use crate::http::ApiError;
 use crate::model::filter::parse_bool;
 
@@ -12,19 +14,48 @@ pub enum DisplayMode {
     All,
 }
 
-#[derive(Debug, Clone)]
-pub struct Params {
-    pub query: Option<String>,
+/// How records are shaped in an answer: the parameters every Table API method reads.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Shape {
+    /// Comma list of fields to return.
+    #[param(rename = "sysparm_fields", value_type = Option<String>)]
     pub fields: Option<Vec<String>>,
-    pub limit: u64,
-    pub offset: u64,
+    /// `false` (values), `true` (display values) or `all` (both).
+    #[param(rename = "sysparm_display_value", value_type = Option<String>, pattern = "^(true|false|all)$")]
     pub display: DisplayMode,
+    /// References as plain values, without links.
+    #[param(rename = "sysparm_exclude_reference_link", value_type = Option<bool>)]
     pub exclude_reference_link: bool,
+}
+
+/// The query parameters of a request, as read; the ones only a list uses are documented here,
+/// the rest by [`Shape`].
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Params {
+    #[param(ignore)]
+    pub shape: Shape,
+    /// An encoded query: `active=true^user_nameSTARTSWITHa^ORDERBYuser_name`.
+    #[param(rename = "sysparm_query")]
+    pub query: Option<String>,
+    /// Page size (default 10000).
+    #[param(rename = "sysparm_limit", value_type = Option<u64>, minimum = 1)]
+    pub limit: u64,
+    /// Records to skip.
+    #[param(rename = "sysparm_offset", value_type = Option<u64>)]
+    pub offset: u64,
+    /// No `Link` header.
+    #[param(rename = "sysparm_suppress_pagination_header", value_type = Option<bool>)]
     pub suppress_pagination_header: bool,
+    /// No count: no `X-Total-Count`, no `last` link.
+    #[param(rename = "sysparm_no_count", value_type = Option<bool>)]
     pub no_count: bool,
     /// Plain `name=value` pairs; those naming a field of the table filter the list.
+    #[param(ignore)]
     pub filters: Vec<(String, String)>,
     /// Every pair as received, for paging links.
+    #[param(ignore)]
     pub raw: Vec<(String, String)>,
 }
 
@@ -48,12 +79,10 @@ impl Params {
                 .into_owned()
                 .collect();
         let mut p = Params {
+            shape: Shape::default(),
             query: None,
-            fields: None,
             limit: DEFAULT_LIMIT,
             offset: 0,
-            display: DisplayMode::Value,
-            exclude_reference_link: false,
             suppress_pagination_header: false,
             no_count: false,
             filters: Vec::new(),
@@ -69,7 +98,7 @@ impl Params {
                         .filter(|f| !f.is_empty())
                         .collect();
                     // An empty list (pysnow sends `sysparm_fields=` on every call) means all.
-                    p.fields = (!fields.is_empty()).then_some(fields);
+                    p.shape.fields = (!fields.is_empty()).then_some(fields);
                 }
                 "sysparm_limit" => {
                     p.limit = value
@@ -84,14 +113,16 @@ impl Params {
                         .map_err(|_| invalid(&name, &value, "expected a non-negative integer"))?;
                 }
                 "sysparm_display_value" => {
-                    p.display = match value.to_ascii_lowercase().as_str() {
+                    p.shape.display = match value.to_ascii_lowercase().as_str() {
                         "false" | "" => DisplayMode::Value,
                         "true" => DisplayMode::Display,
                         "all" => DisplayMode::All,
                         _ => return Err(invalid(&name, &value, "expected true, false or all")),
                     };
                 }
-                "sysparm_exclude_reference_link" => p.exclude_reference_link = flag(&name, &value)?,
+                "sysparm_exclude_reference_link" => {
+                    p.shape.exclude_reference_link = flag(&name, &value)?
+                }
                 "sysparm_suppress_pagination_header" => {
                     p.suppress_pagination_header = flag(&name, &value)?;
                 }
@@ -114,7 +145,7 @@ mod tests {
         let p = Params::parse(None).unwrap();
         assert_eq!(p.limit, DEFAULT_LIMIT);
         assert_eq!(p.offset, 0);
-        assert_eq!(p.display, DisplayMode::Value);
+        assert_eq!(p.shape.display, DisplayMode::Value);
     }
 
     #[test]
@@ -126,18 +157,24 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(p.query.as_deref(), Some("active=true^nameSTARTSWITHa"));
-        assert_eq!(p.fields.unwrap(), ["name", "sys_id"]);
+        assert_eq!(p.shape.fields.unwrap(), ["name", "sys_id"]);
         assert_eq!((p.limit, p.offset), (5, 10));
-        assert_eq!(p.display, DisplayMode::All);
-        assert!(p.exclude_reference_link && p.suppress_pagination_header && p.no_count);
+        assert_eq!(p.shape.display, DisplayMode::All);
+        assert!(p.shape.exclude_reference_link && p.suppress_pagination_header && p.no_count);
         assert_eq!(p.filters, [("user_name".to_owned(), "x".to_owned())]);
     }
 
     #[test]
     fn an_empty_field_list_means_every_field() {
-        assert_eq!(Params::parse(Some("sysparm_fields=")).unwrap().fields, None);
         assert_eq!(
-            Params::parse(Some("sysparm_fields=%20,")).unwrap().fields,
+            Params::parse(Some("sysparm_fields=")).unwrap().shape.fields,
+            None
+        );
+        assert_eq!(
+            Params::parse(Some("sysparm_fields=%20,"))
+                .unwrap()
+                .shape
+                .fields,
             None
         );
     }

@@ -169,7 +169,7 @@ async fn load_displays(
         let ids: Vec<String> = ids.into_iter().collect();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let values = chunk.iter().map(|id| Value::text(id.as_str())).collect();
-            let select = Select::filter(Filter::one_of(table, "sys_id", values));
+            let select = Select::filter(Filter::one_of(table.sys_id(), values));
             let known = displays.entry(target).or_default();
             for r in store.select(table, &select).await? {
                 known.insert(r.sys_id().to_owned(), display_value(table, &r));

@@ -79,7 +79,7 @@ mod tests {
         let syntax = StorageError::from(failure(ffi::SQLITE_ERROR, "near \"x\": syntax error"));
         assert!(!syntax.is_unavailable());
 
-        let queues = crate::model::registry::table("awa_queue").unwrap();
+        let queues = &crate::model::registry::AWA_QUEUE;
         let taken = failure(
             ffi::SQLITE_CONSTRAINT_UNIQUE,
             "UNIQUE constraint failed: awa_queue.a, awa_queue.b",

@@ -356,7 +356,7 @@ mod tests {
     }
 
     async fn names(store: &SqliteStore) -> Vec<String> {
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         let mut names: Vec<String> = store
             .select(queues, &Select::all())
             .await
@@ -373,7 +373,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_batch_keeps_exactly_the_committed_transactions() {
         let (_dir, store) = store().await;
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         let taken = queue("taken");
         let mut tx = store.begin().await.unwrap();
         tx.insert(queues, &taken).await.unwrap();
@@ -417,7 +417,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_returns_after_the_batch_is_committed() {
         let (dir, store) = store().await;
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         for i in 0..20 {
             let mut tx = store.begin().await.unwrap();
             tx.insert(queues, &queue(&format!("q{i:02}")))
@@ -438,7 +438,7 @@ mod tests {
     #[tokio::test]
     async fn counts_follow_commits() {
         let (_dir, store) = store().await;
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         for before in 0..3 {
             // Counted (and remembered) before the commit...
             assert_eq!(store.count(queues, &Filter::All).await.unwrap(), before);
@@ -467,7 +467,7 @@ mod tests {
                 .unwrap(),
         );
         store.migrate().await.unwrap();
-        let queues = registry::table("awa_queue").unwrap();
+        let queues = &registry::AWA_QUEUE;
         // Each row fills most of a page, so every transaction adds at least one page to the WAL.
         let filler = "x".repeat(3000);
         let mut tasks = Vec::new();
