@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::rate_limit::{RateLimitSpec, RateLimits};
 use crate::auth::throttle::LoginLimits;
+use crate::http::PublicUrl;
 use crate::server::Limits;
 use crate::state::{AppState, Config, StartError};
 use crate::storage::PoolSettings;
@@ -122,6 +123,11 @@ pub struct ServeArgs {
     /// Largest header block (request line, path, headers) accepted, in bytes (at least 8192).
     #[arg(long, env = "SWITCHBOARD_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub max_header_bytes: usize,
+    /// The URL clients reach this server by, when it is not the one they send to it (behind a
+    /// proxy that rewrites Host): `https://host[:port][/prefix]`. Every URL switchboard builds
+    /// (reference links, paging links, Location) starts with it.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<PublicUrl>,
     /// Load the demo data set (idempotently) in which every sample of the API pages works,
     /// and print its credentials.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
@@ -248,6 +254,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 tls,
                 max_records_in_flight: args.max_records_in_flight,
                 page_wait: Duration::from_secs(args.page_wait_seconds),
+                public_url: args.public_url,
             };
             tracing::debug!(?config, "starting");
             let scheme = if config.tls.is_some() {

@@ -10,8 +10,8 @@ use crate::auth::rate_limit::{RateLimiter, RateLimits};
 use crate::auth::throttle::LoginLimits;
 use crate::auth::{Authenticator, CallerState};
 use crate::fixtures::{bootstrap, demo};
-use crate::http::BodyLimits;
 use crate::http::admission::PageAdmission;
+use crate::http::{BodyLimits, PublicUrl};
 use crate::server::Limits;
 use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError};
 
@@ -46,6 +46,9 @@ pub struct Config {
     pub max_records_in_flight: usize,
     /// How long a page waits for room in that budget before it is answered 503.
     pub page_wait: Duration,
+    /// The base of the URLs switchboard builds (`--public-url`), for a server behind a proxy;
+    /// without it, the address each request was sent to.
+    pub public_url: Option<PublicUrl>,
 }
 
 impl std::fmt::Debug for Config {
@@ -94,6 +97,7 @@ impl Config {
             tls: None,
             max_records_in_flight: Self::DEFAULT_MAX_RECORDS_IN_FLIGHT,
             page_wait: Self::DEFAULT_PAGE_WAIT,
+            public_url: None,
         }
     }
 }
@@ -165,6 +169,12 @@ impl CallerState for AppState {
 
     fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limits
+    }
+}
+
+impl FromRef<AppState> for Option<PublicUrl> {
+    fn from_ref(state: &AppState) -> Option<PublicUrl> {
+        state.config.public_url.clone()
     }
 }
 

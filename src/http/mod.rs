@@ -1,6 +1,7 @@
 //! The platform's REST conventions: envelopes, negotiation, bodies, errors.
 
 pub mod admission;
+pub mod base_url;
 pub mod body;
 pub mod connection;
 pub mod conventions;
@@ -11,6 +12,7 @@ pub mod replay;
 pub mod respond;
 pub mod xml;
 
+pub use base_url::{BaseUrl, PublicUrl};
 pub use body::{Body, BodyLimits, BodyRejection};
 pub use connection::Connection;
 pub use error::{ApiError, ErrorEnvelope};

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod auth_races;
 mod backends;
+mod base_urls;
 mod binary;
 mod conventions;
 mod crash;

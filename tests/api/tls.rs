@@ -114,6 +114,23 @@ async fn requests_over_tls_work_and_links_say_https() {
 }
 
 #[tokio::test]
+async fn urls_over_http2_with_tls_name_the_authority_the_client_used() {
+    let db = TestDb::new();
+    let certificate = Certificate::new();
+    let server = serve(&db, &certificate, &[]);
+    // The client offers h2 by ALPN, and the server takes it: no Host header is sent.
+    crate::base_urls::assert_urls_start_with(
+        &certificate.client(),
+        |p| server.url(p),
+        &server.base,
+        reqwest::Version::HTTP_2,
+        "awa_manager",
+    )
+    .await;
+    server.stop();
+}
+
+#[tokio::test]
 async fn plain_http_to_the_tls_port_gets_a_clear_400() {
     let db = TestDb::new();
     let certificate = Certificate::new();

@@ -5,8 +5,7 @@ pub mod params;
 pub mod render;
 
 use axum::Extension;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
@@ -17,7 +16,7 @@ use utoipa_axum::routes;
 use crate::api::ApiVersion;
 use crate::auth::Caller;
 use crate::domain::{self, input};
-use crate::http::Connection;
+use crate::http::BaseUrl;
 use crate::http::ErrorEnvelope;
 use crate::http::respond::{Payload, ResultEnvelope};
 use crate::http::{ApiError, Body, Format, respond};
@@ -63,32 +62,6 @@ fn lookup(name: &str) -> Result<&'static Table, ApiError> {
     registry::table(name).ok_or_else(|| {
         ApiError::bad_request(format!("Invalid table {name}"), "The table does not exist")
     })
-}
-
-/// `scheme://host` as the client addressed us, for reference links and paging links: https
-/// on a TLS connection or when a proxy says so (`X-Forwarded-Proto: https`).
-struct BaseUrl(String);
-
-impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let header = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let tls = parts.extensions.get::<Connection>().is_some_and(|c| c.tls);
-        let scheme = match tls || header("x-forwarded-proto") == Some("https") {
-            true => "https",
-            false => "http",
-        };
-        Ok(BaseUrl(format!(
-            "{scheme}://{}",
-            header(header::HOST.as_str()).unwrap_or("localhost")
-        )))
-    }
 }
 
 fn renderer<'a>(params: &'a Params, base: &'a str, format: Format) -> Renderer<'a> {
