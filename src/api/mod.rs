@@ -5,6 +5,7 @@
 //! outcome (or the domain's refusal) into the platform's answer. [`routes`] lists every
 //! documented route once: the router and the OpenAPI document are both made from it.
 
+pub mod batch;
 pub mod interaction;
 pub mod mapping;
 pub mod member;
@@ -46,7 +47,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         let apis = table::router()
             .layer(Extension(Api::Table))
             .merge(interaction::router().layer(Extension(Api::Interaction)))
-            .merge(member::router().layer(Extension(Api::ConversationMember)));
+            .merge(member::router().layer(Extension(Api::ConversationMember)))
+            .merge(batch::router());
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
@@ -88,9 +90,14 @@ pub fn router(state: AppState) -> Router {
     if rate_limited {
         app = app.layer(middleware::from_fn(rate_limit::report));
     }
-    app.layer(CatchPanicLayer::custom(panicked))
+    let app = app
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(conventions::conventions))
-        .layer(middleware::from_fn(conventions::method_override))
+        .layer(middleware::from_fn(conventions::method_override));
+    // A batch's items go to the router as it is here, without this extension: an item that is
+    // itself a batch finds no dispatcher and is refused.
+    let dispatch = batch::Dispatch(app.clone());
+    app.layer(Extension(dispatch))
 }
 
 /// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated

@@ -7,6 +7,7 @@ mod auth;
 mod auth_races;
 mod backends;
 mod base_urls;
+mod batch;
 mod binary;
 mod conventions;
 mod crash;
