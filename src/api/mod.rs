@@ -12,6 +12,7 @@ pub mod member;
 pub mod oauth;
 pub mod openapi;
 pub mod table;
+pub mod tiny_url;
 
 use std::sync::OnceLock;
 
@@ -48,7 +49,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .layer(Extension(Api::Table))
             .merge(interaction::router().layer(Extension(Api::Interaction)))
             .merge(member::router().layer(Extension(Api::ConversationMember)))
-            .merge(batch::router());
+            .merge(batch::router())
+            .merge(tiny_url::router());
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

@@ -9,6 +9,7 @@ pub mod members;
 pub mod password;
 pub mod roles;
 pub mod rules;
+pub mod tiny_urls;
 pub mod tokens;
 
 use std::future::Future;

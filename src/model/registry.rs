@@ -258,6 +258,7 @@ pub static TABLES: &[&Table] = &[
     &EXTERNAL_AGENT_MAPPING,
     &OAUTH_ENTITY,
     &OAUTH_CREDENTIAL,
+    &SYS_TINY_URL,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -460,6 +461,21 @@ pub static OAUTH_CREDENTIAL: Table = Table {
     ],
     display: &[],
     unique: &[&["token_hash"]],
+    read: ReadAccess::AdminOnly,
+};
+
+/// Shortened query strings (`POST /api/now/tinyurl`), for clients whose URLs grow too long: a
+/// request names one with `sysparm_tiny`. `data` is the query string; `data_hash` its SHA-256,
+/// so that one query string has one tiny URL.
+pub static SYS_TINY_URL: Table = Table {
+    name: "sys_tiny_url",
+    fields: sys_fields![
+        read_only(string("tiny_url")),
+        read_only(string("data")),
+        read_only(string("data_hash")),
+    ],
+    display: &["tiny_url"],
+    unique: &[&["tiny_url"], &["data_hash"]],
     read: ReadAccess::AdminOnly,
 };
 

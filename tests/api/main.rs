@@ -34,4 +34,5 @@ mod schema;
 mod storage_faults;
 mod table_api;
 mod throttle;
+mod tiny_url;
 mod tls;

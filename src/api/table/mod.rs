@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::api::ApiVersion;
 use crate::auth::Caller;
-use crate::domain::{self, input};
+use crate::domain::{self, input, tiny_urls};
 use crate::http::BaseUrl;
 use crate::http::ErrorEnvelope;
 use crate::http::respond::{Payload, ResultEnvelope};
@@ -98,7 +98,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let table = lookup(&name)?;
     access::require_read(&caller, table)?;
-    let params = Params::parse(uri.query())?;
+    let params = list_params(&state, uri.query()).await?;
     let mut query = match &params.query {
         Some(q) => query::parse(q)?,
         None => EncodedQuery::default(),
@@ -150,6 +150,30 @@ async fn list(
         out,
         Payload::Encoded { format, body },
     ))
+}
+
+/// A list's parameters: its own, or, with `sysparm_tiny`, the query string stored under that
+/// tiny URL followed by its own (which win). Paging links keep the request's own parameters,
+/// `sysparm_tiny` included, so they stay short.
+async fn list_params(state: &AppState, query: Option<&str>) -> Result<Params, ApiError> {
+    let params = Params::parse(query)?;
+    let Some(tiny) = &params.tiny else {
+        return Ok(params);
+    };
+    let stored = tiny_urls::expand(&*state.store, tiny)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "Invalid parameter",
+                format!("sysparm_tiny='{tiny}' is not valid: no tiny URL has this id"),
+            )
+        })?;
+    let mut combined = form_urlencoded::Serializer::new(String::new());
+    combined.extend_pairs(form_urlencoded::parse(stored.as_bytes()));
+    combined.extend_pairs(params.raw.iter().filter(|(k, _)| k != "sysparm_tiny"));
+    let mut expanded = Params::parse(Some(&combined.finish()))?;
+    expanded.raw = params.raw;
+    Ok(expanded)
 }
 
 /// The most records a page can hold: its limit, or fewer when the count leaves fewer past its

@@ -51,6 +51,10 @@ pub struct Params {
     /// No count: no `X-Total-Count`, no `last` link.
     #[param(rename = "sysparm_no_count", value_type = Option<bool>)]
     pub no_count: bool,
+    /// A tiny URL's id (`POST /api/now/tinyurl`): the list reads as if sent with the query
+    /// string stored under it, followed by this request's other parameters, which win.
+    #[param(rename = "sysparm_tiny")]
+    pub tiny: Option<String>,
     /// Plain `name=value` pairs; those naming a field of the table filter the list.
     #[param(ignore)]
     pub filters: Vec<(String, String)>,
@@ -85,6 +89,7 @@ impl Params {
             offset: 0,
             suppress_pagination_header: false,
             no_count: false,
+            tiny: None,
             filters: Vec::new(),
             raw: raw.clone(),
         };
@@ -127,6 +132,7 @@ impl Params {
                     p.suppress_pagination_header = flag(&name, &value)?;
                 }
                 "sysparm_no_count" => p.no_count = flag(&name, &value)?,
+                "sysparm_tiny" => p.tiny = Some(value),
                 // Other sysparm_* (view, input_display_value, ...) change nothing here.
                 n if n.starts_with("sysparm_") => {}
                 _ => p.filters.push((name, value)),
