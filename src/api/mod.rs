@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod member;
 pub mod oauth;
 pub mod openapi;
+pub mod stats;
 pub mod table;
 pub mod tiny_url;
 
@@ -50,7 +51,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(interaction::router().layer(Extension(Api::Interaction)))
             .merge(member::router().layer(Extension(Api::ConversationMember)))
             .merge(batch::router())
-            .merge(tiny_url::router());
+            .merge(tiny_url::router())
+            .merge(stats::router());
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 
 pub use tx::{IdentityWatch, RawTx, Tx};
 
+use crate::model::aggregate::{Aggregation, Group};
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
 use crate::model::value::Record;
@@ -100,6 +101,12 @@ impl StorageError {
 pub trait Storage: Send + Sync + 'static {
     async fn select(&self, table: &'static Table, select: &Select) -> Result<Vec<Record>>;
     async fn count(&self, table: &'static Table, filter: &Filter) -> Result<u64>;
+    /// The groups of an aggregate query, in its order (one group when it has no group-by).
+    async fn aggregate(
+        &self,
+        table: &'static Table,
+        aggregation: &Aggregation,
+    ) -> Result<Vec<Group>>;
     async fn get(&self, table: &'static Table, sys_id: &str) -> Result<Option<Record>> {
         let select = Select::filter(Filter::eq(table.sys_id(), sys_id.into())).limit(1);
         Ok(self.select(table, &select).await?.pop())

@@ -5,7 +5,8 @@
 //! Generic rather than a trait object, so each backend gets its own copy with the driver's
 //! reads inlined: SQLite decodes on the request's thread, and this is its hot loop.
 
-use crate::model::registry::{FieldType, Table};
+use crate::model::aggregate::{Aggregation, Group};
+use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Record, Value};
 
 /// One row of a driver's answer, read a cell at a time (cells in the registry's column order).
@@ -25,18 +26,37 @@ pub fn decode<C: Cells>(table: &Table, row: &C) -> Result<Record, C::Error> {
         .fields
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let value = match f.ty {
-                FieldType::Boolean => row.boolean(i)?.map(Value::Bool),
-                FieldType::Integer => row.integer(i)?.map(Value::Int),
-                FieldType::String
-                | FieldType::DateTime
-                | FieldType::Reference(_)
-                | FieldType::Json => row.text(i)?.map(Value::text),
-            };
-            Ok((f.name, value.unwrap_or(Value::Null)))
-        })
+        .map(|(i, f)| Ok((f.name, cell(f, row, i)?)))
         .collect()
+}
+
+/// One cell read as a field's type.
+#[inline]
+fn cell<C: Cells>(field: &Field, row: &C, i: usize) -> Result<Value, C::Error> {
+    let value = match field.ty {
+        FieldType::Boolean => row.boolean(i)?.map(Value::Bool),
+        FieldType::Integer => row.integer(i)?.map(Value::Int),
+        FieldType::String | FieldType::DateTime | FieldType::Reference(_) | FieldType::Json => {
+            row.text(i)?.map(Value::text)
+        }
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// A row of an aggregate query: the group-by columns, read by their fields' types and given as
+/// text the way records show them (`true`, `42`), then each measure, already text.
+pub fn decode_group<C: Cells>(aggregation: &Aggregation, row: &C) -> Result<Group, C::Error> {
+    let keys = aggregation
+        .group_by
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Ok(cell(f, row, i)?.to_api_string()))
+        .collect::<Result<_, C::Error>>()?;
+    let offset = aggregation.group_by.len();
+    let measures = (0..aggregation.measures.len())
+        .map(|i| row.text(offset + i))
+        .collect::<Result<_, C::Error>>()?;
+    Ok(Group { keys, measures })
 }
 
 #[cfg(test)]

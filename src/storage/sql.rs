@@ -9,6 +9,10 @@ use crate::model::filter::{Filter, Op, RowLock, Select};
 use crate::model::registry::{Field, Table};
 use crate::model::value::{Record, Value};
 
+#[path = "sql_aggregate.rs"]
+mod aggregate;
+pub use aggregate::aggregate;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,

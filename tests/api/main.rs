@@ -31,6 +31,7 @@ mod races;
 mod rate_limits;
 mod references;
 mod schema;
+mod stats;
 mod storage_faults;
 mod table_api;
 mod throttle;

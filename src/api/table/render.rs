@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::params::DisplayMode;
 use crate::http::{Format, RecordsWriter};
 use crate::model::filter::{Filter, Select};
-use crate::model::registry::{self, Field, FieldType, Table};
+use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Record, Value};
 use crate::storage::{Result, Storage};
 
@@ -153,19 +153,22 @@ async fn load_displays(
     fields: &[&'static Field],
     records: &[Record],
 ) -> Result<Displays> {
-    let mut wanted: HashMap<&'static str, BTreeSet<String>> = HashMap::new();
+    // By target table (named, as tables are told apart by name), with the ids wanted of it.
+    let mut wanted: HashMap<&'static str, (&'static Table, BTreeSet<String>)> = HashMap::new();
     for f in fields {
         if let FieldType::Reference(target) = f.ty {
             let ids = records
                 .iter()
                 .filter_map(|r| r.str(f.name))
                 .map(str::to_owned);
-            wanted.entry(target.name).or_default().extend(ids);
+            let entry = wanted
+                .entry(target.name)
+                .or_insert_with(|| (target, BTreeSet::new()));
+            entry.1.extend(ids);
         }
     }
     let mut displays = Displays::new();
-    for (target, ids) in wanted {
-        let table = registry::table(target).expect("reference targets are registry tables");
+    for (target, (table, ids)) in wanted {
         let ids: Vec<String> = ids.into_iter().collect();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let values = chunk.iter().map(|id| Value::text(id.as_str())).collect();

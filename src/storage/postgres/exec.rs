@@ -5,6 +5,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, Decode, Postgres, Row, Type};
 
 use super::error::on_constraint;
+use crate::model::aggregate::{Aggregation, Group};
 use crate::model::registry::Table;
 use crate::model::value::{Record, Value};
 use crate::storage::Result;
@@ -55,6 +56,23 @@ pub async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<V
     Ok(found
         .iter()
         .map(|row| rows::decode(table, row))
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// Runs an aggregate query and decodes every group.
+pub async fn fetch_groups(
+    conn: &mut PgConnection,
+    table: &Table,
+    aggregation: &Aggregation,
+    sql: Sql,
+) -> Result<Vec<Group>> {
+    let found = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| on_constraint(table, e))?;
+    Ok(found
+        .iter()
+        .map(|row| rows::decode_group(aggregation, row))
         .collect::<sqlx::Result<_>>()?)
 }
 

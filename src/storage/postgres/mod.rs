@@ -23,6 +23,7 @@ use super::{
     IDENTITY_CHANNEL, IdentityListener, IdentityNews, IdentityWatch, PoolSettings, RawTx, Result,
     Storage, StorageError, Tx,
 };
+use crate::model::aggregate::{Aggregation, Group};
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
 use crate::model::value::Record;
@@ -95,6 +96,16 @@ impl Storage for PgStore {
         let mut conn = self.pool.acquire().await.map_err(error::connect)?;
         let n: i64 = scalar(&mut conn, table, sql).await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn aggregate(
+        &self,
+        table: &'static Table,
+        aggregation: &Aggregation,
+    ) -> Result<Vec<Group>> {
+        let sql = sql::aggregate(table, aggregation, Dialect::Postgres);
+        let mut conn = self.pool.acquire().await.map_err(error::connect)?;
+        exec::fetch_groups(&mut conn, table, aggregation, sql).await
     }
 
     async fn begin(&self) -> Result<Tx> {

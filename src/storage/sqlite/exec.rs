@@ -8,6 +8,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql, params_from_iter};
 
 use super::error::on_statement;
+use crate::model::aggregate::{Aggregation, Group};
 use crate::model::registry::Table;
 use crate::model::value::{Record, Value};
 use crate::storage::sql::Sql;
@@ -40,6 +41,26 @@ pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>>
         records.push(rows::decode(table, row)?);
     }
     Ok(records)
+}
+
+/// Runs an aggregate query and decodes every group.
+pub fn fetch_groups(
+    conn: &Connection,
+    table: &Table,
+    aggregation: &Aggregation,
+    sql: &Sql,
+) -> Result<Vec<Group>> {
+    let mut statement = conn
+        .prepare_cached(&sql.text)
+        .map_err(|e| on_statement(table, e))?;
+    let mut rows = statement
+        .query(params_from_iter(&sql.params))
+        .map_err(|e| on_statement(table, e))?;
+    let mut groups = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
+        groups.push(rows::decode_group(aggregation, row)?);
+    }
+    Ok(groups)
 }
 
 /// Runs a statement; the number of rows it changed.

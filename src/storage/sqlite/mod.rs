@@ -30,6 +30,7 @@ use self::count_cache::CountCache;
 use self::writer::{WriteTx, Writer};
 use super::sql::{self, Dialect};
 use super::{IdentityListener, IdentityWatch, RawTx, Result, Storage, StorageError, Tx};
+use crate::model::aggregate::{Aggregation, Group};
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::Table;
 use crate::model::value::Record;
@@ -136,6 +137,19 @@ impl Storage for SqliteStore {
         let n = u64::try_from(n).unwrap_or(0);
         self.counts.put(key, generation, n);
         Ok(n)
+    }
+
+    async fn aggregate(
+        &self,
+        table: &'static Table,
+        aggregation: &Aggregation,
+    ) -> Result<Vec<Group>> {
+        let sql = sql::aggregate(table, aggregation, Dialect::Sqlite);
+        let aggregation = aggregation.clone();
+        self.read(false, move |conn| {
+            exec::fetch_groups(conn, table, &aggregation, &sql)
+        })
+        .await
     }
 
     async fn begin(&self) -> Result<Tx> {
