@@ -50,9 +50,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .layer(Extension(Api::Table))
             .merge(interaction::router().layer(Extension(Api::Interaction)))
             .merge(member::router().layer(Extension(Api::ConversationMember)))
-            .merge(batch::router())
-            .merge(tiny_url::router())
-            .merge(stats::router());
+            .merge(batch::router().layer(Extension(Api::Batch)))
+            .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
+            .merge(stats::router().layer(Extension(Api::Aggregate)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

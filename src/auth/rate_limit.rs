@@ -38,15 +38,21 @@ pub enum Api {
     ConversationMember,
     AgentMapping,
     OAuth,
+    Batch,
+    Aggregate,
+    TinyUrl,
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 8] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
         Api::AgentMapping,
         Api::OAuth,
+        Api::Batch,
+        Api::Aggregate,
+        Api::TinyUrl,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -57,6 +63,9 @@ impl Api {
             Api::ConversationMember => "conversation_member",
             Api::AgentMapping => "agent_mapping",
             Api::OAuth => "oauth",
+            Api::Batch => "batch",
+            Api::Aggregate => "aggregate",
+            Api::TinyUrl => "tinyurl",
         }
     }
 
@@ -68,6 +77,9 @@ impl Api {
             Api::ConversationMember => "Conversation Member API",
             Api::AgentMapping => "Agent Mapping API",
             Api::OAuth => "OAuth API",
+            Api::Batch => "Batch API",
+            Api::Aggregate => "Aggregate API",
+            Api::TinyUrl => "TinyURL API",
         }
     }
 

@@ -360,3 +360,42 @@ fn a_malformed_rule_is_refused_at_start() {
         assert!(stderr.contains(says), "{rule}: {stderr}");
     }
 }
+
+/// A batch counts against the Batch API's rule, and each of its calls against the rule of the
+/// API it calls: the third table read of a batch under `table=2` is a 429 in its place.
+#[tokio::test]
+async fn a_batch_and_each_of_its_calls_count_against_their_own_rules() {
+    let app = TestApp::spawn_with(rules(&["table=2", "batch=1"])).await;
+    let read = |id: &str| json!({"id": id, "method": "GET", "url": "/api/now/table/sys_user?sysparm_limit=1"});
+    let batch = json!({"rest_requests": [read("1"), read("2"), read("3")]});
+    let response = app
+        .admin(Method::POST, "/api/now/batch")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_rule_headers(&response, 1, 3600, Api::Batch);
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let statuses: Vec<u64> = body["serviced_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status_code"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    let again = app
+        .admin(Method::POST, "/api/now/batch")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_limited(
+        again,
+        1,
+        3600,
+        Api::Batch,
+        "Rate limit of 1 requests per hour for Batch API exceeded",
+    )
+    .await;
+}
