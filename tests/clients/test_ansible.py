@@ -62,6 +62,7 @@ class Ansible:
             args,
             cwd=self.home,
             env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=300,
