@@ -23,7 +23,6 @@ import pytest
 from conftest import ROOT, unique
 
 TARBALL = ROOT.parent / "shared" / "clients" / "servicenow.itsm-2.15.1.tar.gz"
-TINYURL_MISSING = "TinyURL lands with issue 14 item 7"
 
 pytestmark = pytest.mark.skipif(
     not TARBALL.is_file(),
@@ -453,7 +452,6 @@ def test_ad_hoc_with_the_environment(ansible, admin, server, ansible_admin):
     assert result["record"] == [{"user_name": user.user_name, "sys_id": user.sys_id}]
 
 
-@pytest.mark.skip(reason=TINYURL_MISSING)
 def test_a_long_query_goes_through_tinyurl(ansible, admin):
     prefix = unique("tiny")
     for i in range(3):
@@ -477,3 +475,5 @@ def test_a_long_query_goes_through_tinyurl(ansible, admin):
     )
 
     assert [r["name"] for r in results["found"]["record"]] == [f"{prefix}{i}" for i in range(3)]
+    # and it did go the long way: the query string is kept in sys_tiny_url
+    assert len(admin.query("sys_tiny_url", f"dataLIKE{prefix}")) == 1
