@@ -8,6 +8,8 @@ unique names, through the Table API as `admin` (plain `requests`, so that a libr
 never also the one that prepared its own data).
 """
 
+import datetime
+import ipaddress
 import os
 import pathlib
 import queue
@@ -44,9 +46,10 @@ def unique(prefix="t"):
 
 @dataclass
 class Server:
-    base_url: str  # http://127.0.0.1:PORT
+    base_url: str  # http://127.0.0.1:PORT (https:// with TLS)
     host: str  # 127.0.0.1:PORT, as pysnow's `host=` takes it
     log: pathlib.Path
+    ca: pathlib.Path | None = None  # with TLS: the self-signed certificate, to trust
 
 
 def _binary():
@@ -100,8 +103,8 @@ def start_switchboard(tmp, extra_args=()):
         first = lines.get(timeout=120)
     except queue.Empty:
         first = None
-    prefix = "listening on http://"
-    if not first or not first.startswith(prefix):
+    prefix = "listening on "
+    if not first or not first.startswith((prefix + "http://", prefix + "https://")):
         proc.kill()
         proc.wait()
         pytest.exit(
@@ -109,8 +112,8 @@ def start_switchboard(tmp, extra_args=()):
             + log_path.read_text(errors="replace")[-4000:],
             returncode=3,
         )
-    host = first[len(prefix):]
-    return proc, Server(base_url=f"http://{host}", host=host, log=log_path)
+    base_url = first[len(prefix):]
+    return proc, Server(base_url=base_url, host=base_url.split("://", 1)[1], log=log_path)
 
 
 def stop_switchboard(proc, log_path):
@@ -132,13 +135,71 @@ def server(tmp_path_factory):
     stop_switchboard(proc, started.log)
 
 
+def self_signed_certificate(directory):
+    """A fresh self-signed certificate for 127.0.0.1 and localhost (EC P-256, one day), written
+    as cert.pem and key.pem in `directory`; returns their paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory):
+    """A second switchboard, serving HTTPS only with a self-signed certificate (`ca` names it):
+    for clients that refuse plain http (pysnc)."""
+    tmp = tmp_path_factory.mktemp("switchboard-tls")
+    cert, key = self_signed_certificate(tmp)
+    proc, started = start_switchboard(tmp, ["--tls-cert", str(cert), "--tls-key", str(key)])
+    assert started.base_url.startswith("https://"), started.base_url
+    started.ca = cert
+    yield started
+    stop_switchboard(proc, started.log)
+
+
 class Admin:
     """Test setup through the Table API as admin, with plain `requests`."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, ca=None):
         self.base_url = base_url
         self.session = requests.Session()
         self.session.auth = ADMIN
+        if ca is not None:
+            # Trust the test certificate. requests lets REQUESTS_CA_BUNDLE (often set machine-wide)
+            # override a session's `verify`, so the environment is not consulted here.
+            self.session.verify = str(ca)
+            self.session.trust_env = False
 
     def url(self, path):
         return f"{self.base_url}{path}"
@@ -166,15 +227,16 @@ class Admin:
 
     # -- the records tests need --------------------------------------------------------------
 
-    def user(self, *roles, prefix="user"):
-        """A fresh active user (password = user name) holding `roles`."""
+    def user(self, *roles, prefix="user", password=None):
+        """A fresh active user holding `roles`; its password is `password`, or its user name."""
         name = unique(prefix)
+        password = password or name
         record = self.insert(
-            "sys_user", user_name=name, first_name="Test", last_name=name, user_password=name
+            "sys_user", user_name=name, first_name="Test", last_name=name, user_password=password
         )
         for role in roles:
             self.insert("sys_user_has_role", user=record["sys_id"], role=role)
-        return User(user_name=name, password=name, sys_id=record["sys_id"])
+        return User(user_name=name, password=password, sys_id=record["sys_id"])
 
     def third_party_connector(self):
         return self.insert(
@@ -265,6 +327,12 @@ class OAuthApp:
 @pytest.fixture(scope="session")
 def admin(server):
     return Admin(server.base_url)
+
+
+@pytest.fixture(scope="session")
+def tls_admin(tls_server):
+    """Test setup on the TLS server."""
+    return Admin(tls_server.base_url, ca=tls_server.ca)
 
 
 @pytest.fixture

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The client-library suite: real ServiceNow client libraries (pysnow, servicenow-api) and curl
-# against the real switchboard binary.
+# The client-library suite: real ServiceNow client libraries (pysnow, servicenow-api, pysnc,
+# aiosnow, the Ansible collection servicenow.itsm) and curl against the real switchboard binary.
 #
 #   bash tests/clients/run.sh [pytest arguments...]
 #
 # Makes a virtual environment in target/clients-venv from tests/clients/requirements.txt (reused
 # while requirements.txt and the Python version are unchanged), builds target/debug/switchboard
 # with `cargo build` unless SWITCHBOARD_BIN names a binary, and runs pytest. Needs Python >= 3.11
-# (`PYTHON` picks the interpreter, default python3) and PyPI; nothing else from the network.
+# (`PYTHON` picks the interpreter, default python3) and PyPI; nothing else from the network. The
+# Ansible tests read the collection from ../shared/clients/ beside the checkout (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
