@@ -1,6 +1,8 @@
 //! What records are, independent of where they are stored or how they are asked for: the
 //! tables and their fields, the values a record holds, and the queries that select records.
 
+/// Dates in queries: units, named periods and the date functions read as data.
+pub mod dates;
 /// Typed, table-checked query conditions.
 pub mod filter;
 /// The encoded-query (`sysparm_query`) parser.
