@@ -13,7 +13,8 @@
 #
 # Inputs: seeds/TARGET (committed, from real queries and bodies) and regressions/TARGET
 # (committed: inputs that once failed) are read; new inputs go to corpus/TARGET (not committed,
-# kept between runs on a machine). A failure leaves its input in artifacts/TARGET/, prints how
+# kept between runs on a machine). dictionaries/TARGET.dict, when there is one, gives libFuzzer
+# the tokens of the target's syntax (-dict=). A failure leaves its input in artifacts/TARGET/, prints how
 # to reproduce it (`cargo fuzz run -s none TARGET artifacts/TARGET/crash-...`) and exits
 # non-zero.
 set -euo pipefail
@@ -43,11 +44,11 @@ for target in "${targets[@]}"; do
     inputs=("corpus/$target" "seeds/$target")
     [ -d "regressions/$target" ] && inputs+=("regressions/$target")
     log="logs/$target.log"
+    options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+    [ -f "dictionaries/$target.dict" ] && options+=(-dict="dictionaries/$target.dict")
     echo "fuzz: $target for ${seconds}s"
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is runaway memory.
-    if cargo fuzz run -s none "$target" "${inputs[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        >"$log" 2>&1; then
+    if cargo fuzz run -s none "$target" "${inputs[@]}" -- "${options[@]}" >"$log" 2>&1; then
         grep -E '^Done|stat::new_units_added' "$log" | sed "s/^/fuzz: $target: /"
         echo "fuzz: $target: corpus $(ls "corpus/$target" | wc -l) inputs"
     else

@@ -3,6 +3,8 @@
 
 /// Aggregate queries: counts and functions of fields, in groups.
 pub mod aggregate;
+/// Dates in queries: units, named periods and the date functions read as data.
+pub mod dates;
 /// Typed, table-checked query conditions.
 pub mod filter;
 /// The encoded-query (`sysparm_query`) parser.

@@ -576,6 +576,28 @@ mod tests {
         }
     }
 
+    /// Whoever may read a table may read every table its references point into, so filtering
+    /// on a reference's display value shows nothing a read would not (docs/decisions.md,
+    /// "Operators"). Roles are compared as listed, without containment: the stricter reading.
+    #[test]
+    fn references_point_into_tables_their_readers_may_read() {
+        let covers = |target: ReadAccess, table: ReadAccess| match (target, table) {
+            (ReadAccess::Authenticated, _) | (_, ReadAccess::AdminOnly) => true,
+            (ReadAccess::Roles(wide), ReadAccess::Roles(narrow)) => {
+                narrow.iter().all(|role| wide.contains(role))
+            }
+            _ => false,
+        };
+        for t in TABLES {
+            for f in t.fields {
+                if let FieldType::Reference(target) = f.ty {
+                    let readable = covers(target.read, t.read);
+                    assert!(readable, "{}.{} -> {}", t.name, f.name, target.name);
+                }
+            }
+        }
+    }
+
     #[test]
     fn field_handles_are_the_registry_fields() {
         // Equal, not necessarily at the same address: a const may hold a copy.

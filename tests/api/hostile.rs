@@ -237,22 +237,27 @@ fn list(app: &TestApp, table: &str, params: &[(&str, &str)]) -> RequestBuilder {
 // SQL injection: the Table API's query parameters
 // ---------------------------------------------------------------------------------------------
 
-/// Every operator's operand is a literal: a payload matches no user for `=`, `LIKE`,
-/// `STARTSWITH`, `ENDSWITH` and `IN`, and every user for their negations; ordering operators
-/// answer 200; typed fields refuse the payload with a 400.
+/// Every operator's operand is a literal: a payload matches no user for `=`, `LIKE`/`*`,
+/// `STARTSWITH`, `ENDSWITH`/`%` and `IN`, and every user for their negations; ordering operators
+/// answer 200; typed fields, date functions, units and other fields' names refuse the payload
+/// with a 400.
 #[tokio::test]
 async fn sysparm_query_operands_are_literals_for_every_operator() {
     let t = target().await;
     let users = fetch_records(&t.app, "sys_user", "").await.len();
+    let grants = fetch_records(&t.app, "sys_user_has_role", "").await.len();
     for payload in PAYLOADS {
         for (op, expected) in [
             ("=", Some(0)),
             ("LIKE", Some(0)),
+            ("*", Some(0)),
             ("STARTSWITH", Some(0)),
             ("ENDSWITH", Some(0)),
+            ("%", Some(0)),
             ("IN", Some(0)),
             ("!=", Some(users)),
             ("NOT LIKE", Some(users)),
+            ("!*", Some(users)),
             ("NOT IN", Some(users)),
             ("<", None),
             ("<=", None),
@@ -279,18 +284,31 @@ async fn sysparm_query_operands_are_literals_for_every_operator() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{between}: {body}");
-        // A reference operand is a literal too.
-        let query = format!("user={payload}");
+        // A reference operand is a literal too, compared with the sys_id or, for the text
+        // operators, with the referenced user's display value.
+        for (op, expected) in [("=", 0), ("*", 0), ("STARTSWITH", 0), ("!*", grants)] {
+            let query = format!("user{op}{payload}");
+            let (status, body) = probe(
+                &query,
+                list(&t.app, "sys_user_has_role", &[("sysparm_query", &query)]),
+            )
+            .await;
+            assert_eq!(
+                (status, results(&body).len()),
+                (StatusCode::OK, expected),
+                "{query}"
+            );
+        }
+        // A label is a caption, never a value: DATEPART ignores it.
+        let query = format!(
+            "sys_created_onDATEPART{payload}@javascript:gs.datePart('dayofweek','monday','GE')"
+        );
         let (status, body) = probe(
             &query,
-            list(&t.app, "sys_user_has_role", &[("sysparm_query", &query)]),
+            list(&t.app, "sys_user", &[("sysparm_query", &query)]),
         )
         .await;
-        assert_eq!(
-            (status, results(&body).len()),
-            (StatusCode::OK, 0),
-            "{query}"
-        );
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
         // Typed fields refuse what is not of their type.
         for query in [
             format!("active={payload}"),
@@ -299,6 +317,15 @@ async fn sysparm_query_operands_are_literals_for_every_operator() {
             format!("sys_created_on<{payload}"),
             format!("sys_created_onBETWEEN{payload}@{payload}"),
             format!("activeLIKE{payload}"),
+            // Dates, units and other fields are read from fixed lists or the registry.
+            format!("sys_created_onON{payload}"),
+            format!("sys_created_on<javascript:{payload}"),
+            format!("sys_created_on<javascript:gs.daysAgo({payload})"),
+            format!("sys_created_onRELATIVEGT@{payload}@ago@1"),
+            format!("sys_created_onMORETHAN{payload}@day@before@1"),
+            format!("user_nameSAMEAS{payload}"),
+            format!("sys_mod_countGT_FIELD{payload}"),
+            format!("user_name=javascript:{payload}"),
         ] {
             let (status, body) = probe(
                 &query,

@@ -27,6 +27,7 @@ mod oauth;
 mod openapi;
 mod page_admission;
 mod query;
+mod query_operators;
 mod races;
 mod rate_limits;
 mod references;

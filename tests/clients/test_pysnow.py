@@ -142,7 +142,6 @@ def test_query_builder_date_time_comparisons(client, admin):
     mine = pysnow.QueryBuilder().field("user_name").equals(prefix).AND().field("sys_created_on")
     before_yesterday = users.get(query=mine.less_than(now - datetime.timedelta(days=1)))
     assert before_yesterday.all() == []
-    # the stand-in for between(datetime, datetime), which switchboard refuses (below)
     window = (
         pysnow.QueryBuilder().field("user_name").equals(prefix)
         .AND().field("sys_created_on").greater_than_or_equal(now - datetime.timedelta(hours=1))
@@ -151,20 +150,25 @@ def test_query_builder_date_time_comparisons(client, admin):
     assert names(users.get(query=window).all()) == [prefix]
 
 
-def test_between_two_datetimes_is_refused(client):
-    """pysnow writes between(datetime, datetime) as javascript:gs.dateGenerate(...) values, which
-    switchboard does not evaluate: a 400 Invalid query (documented in docs/clients.md)."""
+def test_between_two_datetimes(client, admin):
+    """pysnow writes between(datetime, datetime) as javascript:gs.dateGenerate("...") values,
+    which switchboard reads as data (UTC), never running them (docs/table-api.md)."""
+    prefix = unique("between")
+    admin.insert("sys_user", user_name=prefix)
     users = client.resource(api_path="/table/sys_user")
-    start = datetime.datetime(2020, 1, 1)
-    query = pysnow.QueryBuilder().field("sys_created_on").between(start, datetime.datetime.now())
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
-    with pytest.raises(requests.HTTPError) as excinfo:
-        users.get(query=query).all()
+    def created_between(start, end):
+        query = (
+            pysnow.QueryBuilder().field("user_name").equals(prefix)
+            .AND().field("sys_created_on").between(start, end)
+        )
+        assert 'javascript:gs.dateGenerate("' in str(query)
+        return names(users.get(query=query).all())
 
-    code, body = http_error(excinfo)
-    assert code == 400
-    assert body["status"] == "failure"
-    assert body["error"]["message"] == "Invalid query"
+    hour = datetime.timedelta(hours=1)
+    assert created_between(now - hour, now + hour) == [prefix]
+    assert created_between(now - 3 * hour, now - 2 * hour) == []
 
 
 def test_attachments_are_not_implemented(client, admin):

@@ -5,6 +5,7 @@
 mod answers;
 mod app;
 mod backend;
+mod queries;
 mod raw;
 mod records;
 mod requests;
@@ -13,6 +14,7 @@ mod seed;
 pub use answers::*;
 pub use app::*;
 pub use backend::*;
+pub use queries::*;
 pub use raw::*;
 pub use records::*;
 pub use requests::*;

@@ -12,6 +12,10 @@
 
 use std::fmt;
 
+mod operators;
+
+pub use operators::{Comparison, DatePart, OnDate, Operator, OtherField, Relative, Span};
+
 /// A parsed encoded query: `alternatives` are ORed together (`^NQ` separates them);
 /// an empty list matches every record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,26 +41,6 @@ pub struct Disjunction {
 pub struct Condition {
     pub field: String,
     pub op: Operator,
-}
-
-/// A condition's operator together with its operand(s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Operator {
-    Eq(String),
-    Ne(String),
-    Like(String),
-    NotLike(String),
-    StartsWith(String),
-    EndsWith(String),
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    IsEmpty,
-    IsNotEmpty,
-    Lt(String),
-    Le(String),
-    Gt(String),
-    Ge(String),
-    Between(String, String),
 }
 
 /// One `ORDERBY` / `ORDERBYDESC` term.
@@ -100,14 +84,17 @@ impl EncodedQuery {
         self
     }
 
-    /// Every field named in a condition or an ordering, in query order (may repeat).
+    /// Every field named in a condition (its own, and another it is compared with) or an
+    /// ordering, in query order (may repeat).
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         let conditions = self
             .alternatives
             .iter()
             .flat_map(|alternative| &alternative.clauses)
             .flat_map(|clause| &clause.conditions)
-            .map(|condition| condition.field.as_str());
+            .flat_map(|condition| {
+                std::iter::once(condition.field.as_str()).chain(condition.op.other_field())
+            });
         conditions.chain(self.order_by.iter().map(|order| order.field.as_str()))
     }
 }
@@ -199,10 +186,6 @@ fn is_field_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'
 }
 
-/// Operators, longest first where one is a prefix of another.
-const OPERATORS: &str =
-    "ISNOTEMPTY|ISEMPTY|NOT LIKE|NOT IN|STARTSWITH|ENDSWITH|BETWEEN|LIKE|IN|!=|<=|>=|=|<|>";
-
 fn parse_condition(text: &str) -> Result<Condition, QueryError> {
     let split = text.find(|c| !is_field_char(c)).unwrap_or(text.len());
     let (field, rest) = text.split_at(split);
@@ -215,50 +198,9 @@ fn parse_condition(text: &str) -> Result<Condition, QueryError> {
     if rest.is_empty() {
         return Err(error(format!("condition {} has no operator", quote(text))));
     }
-    let Some((name, value)) = OPERATORS
-        .split('|')
-        .find_map(|op| rest.strip_prefix(op).map(|value| (op, value)))
-    else {
-        return Err(error(format!(
-            "unknown operator in condition {}",
-            quote(text)
-        )));
-    };
-    let owned = || value.to_owned();
-    let op = match name {
-        "ISEMPTY" | "ISNOTEMPTY" if !value.is_empty() => {
-            return Err(error(format!(
-                "operator {name} takes no value, but condition {} has one",
-                quote(text)
-            )));
-        }
-        "ISEMPTY" => Operator::IsEmpty,
-        "ISNOTEMPTY" => Operator::IsNotEmpty,
-        "NOT LIKE" => Operator::NotLike(owned()),
-        "NOT IN" => Operator::NotIn(split_list(text, value)?),
-        "STARTSWITH" => Operator::StartsWith(owned()),
-        "ENDSWITH" => Operator::EndsWith(owned()),
-        "BETWEEN" => {
-            let Some((low, high)) = value.split_once('@') else {
-                return Err(error(format!(
-                    "BETWEEN in condition {} needs a value of the form 'low@high'",
-                    quote(text)
-                )));
-            };
-            Operator::Between(low.to_owned(), high.to_owned())
-        }
-        "LIKE" => Operator::Like(owned()),
-        "IN" => Operator::In(split_list(text, value)?),
-        "!=" => Operator::Ne(owned()),
-        "<=" => Operator::Le(owned()),
-        ">=" => Operator::Ge(owned()),
-        "=" => Operator::Eq(owned()),
-        "<" => Operator::Lt(owned()),
-        _ => Operator::Gt(owned()),
-    };
     Ok(Condition {
         field: field.to_owned(),
-        op,
+        op: operators::operator(text, rest)?,
     })
 }
 
@@ -527,8 +469,6 @@ mod tests {
         assert_eq!(err("state"), "condition 'state' has no operator");
         assert_eq!(err("=5"), "condition '=5' has no field name");
         assert_eq!(err("a=1^OR=5"), "condition '=5' has no field name");
-        assert!(err("stateISEMPTYx").contains("'stateISEMPTYx'"));
-        assert!(err("stateISNOTEMPTY=").contains("takes no value"));
         assert!(err("openedBETWEEN2024").contains("'low@high'"));
         assert!(err("Active=true").contains("no field name"));
         assert!(err("a=1^b=2^ORstate like x").contains("unknown operator"));
@@ -724,6 +664,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::model::dates::Unit;
 
     /// Pieces of the encoded-query syntax, so random input reaches past the first error.
     const SNIPPETS: &[&str] = &[
@@ -753,6 +694,28 @@ mod properties {
         "BETWEEN",
         "ISEMPTY",
         "ISNOTEMPTY",
+        "EMPTY",
+        "NOTEMPTY",
+        "ANYTHING",
+        "EMPTYSTRING",
+        "*",
+        "!*",
+        "%",
+        "SAMEAS",
+        "NSAMEAS",
+        "GT_FIELD",
+        "LT_OR_EQUALS_FIELD",
+        "ON",
+        "NOTON",
+        "Today",
+        "javascript:gs.daysAgoStart(0)",
+        "DATEPART",
+        "javascript:gs.datePart('dayofweek','monday','GE')",
+        "RELATIVEGT",
+        "@hour@ago@1",
+        "MORETHAN",
+        "@day@before@1",
+        "VALCHANGES",
         "ORDERBY",
         "ORDERBYDESC",
         "@",
@@ -778,8 +741,9 @@ mod properties {
     }
 
     /// Operands of an operator, restricted only where the syntax itself cannot say otherwise:
-    /// `IN` values hold no `,`, a `BETWEEN` low bound no `@`, and a `<` or `>` operand cannot
-    /// start with `=` (that would be `<=` or `>=`).
+    /// `IN` values hold no `,`, a `BETWEEN` low bound no `@`, a `<` or `>` operand cannot
+    /// start with `=` (that would be `<=` or `>=`), an `ON` label alone holds no `@` and is not
+    /// empty, and an `ON` range's ends hold no `@`.
     fn operator() -> impl Strategy<Value = Operator> {
         let list = || prop::collection::vec(text().prop_map(|s| s.replace(',', "")), 1..5);
         let no_leading_eq = || text().prop_map(|s| s.trim_start_matches('=').to_owned());
@@ -794,13 +758,96 @@ mod properties {
             list().prop_map(Operator::NotIn),
             Just(Operator::IsEmpty),
             Just(Operator::IsNotEmpty),
+            Just(Operator::Anything),
+            Just(Operator::EmptyString),
             no_leading_eq().prop_map(Operator::Lt),
             text().prop_map(Operator::Le),
             no_leading_eq().prop_map(Operator::Gt),
             text().prop_map(Operator::Ge),
-            (text().prop_map(|s| s.replace('@', "")), text())
-                .prop_map(|(low, high)| Operator::Between(low, high)),
+            (no_at(), text()).prop_map(|(low, high)| Operator::Between(low, high)),
+            other_field().prop_map(Operator::SameAs),
+            other_field().prop_map(Operator::NotSameAs),
+            field().prop_map(Operator::GtField),
+            field().prop_map(Operator::LtField),
+            field().prop_map(Operator::GeField),
+            field().prop_map(Operator::LeField),
+            on_date().prop_map(Operator::On),
+            on_date().prop_map(Operator::NotOn),
+            date_part(),
+            relative().prop_map(Operator::RelativeGt),
+            relative().prop_map(Operator::RelativeLt),
+            span().prop_map(Operator::MoreThan),
+            span().prop_map(Operator::LessThan),
         ]
+    }
+
+    fn unit() -> impl Strategy<Value = Unit> {
+        prop::sample::select(&Unit::ALL[..])
+    }
+
+    fn other_field() -> impl Strategy<Value = OtherField> {
+        (field(), prop::option::of(unit())).prop_map(|(field, unit)| OtherField { field, unit })
+    }
+
+    /// Text without `@`.
+    fn no_at() -> impl Strategy<Value = String> {
+        text().prop_map(|s| s.replace('@', ""))
+    }
+
+    fn on_date() -> impl Strategy<Value = OnDate> {
+        let label_alone = no_at().prop_filter("a label", |l| !l.is_empty());
+        prop_oneof![
+            label_alone.prop_map(|label| OnDate { label, range: None }),
+            (text(), no_at(), no_at()).prop_map(|(label, start, end)| OnDate {
+                label,
+                range: Some((start, end)),
+            }),
+        ]
+    }
+
+    fn date_part() -> impl Strategy<Value = Operator> {
+        use time::Weekday::*;
+        let days = vec![
+            Sunday, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday,
+        ];
+        let comparisons = vec![
+            Comparison::Eq,
+            Comparison::Lt,
+            Comparison::Le,
+            Comparison::Gt,
+            Comparison::Ge,
+        ];
+        (
+            text(),
+            prop::sample::select(days),
+            prop::sample::select(comparisons),
+        )
+            .prop_map(|(label, weekday, comparison)| {
+                Operator::DatePart(DatePart {
+                    label,
+                    weekday,
+                    comparison,
+                })
+            })
+    }
+
+    fn relative() -> impl Strategy<Value = Relative> {
+        (unit(), any::<bool>(), any::<u32>()).prop_map(|(unit, ahead, count)| Relative {
+            unit,
+            ahead,
+            count,
+        })
+    }
+
+    fn span() -> impl Strategy<Value = Span> {
+        (field(), unit(), any::<bool>(), any::<u32>()).prop_map(|(field, unit, after, count)| {
+            Span {
+                field,
+                unit,
+                after,
+                count,
+            }
+        })
     }
 
     fn condition() -> impl Strategy<Value = Condition> {
@@ -852,7 +899,6 @@ mod properties {
     /// The renderer: each condition a term (`OR` before the second and later of a clause, `NQ`
     /// before the first of each later alternative), `^` in operands written `^^`.
     fn render(query: &EncodedQuery, layout: &Layout) -> String {
-        let escape = |s: &str| s.replace('^', "^^");
         let mut terms = Vec::new();
         for (a, alternative) in query.alternatives.iter().enumerate() {
             for (c, clause) in alternative.clauses.iter().enumerate() {
@@ -862,25 +908,7 @@ mod properties {
                         (1.., 0, 0) => "NQ",
                         _ => "",
                     };
-                    let operand = match &condition.op {
-                        Operator::Eq(v) => format!("={}", escape(v)),
-                        Operator::Ne(v) => format!("!={}", escape(v)),
-                        Operator::Like(v) => format!("LIKE{}", escape(v)),
-                        Operator::NotLike(v) => format!("NOT LIKE{}", escape(v)),
-                        Operator::StartsWith(v) => format!("STARTSWITH{}", escape(v)),
-                        Operator::EndsWith(v) => format!("ENDSWITH{}", escape(v)),
-                        Operator::In(vs) => format!("IN{}", escape(&vs.join(","))),
-                        Operator::NotIn(vs) => format!("NOT IN{}", escape(&vs.join(","))),
-                        Operator::IsEmpty => "ISEMPTY".to_owned(),
-                        Operator::IsNotEmpty => "ISNOTEMPTY".to_owned(),
-                        Operator::Lt(v) => format!("<{}", escape(v)),
-                        Operator::Le(v) => format!("<={}", escape(v)),
-                        Operator::Gt(v) => format!(">{}", escape(v)),
-                        Operator::Ge(v) => format!(">={}", escape(v)),
-                        Operator::Between(low, high) => {
-                            format!("BETWEEN{}@{}", escape(low), escape(high))
-                        }
-                    };
+                    let operand = operators::render(&condition.op);
                     terms.push(format!("{prefix}{}{operand}", condition.field));
                 }
             }

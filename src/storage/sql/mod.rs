@@ -5,13 +5,15 @@
 
 use std::fmt::Write;
 
-use crate::model::filter::{Filter, Op, RowLock, Select};
-use crate::model::registry::{Field, Table};
-use crate::model::value::{Record, Value};
-
-#[path = "sql_aggregate.rs"]
 mod aggregate;
+mod conditions;
+
 pub use aggregate::aggregate;
+use conditions::where_clause;
+
+use crate::model::filter::{Filter, RowLock, Select};
+use crate::model::registry::Table;
+use crate::model::value::{Record, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -131,6 +133,10 @@ fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+fn char_len(s: &str) -> i64 {
+    clamp(s.chars().count() as u64)
+}
+
 pub fn count(table: &Table, filter: &Filter, dialect: Dialect) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("SELECT COUNT(*) FROM ").ident(table.name);
@@ -218,150 +224,6 @@ pub fn delete(table: &Table, sys_id: &str, dialect: Dialect) -> Sql {
         .push(" = ")
         .bind(Value::text(sys_id));
     sql
-}
-
-fn where_clause(filter: &Filter, sql: &mut Sql) {
-    if *filter != Filter::All {
-        sql.push(" WHERE ");
-        condition(filter, sql);
-    }
-}
-
-fn condition(filter: &Filter, sql: &mut Sql) {
-    match filter {
-        Filter::All => {
-            sql.push("1 = 1");
-        }
-        Filter::And(parts) => join(parts, " AND ", sql),
-        Filter::Or(parts) => join(parts, " OR ", sql),
-        Filter::Cond(field, op) => comparison(field, op, sql),
-    }
-}
-
-fn join(parts: &[Filter], with: &str, sql: &mut Sql) {
-    sql.push("(");
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(with);
-        }
-        condition(p, sql);
-    }
-    sql.push(")");
-}
-
-fn comparison(field: &Field, op: &Op, sql: &mut Sql) {
-    let col = |sql: &mut Sql| {
-        sql.ident(field.name);
-    };
-    let binary = |sql: &mut Sql, operator: &str, v: &Value| {
-        col(sql);
-        sql.push(operator).bind(v.clone());
-    };
-    match op {
-        Op::Eq(v) => binary(sql, " = ", v),
-        // The platform's "is not" also matches empty values.
-        Op::Ne(v) => {
-            sql.push("(");
-            binary(sql, " <> ", v);
-            sql.push(" OR ").ident(field.name).push(" IS NULL)");
-        }
-        Op::Lt(v) => binary(sql, " < ", v),
-        Op::Le(v) => binary(sql, " <= ", v),
-        Op::Gt(v) => binary(sql, " > ", v),
-        Op::Ge(v) => binary(sql, " >= ", v),
-        Op::Between(a, b) => {
-            binary(sql, " BETWEEN ", a);
-            sql.push(" AND ").bind(b.clone());
-        }
-        Op::IsEmpty => {
-            col(sql);
-            sql.push(" IS NULL");
-        }
-        Op::IsNotEmpty => {
-            col(sql);
-            sql.push(" IS NOT NULL");
-        }
-        Op::In(values) | Op::NotIn(values) if values.is_empty() => {
-            sql.push(if matches!(op, Op::In(_)) {
-                "1 = 0"
-            } else {
-                "1 = 1"
-            });
-        }
-        Op::In(values) => {
-            col(sql);
-            in_list(values, sql);
-        }
-        Op::NotIn(values) => {
-            sql.push("(");
-            col(sql);
-            sql.push(" NOT");
-            in_list(values, sql);
-            sql.push(" OR ").ident(field.name).push(" IS NULL)");
-        }
-        // Substring tests by position, not LIKE: no wildcard escaping, and case-sensitive on
-        // both backends, as the platform's query values are.
-        Op::Contains(s) => {
-            position(field, s, sql);
-            sql.push(" > 0");
-        }
-        Op::NotContains(s) => {
-            sql.push("(");
-            col(sql);
-            sql.push(" IS NULL OR ");
-            position(field, s, sql);
-            sql.push(" = 0)");
-        }
-        Op::StartsWith(s) => {
-            sql.push("substr(");
-            col(sql);
-            sql.push(", 1, ")
-                .bind_length(s)
-                .push(") = ")
-                .bind(Value::Text(s.clone()));
-        }
-        Op::EndsWith(s) => {
-            match sql.dialect {
-                Dialect::Sqlite => {
-                    sql.push("substr(");
-                    col(sql);
-                    sql.push(", -").bind_length(s);
-                }
-                Dialect::Postgres => {
-                    sql.push("right(");
-                    col(sql);
-                    sql.push(", ").bind_length(s);
-                }
-            }
-            sql.push(") = ").bind(Value::Text(s.clone()));
-        }
-    }
-}
-
-fn char_len(s: &str) -> i64 {
-    clamp(s.chars().count() as u64)
-}
-
-fn position(field: &Field, needle: &str, sql: &mut Sql) {
-    sql.push(match sql.dialect {
-        Dialect::Sqlite => "instr(",
-        Dialect::Postgres => "strpos(",
-    });
-    sql.ident(field.name)
-        .push(", ")
-        .bind(Value::Text(needle.to_owned()))
-        .push(")");
-}
-
-fn in_list(values: &[Value], sql: &mut Sql) {
-    sql.push(" IN (");
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(v.clone());
-    }
-    sql.push(")");
 }
 
 #[cfg(test)]

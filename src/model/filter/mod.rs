@@ -4,9 +4,14 @@
 //! field against the registry and converts every value to the field's type, so storage never sees
 //! a name that is not a registry column nor a value it would have to splice into SQL.
 
-use crate::model::query::{Condition, EncodedQuery, Operator};
-use crate::model::registry::{Access, Field, FieldType, Table};
-use crate::model::value::{Value, is_date_time};
+use time::OffsetDateTime;
+
+use crate::model::dates::Unit;
+use crate::model::query::EncodedQuery;
+use crate::model::registry::{Access, Field, Table};
+use crate::model::value::Value;
+
+mod typing;
 
 /// A condition tree over one table's fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +21,19 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Cond(&'static Field, Op),
+    /// The reference points at a record that matches: how a text test on a reference reads
+    /// the referenced record's display value, as the platform's does.
+    Refers(Through),
+    /// The reference is empty, or points at a record that does not match.
+    NotRefers(Through),
+}
+
+/// A reference field, the table it points into, and a filter over that table's records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Through {
+    pub reference: &'static Field,
+    pub target: &'static Table,
+    pub matching: Box<Filter>,
 }
 
 /// A comparison; values are already of the field's type.
@@ -36,6 +54,39 @@ pub enum Op {
     Gt(Value),
     Ge(Value),
     Between(Value, Value),
+    /// Outside an inclusive range, or empty (`NOTON`, which like every negation here matches
+    /// empty values).
+    NotBetween(Value, Value),
+    /// Compared with another field of the same record, date-times by the whole units they fall
+    /// in when a unit is given. `Ne` holds when either is empty; the others need both values.
+    Field(Cmp, &'static Field, Option<Unit>),
+    /// Whole units from this date-time to another field's (`MORETHAN`, `LESSTHAN`).
+    Span(Span),
+    /// The day of the week, Sunday 1 to Saturday 7, compared with a day (`DATEPART`).
+    Weekday(Cmp, i64),
+}
+
+/// A comparison between two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// `MORETHAN`/`LESSTHAN`: the whole units between this field and `other`, counted from the
+/// earlier to the later (this one first unless `after`), more than `count`, or at least none
+/// and less than `count`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub other: &'static Field,
+    pub unit: Unit,
+    pub after: bool,
+    pub more: bool,
+    pub count: i64,
 }
 
 /// A read: which records, in which order, which page.
@@ -130,8 +181,18 @@ impl Filter {
 #[error("{0}")]
 pub struct FilterError(pub String);
 
-/// Checks an encoded query against `table` and types its values.
+/// Checks an encoded query against `table` and types its values; dates relative to now are
+/// taken from the current time.
 pub fn resolve(table: &'static Table, query: &EncodedQuery) -> Result<Select, FilterError> {
+    resolve_at(table, query, OffsetDateTime::now_utc())
+}
+
+/// [`resolve`] with `now` as the current time (UTC).
+pub fn resolve_at(
+    table: &'static Table,
+    query: &EncodedQuery,
+    now: OffsetDateTime,
+) -> Result<Select, FilterError> {
     let alternatives = query
         .alternatives
         .iter()
@@ -143,7 +204,7 @@ pub fn resolve(table: &'static Table, query: &EncodedQuery) -> Result<Select, Fi
                     let conds = d
                         .conditions
                         .iter()
-                        .map(|c| condition(table, c))
+                        .map(|c| typing::condition(table, c, now))
                         .collect::<Result<Vec<_>, _>>()?;
                     Ok(one_or_many(conds, Filter::Or))
                 })
@@ -185,75 +246,6 @@ pub fn queryable(table: &'static Table, name: &str) -> Result<&'static Field, Fi
             table.name
         ))),
     }
-}
-
-fn condition(table: &'static Table, c: &Condition) -> Result<Filter, FilterError> {
-    let field = queryable(table, &c.field)?;
-    let typed = |v: &str| typed_value(field, v);
-    let text_only = |v: &str, op: fn(String) -> Op| {
-        if matches!(field.ty, FieldType::Boolean | FieldType::Integer) {
-            Err(FilterError(format!(
-                "Invalid query: operator on '{}' needs a text field",
-                field.name
-            )))
-        } else {
-            Ok(op(v.to_owned()))
-        }
-    };
-    let op = match &c.op {
-        // `field=` with nothing after it asks for empty values, as on the platform.
-        Operator::Eq(v) if v.is_empty() => Op::IsEmpty,
-        Operator::Ne(v) if v.is_empty() => Op::IsNotEmpty,
-        Operator::Eq(v) => Op::Eq(typed(v)?),
-        Operator::Ne(v) => Op::Ne(typed(v)?),
-        // An empty operand is contained in, starts and ends every non-empty value (the
-        // platform's `LIKE '%%'`); decided here so both backends agree.
-        Operator::Like(v) | Operator::StartsWith(v) | Operator::EndsWith(v) if v.is_empty() => {
-            text_only(v, |_| Op::IsNotEmpty)?
-        }
-        Operator::NotLike(v) if v.is_empty() => text_only(v, |_| Op::IsEmpty)?,
-        Operator::Like(v) => text_only(v, Op::Contains)?,
-        Operator::NotLike(v) => text_only(v, Op::NotContains)?,
-        Operator::StartsWith(v) => text_only(v, Op::StartsWith)?,
-        Operator::EndsWith(v) => text_only(v, Op::EndsWith)?,
-        Operator::In(vs) => Op::In(vs.iter().map(|v| typed(v)).collect::<Result<_, _>>()?),
-        Operator::NotIn(vs) => Op::NotIn(vs.iter().map(|v| typed(v)).collect::<Result<_, _>>()?),
-        Operator::IsEmpty => Op::IsEmpty,
-        Operator::IsNotEmpty => Op::IsNotEmpty,
-        Operator::Lt(v) => Op::Lt(typed(v)?),
-        Operator::Le(v) => Op::Le(typed(v)?),
-        Operator::Gt(v) => Op::Gt(typed(v)?),
-        Operator::Ge(v) => Op::Ge(typed(v)?),
-        Operator::Between(a, b) => Op::Between(typed(a)?, typed(b)?),
-    };
-    Ok(Filter::Cond(field, op))
-}
-
-/// Converts a query value to the field's type.
-fn typed_value(field: &Field, v: &str) -> Result<Value, FilterError> {
-    let bad = |what: &str| {
-        FilterError(format!(
-            "Invalid query: '{v}' is not {what} (field '{}')",
-            field.name
-        ))
-    };
-    match field.ty {
-        FieldType::Boolean => parse_bool(v)
-            .map(Value::Bool)
-            .ok_or_else(|| bad("a boolean")),
-        FieldType::Integer => v
-            .parse::<i64>()
-            .map(Value::Int)
-            .map_err(|_| bad("an integer")),
-        // A date alone compares as the start of that day.
-        FieldType::DateTime if is_date_time(v) || is_date(v) => Ok(Value::Text(v.to_owned())),
-        FieldType::DateTime => Err(bad("a date-time (YYYY-MM-DD HH:MM:SS or YYYY-MM-DD)")),
-        _ => Ok(Value::Text(v.to_owned())),
-    }
-}
-
-fn is_date(v: &str) -> bool {
-    is_date_time(&format!("{v} 00:00:00"))
 }
 
 /// The platform's spellings of a boolean: `true`/`false` (any case) and `1`/`0`.
