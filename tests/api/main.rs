@@ -12,6 +12,7 @@ mod binary;
 mod conventions;
 mod crash;
 mod demo;
+mod dot_walking;
 mod durability;
 mod hostile;
 mod http2;

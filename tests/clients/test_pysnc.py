@@ -210,7 +210,6 @@ def test_fields_display_values_and_links(client, tls_server, tls_admin):
     assert values_only.get_display_value("user") == user.sys_id
 
 
-@pytest.mark.xfail(strict=True, reason="dot-walking lands with issue 14 item 3")
 def test_dot_walked_fields(client, tls_admin):
     user = tls_admin.user("interaction_agent", prefix="walk")
 

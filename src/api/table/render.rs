@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::params::DisplayMode;
 use crate::http::{Format, RecordsWriter};
-use crate::model::filter::{Filter, Select};
+use crate::model::filter::{Filter, MAX_WALK, Select, queryable};
 use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Record, Value};
 use crate::storage::{Result, Storage};
@@ -62,25 +62,52 @@ impl Renderer<'_> {
         records: Vec<Record>,
         out: &mut RecordsWriter,
     ) -> Result<()> {
-        let mut fields: Vec<&'static Field> = table
+        let fields: Vec<&'static Field> = table
             .readable_fields()
             .filter(|f| {
                 self.fields
                     .is_none_or(|wanted| wanted.iter().any(|w| w == f.name))
             })
             .collect();
+        let walks = self
+            .fields
+            .map_or_else(Vec::new, |wanted| walks(table, wanted));
+        let reached = reach(store, &walks, &records).await?;
         // In name order, as the platform's JSON objects (and `serde_json::Map`) have them.
-        fields.sort_by_key(|f| f.name);
+        let mut columns: Vec<Column> = fields.iter().map(|f| Column::Own(f)).collect();
+        columns.extend((0..walks.len()).map(Column::Walked));
+        columns.sort_by(|a, b| a.name(&walks).cmp(b.name(&walks)));
         let displays = if self.display == DisplayMode::Value {
             Displays::new()
         } else {
-            load_displays(store, &fields, &records).await?
+            // Collected before the lookups: nothing borrowed is held across them.
+            let mut wanted: Vec<(&'static Table, String)> = Vec::new();
+            for field in &fields {
+                if let Some(target) = reference_target(field) {
+                    let ids = records.iter().filter_map(|r| r.str(field.name));
+                    wanted.extend(ids.map(|id| (target, id.to_owned())));
+                }
+            }
+            for walk in &walks {
+                if let Some(target) = reference_target(walk.last) {
+                    let ids = records
+                        .iter()
+                        .filter_map(|r| walk.value(&reached, r).as_str());
+                    wanted.extend(ids.map(|id| (target, id.to_owned())));
+                }
+            }
+            load_displays(store, wanted).await?
         };
         let mut link = String::new();
         for record in records {
             out.begin_record();
-            for field in &fields {
-                self.field(out, &mut link, field, record.get(field.name), &displays);
+            for column in &columns {
+                let (field, value) = match column {
+                    Column::Own(field) => (*field, record.get(field.name)),
+                    Column::Walked(i) => (walks[*i].last, walks[*i].value(&reached, &record)),
+                };
+                let name = column.name(&walks);
+                self.field(out, &mut link, name, field, value, &displays);
             }
             out.end_record();
         }
@@ -92,11 +119,11 @@ impl Renderer<'_> {
         &self,
         out: &mut RecordsWriter,
         link: &mut String,
+        name: &str,
         field: &Field,
         value: &Value,
         displays: &Displays,
     ) {
-        let name = field.name;
         let text = value.api_str();
         let text = text.as_ref();
         let FieldType::Reference(target) = field.ty else {
@@ -148,27 +175,133 @@ pub fn display_value(table: &Table, record: &Record) -> String {
         .to_owned()
 }
 
-async fn load_displays(
-    store: &dyn Storage,
-    fields: &[&'static Field],
-    records: &[Record],
-) -> Result<Displays> {
-    // By target table (named, as tables are told apart by name), with the ids wanted of it.
-    let mut wanted: HashMap<&'static str, (&'static Table, BTreeSet<String>)> = HashMap::new();
-    for f in fields {
-        if let FieldType::Reference(target) = f.ty {
-            let ids = records
-                .iter()
-                .filter_map(|r| r.str(f.name))
-                .map(str::to_owned);
-            let entry = wanted
-                .entry(target.name)
-                .or_insert_with(|| (target, BTreeSet::new()));
-            entry.1.extend(ids);
+/// A column of the answer: a field of the record, or a dot-walked one (by its index).
+enum Column {
+    Own(&'static Field),
+    Walked(usize),
+}
+
+impl Column {
+    fn name<'a>(&self, walks: &'a [Walk]) -> &'a str {
+        match self {
+            Column::Own(field) => field.name,
+            Column::Walked(i) => &walks[*i].name,
         }
     }
+}
+
+fn reference_target(field: &Field) -> Option<&'static Table> {
+    match field.ty {
+        FieldType::Reference(target) => Some(target),
+        _ => None,
+    }
+}
+
+/// A dot-walked field of `sysparm_fields` (`user.user_name`): the references walked and the
+/// field read at the end, shown under the name as asked. Each step is checked as a query's is
+/// (no write-only field; the registry lets whoever reads a table read what it references).
+struct Walk {
+    name: String,
+    path: Vec<&'static Field>,
+    last: &'static Field,
+}
+
+impl Walk {
+    /// The value at the end of the walk from `record`; empty where a reference is.
+    fn value<'a>(&self, reached: &'a Reached, record: &'a Record) -> &'a Value {
+        let mut at = record;
+        for step in &self.path {
+            let next = reference_target(step)
+                .and_then(|target| reached.get(target.name)?.get(at.str(step.name)?));
+            match next {
+                Some(next) => at = next,
+                None => return &Value::Null,
+            }
+        }
+        at.get(self.last.name)
+    }
+}
+
+/// The dot-walked names among `wanted` that walk through references to a field; the others are
+/// left out, as a name that is no field is.
+fn walks(table: &'static Table, wanted: &[String]) -> Vec<Walk> {
+    wanted
+        .iter()
+        .filter(|name| name.contains('.') && name.matches('.').count() <= MAX_WALK)
+        .filter_map(|name| {
+            let mut at = table;
+            let mut path = Vec::new();
+            let mut steps = name.split('.').peekable();
+            while let Some(step) = steps.next() {
+                let field = queryable(at, step).ok()?;
+                if steps.peek().is_none() {
+                    return Some(Walk {
+                        name: name.clone(),
+                        path,
+                        last: field,
+                    });
+                }
+                at = reference_target(field)?;
+                path.push(field);
+            }
+            None
+        })
+        .collect()
+}
+
+/// Records reached by walking, by table name and sys_id.
+type Reached = HashMap<&'static str, HashMap<String, Record>>;
+
+/// Reads, step by step, every record the walks reach from `records` (each one once).
+async fn reach(store: &dyn Storage, walks: &[Walk], records: &[Record]) -> Result<Reached> {
+    let mut reached = Reached::new();
+    for walk in walks {
+        let mut from: Vec<&Record> = records.iter().collect();
+        let mut ids: BTreeSet<String>;
+        for step in &walk.path {
+            let Some(target) = reference_target(step) else {
+                break;
+            };
+            ids = from
+                .iter()
+                .filter_map(|r| r.str(step.name))
+                .map(str::to_owned)
+                .collect();
+            let known = reached.entry(target.name).or_default();
+            let missing: Vec<Value> = ids
+                .iter()
+                .filter(|id| !known.contains_key(*id))
+                .map(|id| Value::text(id.as_str()))
+                .collect();
+            for chunk in missing.chunks(LOOKUP_CHUNK) {
+                let select = Select::filter(Filter::one_of(target.sys_id(), chunk.to_vec()));
+                for r in store.select(target, &select).await? {
+                    known.insert(r.sys_id().to_owned(), r);
+                }
+            }
+            let known = &reached[target.name];
+            from = ids.iter().filter_map(|id| known.get(id)).collect();
+        }
+    }
+    Ok(reached)
+}
+
+/// The display values of the referenced records named by `wanted` (target table, sys_id).
+async fn load_displays(
+    store: &dyn Storage,
+    wanted: Vec<(&'static Table, String)>,
+) -> Result<Displays> {
+    // By target table (named, as tables are told apart by name), with the ids wanted of it.
+    let mut by_table: HashMap<&'static str, (&'static Table, BTreeSet<String>)> = HashMap::new();
+    for (target, id) in wanted {
+        by_table
+            .entry(target.name)
+            .or_insert_with(|| (target, BTreeSet::new()))
+            .1
+            .insert(id);
+    }
     let mut displays = Displays::new();
-    for (target, (table, ids)) in wanted {
+    for (target, (table, ids)) in by_table {
         let ids: Vec<String> = ids.into_iter().collect();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let values = chunk.iter().map(|id| Value::text(id.as_str())).collect();

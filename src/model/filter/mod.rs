@@ -8,10 +8,12 @@ use time::OffsetDateTime;
 
 use crate::model::dates::Unit;
 use crate::model::query::EncodedQuery;
-use crate::model::registry::{Access, Field, Table};
+use crate::model::registry::{Access, Field, FieldType, Table};
 use crate::model::value::Value;
 
 mod typing;
+
+pub use typing::MAX_WALK;
 
 /// A condition tree over one table's fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,13 +95,40 @@ pub struct Span {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
     pub filter: Filter,
-    /// (field, descending); `sys_id` is always the last tie-breaker so pages are stable.
-    pub order: Vec<(&'static Field, bool)>,
+    /// (key, descending); `sys_id` is always the last tie-breaker so pages are stable.
+    pub order: Vec<(SortKey, bool)>,
     pub limit: Option<u64>,
     pub offset: u64,
     /// Inside a write transaction: lock the rows read until it ends, so a concurrent writer on
     /// another connection (or node) waits and then sees this one's result.
     pub lock: Option<RowLock>,
+}
+
+/// What records are sorted by: a field at the end of a path of references. A reference at the
+/// end sorts by the referenced record's display value, as the platform sorts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    /// The references walked, each with the table it points into (empty: the record's own).
+    pub path: Vec<(&'static Field, &'static Table)>,
+    pub last: SortBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SortBy {
+    /// A field of the last table on the path.
+    Field(&'static Field),
+    /// The display value of the last table's record: its display fields, first non-empty.
+    Display(&'static Table),
+}
+
+impl SortKey {
+    /// A field of the record itself, as it is stored (a reference by its sys_id).
+    pub fn field(field: &'static Field) -> SortKey {
+        SortKey {
+            path: Vec::new(),
+            last: SortBy::Field(field),
+        }
+    }
 }
 
 /// How strongly a transaction holds the rows it read (PostgreSQL's row-level lock modes; on
@@ -220,13 +249,42 @@ pub fn resolve_at(
     let order = query
         .order_by
         .iter()
-        .map(|o| Ok((queryable(table, &o.field)?, o.descending)))
+        .map(|o| Ok((sort_key(table, &o.field)?, o.descending)))
         .collect::<Result<_, FilterError>>()?;
     Ok(Select {
         filter,
         order,
         ..Select::all()
     })
+}
+
+/// An `ORDERBY` term's key: a field, dot-walked or not; a reference at the end sorts by the
+/// referenced record's display value.
+fn sort_key(table: &'static Table, name: &str) -> Result<SortKey, FilterError> {
+    typing::check_walk_depth(name)?;
+    let mut path = Vec::new();
+    let mut at = table;
+    let mut steps = name.split('.').peekable();
+    while let Some(step) = steps.next() {
+        if steps.peek().is_some() {
+            let (reference, target) = typing::reference(at, step)?;
+            path.push((reference, target));
+            at = target;
+            continue;
+        }
+        let field = queryable(at, step)?;
+        let last = match field.ty {
+            FieldType::Reference(target) => {
+                path.push((field, target));
+                SortBy::Display(target)
+            }
+            _ => SortBy::Field(field),
+        };
+        return Ok(SortKey { path, last });
+    }
+    Err(FilterError(format!(
+        "Invalid query: '{name}' names no field"
+    )))
 }
 
 fn one_or_many(mut items: Vec<Filter>, many: fn(Vec<Filter>) -> Filter) -> Filter {

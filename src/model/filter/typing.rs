@@ -11,12 +11,67 @@ use crate::model::query::{
 use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Value, format_date_time, is_date_time};
 
+/// A dot-walked condition (`user.user_name=x`): the reference must point at a record of its
+/// table that meets the rest of the condition. Every step is checked as a field of its own
+/// table (no write-only field), and the registry lets whoever reads a table read what it
+/// references, so a walk reveals nothing a direct read would not.
+fn walked(
+    table: &'static Table,
+    name: &str,
+    rest: &str,
+    c: &Condition,
+    now: OffsetDateTime,
+) -> Result<Filter, FilterError> {
+    check_walk_depth(&c.field)?;
+    let (reference, target) = reference(table, name)?;
+    let inner = Condition {
+        field: rest.to_owned(),
+        op: c.op.clone(),
+    };
+    Ok(Filter::Refers(Through {
+        reference,
+        target,
+        matching: Box::new(condition(target, &inner, now)?),
+    }))
+}
+
+/// A field that may be walked through: a queryable reference, and the table it points into.
+pub(super) fn reference(
+    table: &'static Table,
+    name: &str,
+) -> Result<(&'static Field, &'static Table), FilterError> {
+    let field = queryable(table, name)?;
+    match field.ty {
+        FieldType::Reference(target) => Ok((field, target)),
+        _ => Err(FilterError(format!(
+            "Invalid query: field '{name}' of table '{}' is not a reference, so it cannot be dot-walked",
+            table.name
+        ))),
+    }
+}
+
+/// References a field name may walk through (`a.b.c.d` walks three), so that a query's joins
+/// stay few.
+pub const MAX_WALK: usize = 3;
+
+pub(super) fn check_walk_depth(name: &str) -> Result<(), FilterError> {
+    if name.matches('.').count() > MAX_WALK {
+        return Err(FilterError(format!(
+            "Invalid query: '{name}' walks through more than {MAX_WALK} references"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks `c` against `table` and types its operands.
 pub(super) fn condition(
     table: &'static Table,
     c: &Condition,
     now: OffsetDateTime,
 ) -> Result<Filter, FilterError> {
+    if let Some((name, rest)) = c.field.split_once('.') {
+        return walked(table, name, rest, c, now);
+    }
     let at = Typing {
         table,
         field: queryable(table, &c.field)?,

@@ -11,7 +11,7 @@ mod conditions;
 pub use aggregate::aggregate;
 use conditions::where_clause;
 
-use crate::model::filter::{Filter, RowLock, Select};
+use crate::model::filter::{Filter, RowLock, Select, SortBy, SortKey};
 use crate::model::registry::Table;
 use crate::model::value::{Record, Value};
 
@@ -94,10 +94,15 @@ pub fn select(table: &Table, select: &Select, dialect: Dialect) -> Sql {
     sql.push("SELECT ");
     column_list(table, &mut sql);
     sql.push(" FROM ").ident(table.name);
+    // A sort key through references reads the outer record's columns by this alias.
+    let walks = select.order.iter().any(|(key, _)| !key.path.is_empty());
+    if walks {
+        sql.push(" AS ").ident(OUTER);
+    }
     where_clause(&select.filter, &mut sql);
     sql.push(" ORDER BY ");
-    for (field, descending) in &select.order {
-        sql.ident(field.name);
+    for (key, descending) in &select.order {
+        sort_key(key, &mut sql);
         // Empty values first when ascending, on both backends.
         sql.push(if *descending {
             " DESC NULLS LAST, "
@@ -127,6 +132,70 @@ pub fn select(table: &Table, select: &Select, dialect: Dialect) -> Sql {
         });
     }
     sql
+}
+
+/// The outer record's alias when a sort key walks references; each step's table is `walk_N`.
+const OUTER: &str = "walk_";
+
+/// A sort key: a column, or a scalar subquery per reference walked, each reading the next
+/// record by the sys_id in the one before.
+fn sort_key(key: &SortKey, sql: &mut Sql) {
+    if key.path.is_empty() {
+        if let SortBy::Field(field) = key.last {
+            sql.ident(field.name);
+        }
+        return;
+    }
+    walk(key, 0, sql);
+}
+
+fn walk(key: &SortKey, step: usize, sql: &mut Sql) {
+    let outer = alias(step);
+    let Some((reference, target)) = key.path.get(step) else {
+        let at = |sql: &mut Sql, name: &str| {
+            sql.ident(&outer).push(".").ident(name);
+        };
+        match key.last {
+            SortBy::Field(field) => at(sql, field.name),
+            SortBy::Display(table) => {
+                sql.push("COALESCE(");
+                for name in table.display {
+                    at(sql, name);
+                    sql.push(", ");
+                }
+                at(sql, "sys_id");
+                sql.push(")");
+            }
+        }
+        return;
+    };
+    let inner = alias(step + 1);
+    sql.push("(SELECT ");
+    walk(key, step + 1, sql);
+    sql.push(" FROM ")
+        .ident(target.name)
+        .push(" AS ")
+        .ident(&inner)
+        .push(" WHERE ")
+        .ident(&inner)
+        .push(".")
+        .ident("sys_id")
+        .push(" = ")
+        .ident(&outer)
+        .push(".")
+        .ident(reference.name)
+        .push(")");
+}
+
+/// `walk_`, `walk_a`, `walk_b`...: identifiers of lowercase letters and `_`, as every identifier.
+fn alias(step: usize) -> String {
+    let mut name = OUTER.to_owned();
+    if step > 0 {
+        name.push(char::from(
+            b'a' + u8::try_from(step - 1).unwrap_or(25).min(25),
+        ));
+    }
+    name
 }
 
 fn clamp(n: u64) -> i64 {
