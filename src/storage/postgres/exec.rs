@@ -49,14 +49,7 @@ impl Cells for PgRow {
 
 /// Runs a query and decodes every row as a record of `table`.
 pub async fn fetch(conn: &mut PgConnection, table: &Table, sql: Sql) -> Result<Vec<Record>> {
-    let found = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| on_constraint(table, e))?;
-    Ok(found
-        .iter()
-        .map(|row| rows::decode(table, row))
-        .collect::<sqlx::Result<_>>()?)
+    query(conn, table, sql, |row| rows::decode(table, row)).await
 }
 
 /// Runs an aggregate query and decodes every group.
@@ -66,14 +59,21 @@ pub async fn fetch_groups(
     aggregation: &Aggregation,
     sql: Sql,
 ) -> Result<Vec<Group>> {
+    query(conn, table, sql, |row| rows::decode_group(aggregation, row)).await
+}
+
+/// Runs a query and decodes every row with `decode`.
+async fn query<T>(
+    conn: &mut PgConnection,
+    table: &Table,
+    sql: Sql,
+    decode: impl Fn(&PgRow) -> sqlx::Result<T>,
+) -> Result<Vec<T>> {
     let found = sqlx::query_with(AssertSqlSafe(sql.text), arguments(sql.params)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| on_constraint(table, e))?;
-    Ok(found
-        .iter()
-        .map(|row| rows::decode_group(aggregation, row))
-        .collect::<sqlx::Result<_>>()?)
+    Ok(found.iter().map(decode).collect::<sqlx::Result<_>>()?)
 }
 
 /// Runs a statement; the number of rows it changed.

@@ -30,17 +30,7 @@ impl ToSql for Value {
 
 /// Runs a query and decodes every row as a record of `table`.
 pub fn fetch(conn: &Connection, table: &Table, sql: &Sql) -> Result<Vec<Record>> {
-    let mut statement = conn
-        .prepare_cached(&sql.text)
-        .map_err(|e| on_statement(table, e))?;
-    let mut rows = statement
-        .query(params_from_iter(&sql.params))
-        .map_err(|e| on_statement(table, e))?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
-        records.push(rows::decode(table, row)?);
-    }
-    Ok(records)
+    query(conn, table, sql, |row| rows::decode(table, row))
 }
 
 /// Runs an aggregate query and decodes every group.
@@ -50,17 +40,27 @@ pub fn fetch_groups(
     aggregation: &Aggregation,
     sql: &Sql,
 ) -> Result<Vec<Group>> {
+    query(conn, table, sql, |row| rows::decode_group(aggregation, row))
+}
+
+/// Runs a query and decodes every row with `decode` (generic, so it is inlined in the loop).
+fn query<T>(
+    conn: &Connection,
+    table: &Table,
+    sql: &Sql,
+    decode: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
     let mut statement = conn
         .prepare_cached(&sql.text)
         .map_err(|e| on_statement(table, e))?;
     let mut rows = statement
         .query(params_from_iter(&sql.params))
         .map_err(|e| on_statement(table, e))?;
-    let mut groups = Vec::new();
+    let mut decoded = Vec::new();
     while let Some(row) = rows.next().map_err(|e| on_statement(table, e))? {
-        groups.push(rows::decode_group(aggregation, row)?);
+        decoded.push(decode(row)?);
     }
-    Ok(groups)
+    Ok(decoded)
 }
 
 /// Runs a statement; the number of rows it changed.
