@@ -3,8 +3,6 @@
 //! filtered by aggregates (`sysparm_having`) and ordered (`sysparm_order_by`). The same query
 //! translation as the Table API, and the same read rights.
 
-use std::collections::HashMap;
-
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,17 +11,16 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::table::access;
-use super::table::render::display_value;
+use super::table::params::{DisplayMode, display_mode};
+use super::table::render::{Displays, load_displays};
+use super::table::{self, access};
 use crate::auth::Caller;
 use crate::http::{ApiError, ErrorEnvelope, respond};
 use crate::model::aggregate::{
     Aggregation, Comparison, Function, Group, Having, Measure, OrderKey,
 };
-use crate::model::filter::{self, Filter, Select, queryable};
-use crate::model::query::{self, Condition, EncodedQuery, Operator};
-use crate::model::registry::{self, Field, FieldType, Table};
-use crate::model::value::Value;
+use crate::model::filter::{self, queryable};
+use crate::model::registry::{Field, FieldType, Table};
 use crate::state::AppState;
 use crate::storage::Storage;
 
@@ -56,17 +53,9 @@ struct StatsParams {
     order_by: Option<String>,
     /// `false` (values), `true` (display values) or `all` (both), for the group-by fields.
     #[param(rename = "sysparm_display_value", value_type = Option<String>, pattern = "^(true|false|all)$")]
-    display: Display,
+    display: DisplayMode,
     #[param(ignore)]
     filters: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Display {
-    #[default]
-    Value,
-    Shown,
-    Both,
 }
 
 fn invalid(detail: impl Into<String>) -> ApiError {
@@ -84,21 +73,7 @@ impl StatsParams {
                 "sysparm_group_by" => p.group_by = Some(value),
                 "sysparm_having" => p.having = Some(value),
                 "sysparm_order_by" => p.order_by = Some(value),
-                "sysparm_display_value" => {
-                    p.display = match value.to_ascii_lowercase().as_str() {
-                        "false" | "" => Display::Value,
-                        "true" => Display::Shown,
-                        "all" => Display::Both,
-                        _ => {
-                            return Err(ApiError::bad_request(
-                                "Invalid parameter",
-                                format!(
-                                    "sysparm_display_value='{value}' is not valid: expected true, false or all"
-                                ),
-                            ));
-                        }
-                    }
-                }
+                "sysparm_display_value" => p.display = display_mode(&name, &value)?,
                 n if n.starts_with("sysparm_") && n.ends_with("_fields") => {
                     let function = &n["sysparm_".len()..n.len() - "_fields".len()];
                     // `sysparm_fields` and other sysparm_*_fields change nothing here.
@@ -221,24 +196,6 @@ fn order(
         .collect()
 }
 
-/// The records a request selects: `sysparm_query`, and plain `field=value` pairs naming fields.
-fn selection(table: &'static Table, params: &StatsParams) -> Result<Filter, ApiError> {
-    let mut query = match &params.query {
-        Some(q) => query::parse(q)?,
-        None => EncodedQuery::default(),
-    };
-    for (field, value) in &params.filters {
-        if table.field(field).is_some() {
-            query = query.and(Condition {
-                field: field.clone(),
-                op: Operator::Eq(value.clone()),
-            });
-        }
-    }
-    let Select { filter, .. } = filter::resolve(table, &query)?;
-    Ok(filter)
-}
-
 /// Compute aggregate statistics over a table's records.
 #[utoipa::path(
     get,
@@ -258,9 +215,7 @@ async fn stats(
     Path(name): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let table = registry::table(&name).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid table {name}"), "The table does not exist")
-    })?;
+    let table = table::lookup(&name)?;
     access::require_read(&caller, table)?;
     let params = StatsParams::parse(uri.query())?;
     let group_by: Vec<&'static Field> = match &params.group_by {
@@ -282,7 +237,10 @@ async fn stats(
         }
     }
     let aggregation = Aggregation {
-        filter: selection(table, &params)?,
+        filter: {
+            let query = table::selection(table, params.query.as_deref(), &params.filters)?;
+            filter::resolve(table, &query)?.filter
+        },
         having: params
             .having
             .as_deref()
@@ -355,62 +313,48 @@ fn stats_of(aggregation: &Aggregation, group: &Group) -> Json {
     Json::Object(stats)
 }
 
-/// Display values of the group keys of reference fields, by field and sys_id.
-type Shown = HashMap<(&'static str, String), String>;
-
+/// Display values of the group keys of reference fields (none unless asked for).
 async fn displays(
     store: &dyn Storage,
     aggregation: &Aggregation,
     groups: &[Group],
-    display: Display,
-) -> Result<Shown, ApiError> {
-    let mut shown = Shown::new();
-    if display == Display::Value {
-        return Ok(shown);
+    display: DisplayMode,
+) -> Result<Displays, ApiError> {
+    if display == DisplayMode::Value {
+        return Ok(Displays::new());
     }
+    let mut wanted = Vec::new();
     for (i, field) in aggregation.group_by.iter().enumerate() {
-        let FieldType::Reference(target) = field.ty else {
-            continue;
-        };
-        let ids: Vec<Value> = groups
-            .iter()
-            .map(|g| &g.keys[i])
-            .filter(|k| !k.is_empty())
-            .map(|k| Value::text(k.as_str()))
-            .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        let select = Select::filter(Filter::one_of(target.sys_id(), ids));
-        for record in store.select(target, &select).await? {
-            shown.insert(
-                (field.name, record.sys_id().to_owned()),
-                display_value(target, &record),
-            );
+        if let FieldType::Reference(target) = field.ty {
+            let keys = groups.iter().map(|g| &g.keys[i]).filter(|k| !k.is_empty());
+            wanted.extend(keys.map(|k| (target, k.clone())));
         }
     }
-    Ok(shown)
+    Ok(load_displays(store, wanted).await?)
 }
 
 fn groupby_fields(
     aggregation: &Aggregation,
     group: &Group,
-    shown: &Shown,
-    display: Display,
+    shown: &Displays,
+    display: DisplayMode,
 ) -> Json {
     let fields = aggregation
         .group_by
         .iter()
         .zip(&group.keys)
         .map(|(field, value)| {
-            let display_value = shown
-                .get(&(field.name, value.clone()))
-                .cloned()
-                .unwrap_or_else(|| value.clone());
+            let display_value = match field.ty {
+                FieldType::Reference(target) => {
+                    shown.get(target.name).and_then(|ids| ids.get(value))
+                }
+                _ => None,
+            }
+            .unwrap_or(value);
             match display {
-                Display::Value => json!({"value": value, "field": field.name}),
-                Display::Shown => json!({"value": display_value, "field": field.name}),
-                Display::Both => {
+                DisplayMode::Value => json!({"value": value, "field": field.name}),
+                DisplayMode::Display => json!({"value": display_value, "field": field.name}),
+                DisplayMode::All => {
                     json!({"display_value": display_value, "value": value, "field": field.name})
                 }
             }

@@ -58,7 +58,8 @@ impl utoipa::ToSchema for Record {
     }
 }
 
-fn lookup(name: &str) -> Result<&'static Table, ApiError> {
+/// The registry table a path names, or the platform's 400.
+pub fn lookup(name: &str) -> Result<&'static Table, ApiError> {
     registry::table(name).ok_or_else(|| {
         ApiError::bad_request(format!("Invalid table {name}"), "The table does not exist")
     })
@@ -99,19 +100,7 @@ async fn list(
     let table = lookup(&name)?;
     access::require_read(&caller, table)?;
     let params = list_params(&state, uri.query()).await?;
-    let mut query = match &params.query {
-        Some(q) => query::parse(q)?,
-        None => EncodedQuery::default(),
-    };
-    // Plain `field=value` parameters filter too; ones naming no field are ignored.
-    for (field, value) in &params.filters {
-        if table.field(field).is_some() {
-            query = query.and(Condition {
-                field: field.clone(),
-                op: Operator::Eq(value.clone()),
-            });
-        }
-    }
+    let query = selection(table, params.query.as_deref(), &params.filters)?;
     let mut select = filter::resolve(table, &query)?;
     select.limit = Some(params.limit);
     select.offset = params.offset;
@@ -150,6 +139,28 @@ async fn list(
         out,
         Payload::Encoded { format, body },
     ))
+}
+
+/// The records a request selects: its `sysparm_query`, and plain `field=value` parameters
+/// (ones naming no field are ignored). The Table API's lists and the Aggregate API share it.
+pub fn selection(
+    table: &'static Table,
+    query: Option<&str>,
+    filters: &[(String, String)],
+) -> Result<EncodedQuery, ApiError> {
+    let mut selection = match query {
+        Some(q) => query::parse(q)?,
+        None => EncodedQuery::default(),
+    };
+    for (field, value) in filters {
+        if table.field(field).is_some() {
+            selection = selection.and(Condition {
+                field: field.clone(),
+                op: Operator::Eq(value.clone()),
+            });
+        }
+    }
+    Ok(selection)
 }
 
 /// A list's parameters: its own, or, with `sysparm_tiny`, the query string stored under that

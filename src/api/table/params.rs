@@ -72,6 +72,16 @@ fn invalid(name: &str, value: &str, what: &str) -> ApiError {
     )
 }
 
+/// `sysparm_display_value`: `false` (or nothing), `true` or `all`, in any case.
+pub fn display_mode(name: &str, value: &str) -> Result<DisplayMode, ApiError> {
+    match value.to_ascii_lowercase().as_str() {
+        "false" | "" => Ok(DisplayMode::Value),
+        "true" => Ok(DisplayMode::Display),
+        "all" => Ok(DisplayMode::All),
+        _ => Err(invalid(name, value, "expected true, false or all")),
+    }
+}
+
 fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
     parse_bool(value).ok_or_else(|| invalid(name, value, "expected true or false"))
 }
@@ -117,14 +127,7 @@ impl Params {
                         .parse()
                         .map_err(|_| invalid(&name, &value, "expected a non-negative integer"))?;
                 }
-                "sysparm_display_value" => {
-                    p.shape.display = match value.to_ascii_lowercase().as_str() {
-                        "false" | "" => DisplayMode::Value,
-                        "true" => DisplayMode::Display,
-                        "all" => DisplayMode::All,
-                        _ => return Err(invalid(&name, &value, "expected true, false or all")),
-                    };
-                }
+                "sysparm_display_value" => p.shape.display = display_mode(&name, &value)?,
                 "sysparm_exclude_reference_link" => {
                     p.shape.exclude_reference_link = flag(&name, &value)?
                 }

@@ -23,7 +23,7 @@ pub struct Renderer<'a> {
 }
 
 /// Display values of referenced records: table, then sys_id, to display value.
-type Displays = HashMap<&'static str, HashMap<String, String>>;
+pub type Displays = HashMap<&'static str, HashMap<String, String>>;
 
 /// At most this many ids per lookup, to keep statements small.
 const LOOKUP_CHUNK: usize = 500;
@@ -287,7 +287,7 @@ async fn reach(store: &dyn Storage, walks: &[Walk], records: &[Record]) -> Resul
 }
 
 /// The display values of the referenced records named by `wanted` (target table, sys_id).
-async fn load_displays(
+pub async fn load_displays(
     store: &dyn Storage,
     wanted: Vec<(&'static Table, String)>,
 ) -> Result<Displays> {
