@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::params::DisplayMode;
 use crate::http::{Format, RecordsWriter};
-use crate::model::filter::{Filter, MAX_WALK, Select, queryable};
+use crate::model::filter::{Filter, Path, Select, walk};
 use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Record, Value};
 use crate::storage::{Result, Storage};
@@ -89,7 +89,7 @@ impl Renderer<'_> {
                 }
             }
             for walk in &walks {
-                if let Some(target) = reference_target(walk.last) {
+                if let Some(target) = reference_target(walk.path.last) {
                     let ids = records
                         .iter()
                         .filter_map(|r| walk.value(&reached, r).as_str());
@@ -104,7 +104,7 @@ impl Renderer<'_> {
             for column in &columns {
                 let (field, value) = match column {
                     Column::Own(field) => (*field, record.get(field.name)),
-                    Column::Walked(i) => (walks[*i].last, walks[*i].value(&reached, &record)),
+                    Column::Walked(i) => (walks[*i].path.last, walks[*i].value(&reached, &record)),
                 };
                 let name = column.name(&walks);
                 self.field(out, &mut link, name, field, value, &displays);
@@ -202,23 +202,23 @@ fn reference_target(field: &Field) -> Option<&'static Table> {
 /// (no write-only field; the registry lets whoever reads a table read what it references).
 struct Walk {
     name: String,
-    path: Vec<&'static Field>,
-    last: &'static Field,
+    path: Path,
 }
 
 impl Walk {
     /// The value at the end of the walk from `record`; empty where a reference is.
     fn value<'a>(&self, reached: &'a Reached, record: &'a Record) -> &'a Value {
         let mut at = record;
-        for step in &self.path {
-            let next = reference_target(step)
-                .and_then(|target| reached.get(target.name)?.get(at.str(step.name)?));
-            match next {
+        for (reference, target) in &self.path.steps {
+            match reached
+                .get(target.name)
+                .and_then(|known| known.get(at.str(reference.name)?))
+            {
                 Some(next) => at = next,
                 None => return &Value::Null,
             }
         }
-        at.get(self.last.name)
+        at.get(self.path.last.name)
     }
 }
 
@@ -227,24 +227,13 @@ impl Walk {
 fn walks(table: &'static Table, wanted: &[String]) -> Vec<Walk> {
     wanted
         .iter()
-        .filter(|name| name.contains('.') && name.matches('.').count() <= MAX_WALK)
+        .filter(|name| name.contains('.'))
         .filter_map(|name| {
-            let mut at = table;
-            let mut path = Vec::new();
-            let mut steps = name.split('.').peekable();
-            while let Some(step) = steps.next() {
-                let field = queryable(at, step).ok()?;
-                if steps.peek().is_none() {
-                    return Some(Walk {
-                        name: name.clone(),
-                        path,
-                        last: field,
-                    });
-                }
-                at = reference_target(field)?;
-                path.push(field);
-            }
-            None
+            let path = walk(table, name).ok()?;
+            Some(Walk {
+                name: name.clone(),
+                path,
+            })
         })
         .collect()
 }
@@ -257,14 +246,10 @@ async fn reach(store: &dyn Storage, walks: &[Walk], records: &[Record]) -> Resul
     let mut reached = Reached::new();
     for walk in walks {
         let mut from: Vec<&Record> = records.iter().collect();
-        let mut ids: BTreeSet<String>;
-        for step in &walk.path {
-            let Some(target) = reference_target(step) else {
-                break;
-            };
-            ids = from
+        for (reference, target) in &walk.path.steps {
+            let ids: BTreeSet<String> = from
                 .iter()
-                .filter_map(|r| r.str(step.name))
+                .filter_map(|r| r.str(reference.name))
                 .map(str::to_owned)
                 .collect();
             let known = reached.entry(target.name).or_default();

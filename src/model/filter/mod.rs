@@ -261,30 +261,48 @@ pub fn resolve_at(
 /// An `ORDERBY` term's key: a field, dot-walked or not; a reference at the end sorts by the
 /// referenced record's display value.
 fn sort_key(table: &'static Table, name: &str) -> Result<SortKey, FilterError> {
-    typing::check_walk_depth(name)?;
-    let mut path = Vec::new();
-    let mut at = table;
-    let mut steps = name.split('.').peekable();
-    while let Some(step) = steps.next() {
-        if steps.peek().is_some() {
-            let (reference, target) = typing::reference(at, step)?;
-            path.push((reference, target));
-            at = target;
-            continue;
+    let Path { mut steps, last } = walk(table, name)?;
+    let last = match last.ty {
+        FieldType::Reference(target) => {
+            steps.push((last, target));
+            SortBy::Display(target)
         }
-        let field = queryable(at, step)?;
-        let last = match field.ty {
-            FieldType::Reference(target) => {
-                path.push((field, target));
-                SortBy::Display(target)
+        _ => SortBy::Field(last),
+    };
+    Ok(SortKey { path: steps, last })
+}
+
+/// A field name resolved through the references it walks (none for a plain name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    /// Each reference walked, with the table it points into.
+    pub steps: Vec<(&'static Field, &'static Table)>,
+    /// The field named at the end, of the last table.
+    pub last: &'static Field,
+}
+
+/// Resolves a dot-walked name (`conversation.interaction.number`) against `table`: every step
+/// but the last a reference the caller may query, the last a field it may query, and at most
+/// [`MAX_WALK`] steps. Conditions, sort keys and `sysparm_fields` all walk through here.
+pub fn walk(table: &'static Table, name: &str) -> Result<Path, FilterError> {
+    typing::check_walk_depth(name)?;
+    let mut steps = Vec::new();
+    let mut at = table;
+    let last = match name.rsplit_once('.') {
+        Some((through, last)) => {
+            for step in through.split('.') {
+                let (reference, target) = typing::reference(at, step)?;
+                steps.push((reference, target));
+                at = target;
             }
-            _ => SortBy::Field(field),
-        };
-        return Ok(SortKey { path, last });
-    }
-    Err(FilterError(format!(
-        "Invalid query: '{name}' names no field"
-    )))
+            last
+        }
+        None => name,
+    };
+    Ok(Path {
+        steps,
+        last: queryable(at, last)?,
+    })
 }
 
 fn one_or_many(mut items: Vec<Filter>, many: fn(Vec<Filter>) -> Filter) -> Filter {

@@ -11,28 +11,30 @@ use crate::model::query::{
 use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Value, format_date_time, is_date_time};
 
-/// A dot-walked condition (`user.user_name=x`): the reference must point at a record of its
-/// table that meets the rest of the condition. Every step is checked as a field of its own
-/// table (no write-only field), and the registry lets whoever reads a table read what it
-/// references, so a walk reveals nothing a direct read would not.
+/// A dot-walked condition (`user.user_name=x`): each reference must point at a record of its
+/// table, and the last record meet the condition on the last field. Every step is checked as a
+/// field of its own table ([`super::walk`]), and the registry lets whoever reads a table read
+/// what it references, so a walk reveals nothing a direct read would not.
 fn walked(
     table: &'static Table,
-    name: &str,
-    rest: &str,
     c: &Condition,
     now: OffsetDateTime,
 ) -> Result<Filter, FilterError> {
-    check_walk_depth(&c.field)?;
-    let (reference, target) = reference(table, name)?;
-    let inner = Condition {
-        field: rest.to_owned(),
+    let path = super::walk(table, &c.field)?;
+    let at = path.steps.last().map_or(table, |(_, target)| *target);
+    let last = Condition {
+        field: path.last.name.to_owned(),
         op: c.op.clone(),
     };
-    Ok(Filter::Refers(Through {
-        reference,
-        target,
-        matching: Box::new(condition(target, &inner, now)?),
-    }))
+    let mut filter = condition(at, &last, now)?;
+    for (reference, target) in path.steps.into_iter().rev() {
+        filter = Filter::Refers(Through {
+            reference,
+            target,
+            matching: Box::new(filter),
+        });
+    }
+    Ok(filter)
 }
 
 /// A field that may be walked through: a queryable reference, and the table it points into.
@@ -69,8 +71,8 @@ pub(super) fn condition(
     c: &Condition,
     now: OffsetDateTime,
 ) -> Result<Filter, FilterError> {
-    if let Some((name, rest)) = c.field.split_once('.') {
-        return walked(table, name, rest, c, now);
+    if c.field.contains('.') {
+        return walked(table, c, now);
     }
     let at = Typing {
         table,
