@@ -16,10 +16,8 @@ use super::table::render::{Displays, load_displays};
 use super::table::{self, access};
 use crate::auth::Caller;
 use crate::http::{ApiError, ErrorEnvelope, respond};
-use crate::model::aggregate::{
-    Aggregation, Comparison, Function, Group, Having, Measure, OrderKey,
-};
-use crate::model::filter::{self, queryable};
+use crate::model::aggregate::{Aggregation, Function, Group, Having, Measure, OrderKey};
+use crate::model::filter::{self, Cmp, queryable};
 use crate::model::registry::{Field, FieldType, Table};
 use crate::state::AppState;
 use crate::storage::Storage;
@@ -135,6 +133,19 @@ fn measure(
     Ok(Measure::Of(function, measured(table, function, field)?))
 }
 
+/// The comparisons `sysparm_having` allows, by the symbols it writes them with.
+fn comparison(op: &str) -> Option<Cmp> {
+    Some(match op {
+        "=" => Cmp::Eq,
+        "!=" => Cmp::Ne,
+        "<" => Cmp::Lt,
+        "<=" => Cmp::Le,
+        ">" => Cmp::Gt,
+        ">=" => Cmp::Ge,
+        _ => return None,
+    })
+}
+
 fn having(table: &'static Table, text: &str) -> Result<Vec<Having>, ApiError> {
     names(text)
         .map(|term| {
@@ -144,7 +155,7 @@ fn having(table: &'static Table, text: &str) -> Result<Vec<Having>, ApiError> {
                     "sysparm_having term '{term}' is not aggregate^field^operator^value"
                 )));
             };
-            let op = Comparison::parse(op).ok_or_else(|| {
+            let op = comparison(op).ok_or_else(|| {
                 invalid(format!(
                     "'{op}' is not a comparison: use =, !=, <, <=, > or >="
                 ))

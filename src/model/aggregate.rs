@@ -2,7 +2,7 @@
 //! max or sum of fields, over the records a filter selects, optionally in groups, filtered by
 //! aggregates (`HAVING`) and ordered by fields or aggregates.
 
-use super::filter::Filter;
+use super::filter::{Cmp, Filter};
 use super::registry::Field;
 
 /// An aggregate function over a field.
@@ -43,47 +43,11 @@ pub enum Measure {
     Of(Function, &'static Field),
 }
 
-/// The comparisons `sysparm_having` allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Comparison {
-    pub fn parse(op: &str) -> Option<Comparison> {
-        Some(match op {
-            "=" => Comparison::Eq,
-            "!=" => Comparison::Ne,
-            "<" => Comparison::Lt,
-            "<=" => Comparison::Le,
-            ">" => Comparison::Gt,
-            ">=" => Comparison::Ge,
-            _ => return None,
-        })
-    }
-
-    pub fn sql(self) -> &'static str {
-        match self {
-            Comparison::Eq => "=",
-            Comparison::Ne => "<>",
-            Comparison::Lt => "<",
-            Comparison::Le => "<=",
-            Comparison::Gt => ">",
-            Comparison::Ge => ">=",
-        }
-    }
-}
-
 /// One `HAVING` term: `measure op value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Having {
     pub measure: Measure,
-    pub op: Comparison,
+    pub op: Cmp,
     pub value: f64,
 }
 

@@ -1,6 +1,7 @@
 //! The SQL of an aggregate query (a child of [`super`], so it uses the same builder, and every
 //! value is bound the same way): the group-by columns as stored, then each measure as text.
 
+use super::conditions::operator;
 use super::{Dialect, Sql, where_clause};
 use crate::model::aggregate::{Aggregation, Function, Measure, OrderKey};
 use crate::model::registry::Table;
@@ -38,7 +39,7 @@ pub fn aggregate(table: &Table, aggregation: &Aggregation, dialect: Dialect) -> 
     for (i, having) in aggregation.having.iter().enumerate() {
         sql.push(if i == 0 { " HAVING " } else { " AND " });
         measure_expression(having.measure, &mut sql);
-        sql.push(" ").push(having.op.sql()).push(" ");
+        sql.push(" ").push(operator(having.op)).push(" ");
         // Bound as text and cast, so that the number compares as a number on both backends.
         sql.push("CAST(")
             .bind(Value::Text(having.value.to_string()));
@@ -93,7 +94,8 @@ fn measure_expression(measure: Measure, sql: &mut Sql) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::aggregate::{Comparison, Having};
+    use crate::model::aggregate::Having;
+    use crate::model::filter::Cmp;
     use crate::model::filter::Filter;
     use crate::model::registry::{INTERACTION, field};
 
@@ -108,7 +110,7 @@ mod tests {
             ],
             having: vec![Having {
                 measure: Measure::Count,
-                op: Comparison::Gt,
+                op: Cmp::Gt,
                 value: 2.0,
             }],
             order: vec![(OrderKey::Measure(Measure::Count), true)],

@@ -170,7 +170,7 @@ fn comparison(field: &Field, op: &Op, sql: &mut Sql) {
     }
 }
 
-fn operator(cmp: Cmp) -> &'static str {
+pub(super) fn operator(cmp: Cmp) -> &'static str {
     match cmp {
         Cmp::Eq => "=",
         Cmp::Ne => "<>",
