@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = Config::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Largest attachment accepted, in bytes (the Attachment API spools uploads to a temporary
+    /// file in TMPDIR, so that much free space there is needed too).
+    #[arg(long, env = "SWITCHBOARD_ATTACHMENT_MAX_BYTES", default_value_t = Config::DEFAULT_ATTACHMENT_MAX_BYTES)]
+    pub attachment_max_bytes: u64,
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -232,6 +236,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 database_url: args.db.database,
                 migrate: !args.no_migrate,
                 max_body_bytes: args.max_body_bytes,
+                attachment_max_bytes: args.attachment_max_bytes,
                 credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
                 admin_password,
                 demo: args.demo,

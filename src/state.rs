@@ -25,6 +25,8 @@ pub struct Config {
     pub migrate: bool,
     /// Request bodies above this are refused (the platform's default is 10 MB).
     pub max_body_bytes: usize,
+    /// Attachments above this are refused (the platform's default is 1024 MB).
+    pub attachment_max_bytes: u64,
     /// How long a verified Basic credential is trusted without re-hashing (0 disables).
     pub credential_cache_ttl: Duration,
     /// The first admin's password; random (and logged once) when absent.
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Config {
             .field("database_pool", &self.database_pool)
             .field("migrate", &self.migrate)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("attachment_max_bytes", &self.attachment_max_bytes)
             .field("credential_cache_ttl", &self.credential_cache_ttl)
             .field(
                 "admin_password",
@@ -77,6 +80,8 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    /// The platform's `com.glide.attachment.max_size`: 1024 MB.
+    pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 1024 * 1024 * 1024;
     /// Two default pages (10,000 records each) at once.
     pub const DEFAULT_MAX_RECORDS_IN_FLIGHT: usize = 20_000;
     pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
@@ -87,6 +92,7 @@ impl Config {
             database_pool: PoolSettings::default(),
             migrate: true,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            attachment_max_bytes: Self::DEFAULT_ATTACHMENT_MAX_BYTES,
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
             demo: false,

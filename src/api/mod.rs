@@ -5,6 +5,7 @@
 //! outcome (or the domain's refusal) into the platform's answer. [`routes`] lists every
 //! documented route once: the router and the OpenAPI document are both made from it.
 
+pub mod attachment;
 pub mod batch;
 pub mod interaction;
 pub mod mapping;
@@ -52,7 +53,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(member::router().layer(Extension(Api::ConversationMember)))
             .merge(batch::router().layer(Extension(Api::Batch)))
             .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
-            .merge(stats::router().layer(Extension(Api::Aggregate)));
+            .merge(stats::router().layer(Extension(Api::Aggregate)))
+            .merge(attachment::router().layer(Extension(Api::Attachment)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
@@ -82,6 +84,7 @@ async fn serve_openapi() -> Response {
 pub fn router(state: AppState) -> Router {
     let (routed, _) = routes().split_for_parts();
     let rate_limited = !state.rate_limits.is_empty();
+    let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
@@ -90,7 +93,10 @@ pub fn router(state: AppState) -> Router {
     // lost a database conflict runs again inside every other convention (one transaction id).
     let mut app = Router::new()
         .fallback_service(routed)
-        .layer(middleware::from_fn(replay::replay_conflicts));
+        .layer(middleware::from_fn_with_state(
+            replay_limit,
+            replay::replay_conflicts,
+        ));
     if rate_limited {
         app = app.layer(middleware::from_fn(rate_limit::report));
     }

@@ -41,10 +41,11 @@ pub enum Api {
     Batch,
     Aggregate,
     TinyUrl,
+    Attachment,
 }
 
 impl Api {
-    pub const ALL: [Api; 8] = [
+    pub const ALL: [Api; 9] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -53,6 +54,7 @@ impl Api {
         Api::Batch,
         Api::Aggregate,
         Api::TinyUrl,
+        Api::Attachment,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -66,6 +68,7 @@ impl Api {
             Api::Batch => "batch",
             Api::Aggregate => "aggregate",
             Api::TinyUrl => "tinyurl",
+            Api::Attachment => "attachment",
         }
     }
 
@@ -80,6 +83,7 @@ impl Api {
             Api::Batch => "Batch API",
             Api::Aggregate => "Aggregate API",
             Api::TinyUrl => "TinyURL API",
+            Api::Attachment => "Attachment API",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Rules about records, knowing nothing of HTTP. Writing records: every write path (Table API and the seed APIs) goes through these functions,
 //! so the rules of [`rules`] hold whatever the client used.
 
+pub mod attachments;
 pub mod grants;
 pub mod input;
 pub mod interactions;
@@ -160,7 +161,8 @@ pub async fn update(
     Ok(rec)
 }
 
-/// Deletes a record; records that reference it are deleted or cleared by their cascade rule.
+/// Deletes a record; records that reference it are deleted or cleared by their cascade rule,
+/// and its attachments go with it.
 pub fn delete<'a>(
     tx: &'a mut Tx,
     table: &'static Table,
@@ -171,18 +173,20 @@ pub fn delete<'a>(
             .get_locked(table, sys_id)
             .await?
             .ok_or(RecordError::NotFound)?;
+        attachments::detach_all(tx, table, sys_id).await?;
         for (referrer, field) in registry::references_to(table) {
-            let select = Select::filter(Filter::eq(field, sys_id.into()));
-            for dependant in tx.select(referrer, &select).await? {
+            let referring = Filter::eq(field, sys_id.into());
+            if field.on_delete == OnDelete::Purge {
+                tx.delete_where(referrer, &referring).await?;
+                continue;
+            }
+            for dependant in tx.select(referrer, &Select::filter(referring)).await? {
                 let id = dependant.sys_id().to_owned();
-                match field.on_delete {
-                    OnDelete::Cascade => {
-                        delete_if_present(&mut *tx, referrer, &id).await?;
-                    }
-                    OnDelete::Clear => {
-                        let cleared = Record::new().with(field.name, Value::Null);
-                        tx.update(referrer, &id, &cleared).await?;
-                    }
+                if field.on_delete == OnDelete::Cascade {
+                    delete_if_present(&mut *tx, referrer, &id).await?;
+                } else {
+                    let cleared = Record::new().with(field.name, Value::Null);
+                    tx.update(referrer, &id, &cleared).await?;
                 }
             }
         }

@@ -38,11 +38,25 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let mut response = match negotiate::accept(accept) {
-        None => render(Format::Json, not_acceptable()),
-        Some(format) if let Some(reason) = unreadable_target(req.uri()) => {
+    let negotiated = negotiate::accept(accept);
+    // A read whose Accept names no format of the envelope may still be served by a resource
+    // that answers with content of its own (an attachment's file, whose Accept names the
+    // file's type): only an answer in the envelope is then refused. Anything else is refused
+    // before it runs.
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+    let mut response = match negotiated {
+        None if !safe => render(Format::Json, not_acceptable()),
+        _ if let Some(reason) = unreadable_target(req.uri()) => {
             let error = super::ApiError::bad_request("Exception while reading request", reason);
+            let format = negotiated.unwrap_or(Format::Json);
             render(format, axum::response::IntoResponse::into_response(error))
+        }
+        None => {
+            let response = next.run(req).instrument(span.clone()).await;
+            match response.extensions().get::<Payload>() {
+                Some(_) => render(Format::Json, not_acceptable()),
+                None => response,
+            }
         }
         Some(format) => {
             let suppress = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)

@@ -10,6 +10,7 @@ pub mod negotiate;
 pub mod records_writer;
 pub mod replay;
 pub mod respond;
+pub mod spool;
 pub mod xml;
 
 pub use base_url::{BaseUrl, PublicUrl};

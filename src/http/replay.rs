@@ -10,7 +10,9 @@
 //!
 //! The body is recorded as the handler reads it, so nothing about how bodies are read (size
 //! limit, timeout, format) changes; the recording is the frames themselves (`Bytes` share
-//! their buffers), not a copy.
+//! their buffers), not a copy. It holds at most [`ReplayLimit`] bytes: a larger body (an
+//! attachment's file, which its handler spools to disk) is not kept in memory, and a request
+//! that sent one is not replayed (its client gets the 503 and retries).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -32,13 +34,22 @@ pub struct Conflict;
 /// Attempts after the first.
 const RETRIES: u32 = 4;
 
+/// The largest body recorded for a replay (the server's body limit: every body an API reads
+/// whole fits).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayLimit(pub usize);
+
 /// Runs a write request, and again while it loses to a conflict (at most [`RETRIES`] more).
-pub async fn replay_conflicts(req: Request, next: Next) -> Response {
+pub async fn replay_conflicts(
+    State(ReplayLimit(limit)): State<ReplayLimit>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let tape = Tape::default();
+    let tape = Tape::new(limit);
     let recording = Recording::new(body, tape.clone());
     let mut response = next
         .clone()
@@ -48,7 +59,8 @@ pub async fn replay_conflicts(req: Request, next: Next) -> Response {
         if response.extensions().get::<Conflict>().is_none() {
             break;
         }
-        // A handler that failed before reading all of the body cannot be replayed faithfully.
+        // A handler that failed before reading all of the body, or read more than the tape
+        // holds, cannot be replayed faithfully.
         let Some(body) = tape.played() else { break };
         tracing::info!(
             attempt,
@@ -71,29 +83,59 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// The frames of a request body as the handler read them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Tape(Arc<Mutex<Recorded>>);
 
-#[derive(Default)]
 struct Recorded {
     frames: Vec<Bytes>,
+    /// Bytes the frames hold.
+    length: usize,
+    /// The most they may hold; past it, the recording stops.
+    limit: usize,
+    /// More than `limit` was read: the frames were dropped.
+    overflowed: bool,
     /// The body was read to its end.
     finished: bool,
 }
 
 impl Tape {
+    fn new(limit: usize) -> Self {
+        Tape(Arc::new(Mutex::new(Recorded {
+            frames: Vec::new(),
+            length: 0,
+            limit,
+            overflowed: false,
+            finished: false,
+        })))
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Recorded) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The whole body, if it was read to its end.
+    /// The whole body, if it was read to its end and kept.
     fn played(&self) -> Option<Bytes> {
         self.with(|r| {
-            r.finished.then(|| match r.frames.as_slice() {
+            (r.finished && !r.overflowed).then(|| match r.frames.as_slice() {
                 [one] => one.clone(),
                 frames => Bytes::from(frames.concat()),
             })
         })
+    }
+}
+
+impl Recorded {
+    fn record(&mut self, data: &Bytes) {
+        if self.overflowed {
+            return;
+        }
+        self.length += data.len();
+        if self.length > self.limit {
+            self.overflowed = true;
+            self.frames = Vec::new();
+        } else {
+            self.frames.push(data.clone());
+        }
     }
 }
 
@@ -125,7 +167,7 @@ impl http_body::Body for Recording {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    self.tape.with(|r| r.frames.push(data.clone()));
+                    self.tape.with(|r| r.record(data));
                 }
             }
             Poll::Ready(None) => self.tape.with(|r| r.finished = true),
@@ -170,7 +212,10 @@ mod tests {
                     }
                 }),
             )
-            .layer(axum::middleware::from_fn(replay_conflicts));
+            .layer(axum::middleware::from_fn_with_state(
+                ReplayLimit(16),
+                replay_conflicts,
+            ));
         (router, calls)
     }
 
@@ -199,6 +244,15 @@ mod tests {
         let (_, conflict) = send(router, "x").await;
         assert!(conflict, "the last answer is the conflict's");
         assert_eq!(calls.load(Ordering::SeqCst), 1 + RETRIES);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_not_kept_nor_replayed() {
+        let (router, calls) = app(1);
+        let (body, conflict) = send(router, "seventeen bytes!!").await;
+        assert_eq!(body, "seventeen bytes!!");
+        assert!(conflict, "the conflict's answer stands");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -40,6 +40,10 @@ pub enum OnDelete {
     Clear,
     /// The referring record is deleted too.
     Cascade,
+    /// The referring records are deleted too, all in one statement, without rules or cascades
+    /// of their own: for tables of pure content nothing refers to (an attachment's chunks,
+    /// which may number thousands).
+    Purge,
 }
 
 /// Who may write a field through the Table API.
@@ -189,6 +193,11 @@ const fn owned_by(name: &'static str, table: &'static Table) -> Field {
     f.on_delete = OnDelete::Cascade;
     f
 }
+const fn purged_with(name: &'static str, table: &'static Table) -> Field {
+    let mut f = reference(name, table);
+    f.on_delete = OnDelete::Purge;
+    f
+}
 const fn read_only(mut f: Field) -> Field {
     f.access = Access::ReadOnly;
     f
@@ -259,6 +268,9 @@ pub static TABLES: &[&Table] = &[
     &OAUTH_ENTITY,
     &OAUTH_CREDENTIAL,
     &SYS_TINY_URL,
+    &SYS_ATTACHMENT,
+    &SYS_ATTACHMENT_DOC,
+    &SYS_ATTACHMENT_ATTRIBUTE,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -479,6 +491,57 @@ pub static SYS_TINY_URL: Table = Table {
     read: ReadAccess::AdminOnly,
 };
 
+/// Files attached to records (the Attachment API): what the file is, and which record it is
+/// attached to, by table name and sys_id (a reference into any table, so not a `reference`
+/// field: `domain::delete` removes a record's attachments itself). The content is in
+/// [`SYS_ATTACHMENT_DOC`]. Through the Table API only admin reads it; the Attachment API shows
+/// an attachment to whoever may read its record's table.
+pub static SYS_ATTACHMENT: Table = Table {
+    name: "sys_attachment",
+    fields: sys_fields![
+        string("file_name"),
+        string("content_type"),
+        read_only(string("table_name")),
+        read_only(string("table_sys_id")),
+        read_only(integer("size_bytes", 0, i64::MAX)),
+        read_only(integer("size_compressed", 0, i64::MAX)),
+        read_only(boolean("compressed", "false")),
+        read_only(integer("chunk_size_bytes", 0, i64::MAX)),
+        read_only(string("hash")),
+    ],
+    display: &["file_name"],
+    unique: &[],
+    read: ReadAccess::AdminOnly,
+};
+
+/// An attachment's content, in order by `position`: `data` is a chunk of the file in base64,
+/// as the platform keeps it; `length` is the chunk's size in bytes.
+pub static SYS_ATTACHMENT_DOC: Table = Table {
+    name: "sys_attachment_doc",
+    fields: sys_fields![
+        read_only(purged_with("sys_attachment", &SYS_ATTACHMENT)),
+        read_only(integer("position", 0, i64::MAX)),
+        read_only(integer("length", 0, i64::MAX)),
+        read_only(string("data")),
+    ],
+    display: &[],
+    unique: &[&["sys_attachment", "position"]],
+    read: ReadAccess::AdminOnly,
+};
+
+/// Key-value attributes of an attachment (alt text, say), one key once per attachment.
+pub static SYS_ATTACHMENT_ATTRIBUTE: Table = Table {
+    name: "sys_attachment_attribute",
+    fields: sys_fields![
+        read_only(purged_with("attachment", &SYS_ATTACHMENT)),
+        read_only(string("key")),
+        string("value"),
+    ],
+    display: &["key"],
+    unique: &[&["attachment", "key"]],
+    read: ReadAccess::AdminOnly,
+};
+
 /// A kind of write, for the rules that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
@@ -594,6 +657,19 @@ mod tests {
                     let readable = covers(target.read, t.read);
                     assert!(readable, "{}.{} -> {}", t.name, f.name, target.name);
                 }
+            }
+        }
+    }
+
+    /// A purge deletes in one statement, skipping the cascades and rules of each record it
+    /// removes: so nothing may refer to a purged table, and no write to it may stale a
+    /// credential.
+    #[test]
+    fn purged_tables_are_leaves() {
+        for t in TABLES {
+            if t.fields.iter().any(|f| f.on_delete == OnDelete::Purge) {
+                assert_eq!(references_to(t).count(), 0, "{} is referred to", t.name);
+                assert!(!stales_credentials(t, Write::Delete), "{}", t.name);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! as the statements run: which records the transaction holds, and whether it changed who a
 //! caller is or may be, which its commit announces by itself.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -34,6 +35,8 @@ pub trait RawTx: Send {
         changes: &Record,
     ) -> Result<bool>;
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool>;
+    /// Deletes every record `filter` matches, in one statement; returns how many.
+    async fn delete_where(&mut self, table: &'static Table, filter: &Filter) -> Result<u64>;
     async fn next_number(&mut self, counter: &str) -> Result<i64>;
     async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -62,24 +65,29 @@ impl IdentityWatch {
 /// The records a write transaction created or read with a lock: a reference to one of them is
 /// already safe (nobody else can delete it before this transaction ends), so holding it again
 /// needs no read ([`Tx::hold`]).
+///
+/// A set: one transaction can write thousands of records (an attachment's chunks).
 #[derive(Debug, Default)]
-struct Held(Vec<(&'static str, String)>);
+struct Held(HashSet<(&'static str, String)>);
 
 impl Held {
     fn add(&mut self, table: &'static Table, sys_id: &str) {
         if !self.contains(table, sys_id) {
-            self.0.push((table.name, sys_id.to_owned()));
+            self.0.insert((table.name, sys_id.to_owned()));
         }
     }
 
     fn remove(&mut self, table: &'static Table, sys_id: &str) {
-        self.0.retain(|(t, id)| !(*t == table.name && id == sys_id));
+        self.0.remove(&(table.name, sys_id.to_owned()));
+    }
+
+    /// Forgets every record of `table` (after a delete by filter, which names none).
+    fn remove_table(&mut self, table: &'static Table) {
+        self.0.retain(|(t, _)| *t != table.name);
     }
 
     fn contains(&self, table: &'static Table, sys_id: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(t, id)| *t == table.name && id == sys_id)
+        self.0.contains(&(table.name, sys_id.to_owned()))
     }
 }
 
@@ -210,6 +218,16 @@ impl Tx {
     pub async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         self.held.remove(table, sys_id);
         let deleted = self.raw.delete(table, sys_id).await?;
+        self.wrote(table, Write::Delete);
+        Ok(deleted)
+    }
+
+    /// Deletes every record of `table` that `filter` matches, in one statement, without the
+    /// rules and cascades of `domain::delete`: for records nothing refers to and no rule
+    /// watches (an attachment's chunks, [`registry::OnDelete::Purge`]).
+    pub async fn delete_where(&mut self, table: &'static Table, filter: &Filter) -> Result<u64> {
+        self.held.remove_table(table);
+        let deleted = self.raw.delete_where(table, filter).await?;
         self.wrote(table, Write::Delete);
         Ok(deleted)
     }

@@ -227,6 +227,11 @@ impl RawTx for PgTx {
         Ok(execute(&mut self.tx, table, sql).await? > 0)
     }
 
+    async fn delete_where(&mut self, table: &'static Table, filter: &Filter) -> Result<u64> {
+        let sql = sql::delete_where(table, filter, Dialect::Postgres);
+        execute(&mut self.tx, table, sql).await
+    }
+
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Postgres);
         Ok(execute(&mut self.tx, table, sql).await? > 0)

@@ -295,6 +295,14 @@ pub fn delete(table: &Table, sys_id: &str, dialect: Dialect) -> Sql {
     sql
 }
 
+/// `DELETE FROM t WHERE ...`: every record a filter matches, in one statement.
+pub fn delete_where(table: &Table, filter: &Filter, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("DELETE FROM ").ident(table.name);
+    where_clause(filter, &mut sql);
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

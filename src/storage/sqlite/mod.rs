@@ -312,6 +312,11 @@ impl RawTx for SqliteTx {
         Ok(exec::execute(self.0.conn()?, table, &sql)? > 0)
     }
 
+    async fn delete_where(&mut self, table: &'static Table, filter: &Filter) -> Result<u64> {
+        let sql = sql::delete_where(table, filter, Dialect::Sqlite);
+        Ok(exec::execute(self.0.conn()?, table, &sql)? as u64)
+    }
+
     async fn delete(&mut self, table: &'static Table, sys_id: &str) -> Result<bool> {
         let sql = sql::delete(table, sys_id, Dialect::Sqlite);
         Ok(exec::execute(self.0.conn()?, table, &sql)? > 0)
