@@ -23,7 +23,6 @@ from aiosnow.exceptions import DeleteError, NoItems, RequestError
 
 from conftest import ADMIN, DEMO_CONNECTOR, DEMO_QUEUE, unique
 
-ATTACHMENT_API_MISSING = "Attachment API not built yet (issue 14 item 4)"
 
 
 def case(name, condition, sent, *expected):
@@ -363,7 +362,6 @@ def test_query_builder_on_integers(server, applications, condition, sent, expect
 # -- Attachments (the Attachment API, issue 14 item 4) ---------------------------------------------
 
 
-@pytest.mark.skip(reason=ATTACHMENT_API_MISSING)
 def test_upload_list_and_download_an_attachment(server, admin, tmp_path):
     queue = admin.insert("awa_queue", name=unique("attach "))
     source = tmp_path / "upload" / "notes.txt"

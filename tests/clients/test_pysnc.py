@@ -23,7 +23,6 @@ from pysnc.exceptions import AuthenticationException, RoleException
 
 from conftest import ADMIN, ADMIN_SYS_ID, unique
 
-ATTACHMENT_API_MISSING = "Attachment API not built yet (issue 14 item 4)"
 
 
 @pytest.fixture
@@ -495,7 +494,6 @@ def queue_record(client, tls_admin):
     return gr
 
 
-@pytest.mark.skip(reason=ATTACHMENT_API_MISSING)
 def test_add_and_read_an_attachment(client, tls_server, queue_record):
     location = queue_record.add_attachment("notes.txt", b"hello\nworld", content_type="text/plain")
     assert location.startswith(f"{tls_server.base_url}/api/now/")
@@ -517,7 +515,6 @@ def test_add_and_read_an_attachment(client, tls_server, queue_record):
     assert by_id.file_name == "notes.txt"
 
 
-@pytest.mark.skip(reason=ATTACHMENT_API_MISSING)
 def test_write_an_attachment_to_a_file_and_delete_it(queue_record, tmp_path):
     queue_record.add_attachment("data.bin", bytes(range(256)) * 64)
 
@@ -531,7 +528,6 @@ def test_write_an_attachment_to_a_file_and_delete_it(queue_record, tmp_path):
     assert len(queue_record.get_attachments()) == 0
 
 
-@pytest.mark.skip(reason=ATTACHMENT_API_MISSING)
 def test_attachments_go_with_their_record(client, queue_record):
     queue_record.add_attachment("a.txt", b"a", content_type="text/plain")
     queue_record.add_attachment("b.txt", b"bb", content_type="text/plain")

@@ -171,17 +171,24 @@ def test_between_two_datetimes(client, admin):
     assert created_between(now - 3 * hour, now - 2 * hour) == []
 
 
-def test_attachments_are_not_implemented(client, admin):
-    """pysnow's Attachment API calls /api/now/attachment, which switchboard does not serve."""
+def test_attachments_upload_list_and_delete(client, admin, tmp_path):
+    """pysnow's attachment helper: upload through /attachment/file, list by record, delete."""
     queue = admin.insert("awa_queue", name=unique("queue "))["sys_id"]
     attachments = client.resource(api_path="/table/awa_queue").attachments
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"hello from pysnow\n")
 
-    with pytest.raises(requests.HTTPError) as excinfo:
-        attachments.get(sys_id=queue).all()
+    uploaded = attachments.upload(sys_id=queue, file_path=str(source)).one()
+    assert uploaded["file_name"] == "notes.txt"
+    assert uploaded["table_name"] == "awa_queue"
+    assert uploaded["table_sys_id"] == queue
+    assert uploaded["size_bytes"] == "18"
 
-    code, body = http_error(excinfo)
-    assert code == 400
-    assert body["error"]["message"] == "Requested URI does not represent any resource"
+    listed = list(attachments.get(sys_id=queue))
+    assert [a["sys_id"] for a in listed] == [uploaded["sys_id"]]
+
+    attachments.delete(uploaded["sys_id"])
+    assert list(attachments.get(sys_id=queue)) == []
 
 
 def test_dict_and_encoded_string_queries(client):

@@ -13,7 +13,7 @@ mod download;
 mod upload;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use utoipa::ToSchema;
@@ -215,9 +215,11 @@ struct AttachmentMetadata {
         ("sysparm_query" = Option<String>, Query, description = "Encoded query over sys_attachment, ORDERBY included"),
         ("sysparm_limit" = Option<u64>, Query, description = "Page size (default 1000)"),
         ("sysparm_offset" = Option<u64>, Query, description = "Attachments to skip"),
+        ("sysparm_no_count" = Option<bool>, Query, description = "No `X-Total-Count`"),
     ),
     responses(
-        (status = 200, description = "The attachments' metadata", body = ResultEnvelope<Vec<AttachmentMetadata>>),
+        (status = 200, description = "The attachments' metadata", body = ResultEnvelope<Vec<AttachmentMetadata>>,
+         headers(("X-Total-Count" = u64, description = "How many attachments the query matches"))),
         (status = 400, description = "Invalid query or parameter", body = ErrorEnvelope),
         (status = 401, description = "No or wrong credentials", body = ErrorEnvelope),
     )
@@ -247,9 +249,19 @@ async fn list(
         DEFAULT_LIMIT
     });
     select.offset = params.offset;
+    // pysnc pages attachments by this count, as it does records.
+    let mut headers = HeaderMap::new();
+    if !params.no_count {
+        let total = state.store.count(&SYS_ATTACHMENT, &select.filter).await?;
+        headers.insert("x-total-count", HeaderValue::from(total));
+    }
     let records = state.store.select(&SYS_ATTACHMENT, &select).await?;
     let described = describe(&*state.store, &base, &records).await?;
-    Ok(respond::ok(Json::Array(described)))
+    Ok(respond::result(
+        StatusCode::OK,
+        headers,
+        Json::Array(described),
+    ))
 }
 
 /// An attachment's metadata.
