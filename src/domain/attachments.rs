@@ -37,6 +37,8 @@ pub fn attachable(table: &Table) -> bool {
 /// A file to attach, checked by the API.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
+    /// The new attachment's sys_id, if chosen (the demo's); else a new one.
+    pub sys_id: Option<String>,
     /// The table of the record to attach to.
     pub table: &'static Table,
     /// The record's sys_id.
@@ -109,7 +111,8 @@ pub async fn attach(
             Value::Text(created_on),
         );
     }
-    let attachment = super::insert(tx, &registry::SYS_ATTACHMENT, None, changes, actor).await?;
+    let table = &registry::SYS_ATTACHMENT;
+    let attachment = super::insert(tx, table, new.sys_id, changes, actor).await?;
     let written = write_chunks(tx, attachment.sys_id(), content.reader, actor).await?;
     if written != content.size {
         // The spool gave other than it took: nothing of this transaction may be kept.

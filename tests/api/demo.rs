@@ -22,6 +22,8 @@ const CHAT_AGENT: &str = "0b10223c57a313005baaaa65ef94f970";
 /// `src/demo.rs` SUPERVISOR: the observer the update sample makes a public fulfiller.
 const SUPERVISOR: &str = "a8f98bb0eb32010045e1a5115206fe3a";
 const MAPPED_AGENT: &str = "da419c1fc312310015519f2974d3ae15";
+/// The sys_id the Attachment API's samples read.
+const ATTACHMENT: &str = "615ea769c0a80166001cf5f2367302f5";
 
 /// A `switchboard serve --demo` process on a free port.
 struct DemoServer {
@@ -426,6 +428,62 @@ async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
     let (status, again) = create_sample(&server).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
     assert_eq!(again["result"]["number"], "IMS0000076");
+    server.stop();
+}
+
+/// The demo attachment's content, as the file sample downloads it.
+async fn attachment_file(server: &DemoServer) -> (StatusCode, String) {
+    let response = crate::helpers::client()
+        .get(server.url(&format!("/api/now/attachment/{ATTACHMENT}/file")))
+        .header(ACCEPT, "*/*")
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_attachment_samples_read_the_demo_file_and_a_restart_restores_it() {
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
+    let server = DemoServer::start(&db);
+    let path = format!("/api/now/attachment/{ATTACHMENT}");
+    let (status, listed) = sample(
+        &server,
+        Method::GET,
+        "/api/now/attachment?sysparm_limit=1",
+        None,
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["result"][0]["sys_id"], ATTACHMENT, "{listed}");
+    let (status, metadata) = sample(&server, Method::GET, &path, None, ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{metadata}");
+    assert_eq!(metadata["result"]["file_name"], "readme.txt");
+    assert_eq!(metadata["result"]["table_sys_id"], QUEUE);
+    let (status, text) = attachment_file(&server).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "switchboard demo attachment\n")
+    );
+    let deleted = crate::helpers::client()
+        .delete(server.url(&path))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(attachment_file(&server).await.0, StatusCode::NOT_FOUND);
+    server.stop();
+
+    let server = DemoServer::start(&db);
+    let (status, text) = attachment_file(&server).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "switchboard demo attachment\n")
+    );
     server.stop();
 }
 

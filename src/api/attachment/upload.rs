@@ -143,6 +143,7 @@ async fn store(
     mut spooled: Spooled,
 ) -> Result<Response, ApiError> {
     let new = NewAttachment {
+        sys_id: None,
         table: target.table,
         table_sys_id: target.sys_id,
         file_name,
