@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Changes, RecordError, Result};
-use crate::model::filter::{Filter, Select, SortKey};
+use crate::model::filter::{Filter, Op, Select, SortKey};
 use crate::model::registry::{self, Table, field};
 use crate::model::value::{Record, Value};
 use crate::storage::{Storage, Tx};
@@ -175,38 +175,40 @@ async fn fill(
     Ok(filled)
 }
 
-/// The chunk of `attachment` at `position`, decoded; `None` when there is none (past the end,
-/// or the attachment was deleted meanwhile).
-pub async fn chunk(
+/// Up to `count` chunks of `attachment` from `position` on, decoded, in order: fewer (or none)
+/// past the end, or where one is missing (the attachment was deleted meanwhile). One read for
+/// several chunks: each read is a round trip to PostgreSQL.
+pub async fn chunks(
     store: &dyn Storage,
     attachment: &str,
     position: i64,
-) -> Result<Option<Vec<u8>>> {
-    let select = Select::filter(
+    count: u64,
+) -> Result<Vec<Vec<u8>>> {
+    let at = field!(SYS_ATTACHMENT_DOC, position);
+    let mut select = Select::filter(
         Filter::eq(
             field!(SYS_ATTACHMENT_DOC, sys_attachment),
             Value::text(attachment),
         )
-        .and(Filter::eq(
-            field!(SYS_ATTACHMENT_DOC, position),
-            Value::Int(position),
-        )),
+        .and(Filter::Cond(at, Op::Ge(Value::Int(position)))),
     )
-    .limit(1);
-    let Some(doc) = store
-        .select(&registry::SYS_ATTACHMENT_DOC, &select)
-        .await?
-        .pop()
-    else {
-        return Ok(None);
-    };
-    let data = doc.str("data").unwrap_or_default();
-    BASE64.decode(data).map(Some).map_err(|e| {
-        RecordError::invalid(
-            "data",
-            format!("chunk {position} of attachment {attachment} is not base64: {e}"),
-        )
-    })
+    .limit(count);
+    select.order = vec![(SortKey::field(at), false)];
+    let docs = store.select(&registry::SYS_ATTACHMENT_DOC, &select).await?;
+    let mut decoded = Vec::with_capacity(docs.len());
+    for (expected, doc) in (position..).zip(&docs) {
+        if doc.get("position") != &Value::Int(expected) {
+            break;
+        }
+        let data = doc.str("data").unwrap_or_default();
+        decoded.push(BASE64.decode(data).map_err(|e| {
+            RecordError::invalid(
+                "data",
+                format!("chunk {expected} of attachment {attachment} is not base64: {e}"),
+            )
+        })?);
+    }
+    Ok(decoded)
 }
 
 /// The attachment `sys_id`, locked until the transaction ends: read before any change to it
