@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard::model::filter;
+use switchboard::model::filter::{self, Asker, QueryContext};
 use switchboard::model::query::{self, MAX_CONDITIONS, MAX_IN_VALUES, MAX_ORDER_BY, Operator};
 use switchboard::model::registry::TABLES;
 use switchboard::storage::sql::{self, Dialect};
@@ -31,9 +31,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(values.len() <= MAX_IN_VALUES);
         }
     }
-    // One table per input, chosen by its length, so that every table is reached.
+    // One table per input, chosen by its length, so that every table is reached; resolved for
+    // no one or for a user, so that a caller's values are both refused and read.
     let table = TABLES[input.len() % TABLES.len()];
-    if let Ok(select) = filter::resolve(table, &parsed) {
+    let asker = match input.len() / TABLES.len() % 2 {
+        0 => Asker::Nobody,
+        _ => Asker::User {
+            sys_id: "6816f79cc0a8016401c5a33be04be441",
+            user_name: "fuzz",
+        },
+    };
+    if let Ok(select) = filter::resolve(table, &parsed, &QueryContext::now(asker)) {
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
             let statement = sql::select(table, &select, dialect);
             // Values are bound, never spliced: one placeholder per parameter.

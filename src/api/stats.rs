@@ -17,7 +17,7 @@ use super::table::{self, access};
 use crate::auth::Caller;
 use crate::http::{ApiError, ErrorEnvelope, respond};
 use crate::model::aggregate::{Aggregation, Function, Group, Having, Measure, OrderKey};
-use crate::model::filter::{self, Cmp, queryable};
+use crate::model::filter::{self, Cmp, QueryContext, queryable};
 use crate::model::registry::{Field, FieldType, Table};
 use crate::state::AppState;
 use crate::storage::Storage;
@@ -250,7 +250,7 @@ async fn stats(
     let aggregation = Aggregation {
         filter: {
             let query = table::selection(table, params.query.as_deref(), &params.filters)?;
-            filter::resolve(table, &query)?.filter
+            filter::resolve(table, &query, &QueryContext::now(caller.asker()))?.filter
         },
         having: params
             .having

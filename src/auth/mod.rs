@@ -17,7 +17,7 @@ use base64::Engine;
 use crate::domain::{password, roles, tokens};
 use crate::http::ApiError;
 use crate::http::Connection;
-use crate::model::filter::{Filter, Select};
+use crate::model::filter::{Asker, Filter, Select};
 use crate::model::registry::{self, field};
 use crate::model::value::Record;
 use crate::storage::{Storage, StorageError};
@@ -42,6 +42,14 @@ impl Caller {
 
     pub fn is_admin(&self) -> bool {
         self.has_role(roles::ADMIN)
+    }
+
+    /// The caller, as a query's `javascript:gs.getUserID()` and `DYNAMIC` "Me" name them.
+    pub fn asker(&self) -> Asker<'_> {
+        Asker::User {
+            sys_id: &self.sys_id,
+            user_name: &self.user_name,
+        }
     }
 
     /// The guard for APIs that need a role: 403 without it, with the platform's answer to a

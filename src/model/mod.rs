@@ -3,6 +3,8 @@
 
 /// Aggregate queries: counts and functions of fields, in groups.
 pub mod aggregate;
+/// The caller's values in queries: `gs.getUserID()` and its kin, read as data.
+pub mod caller_values;
 /// Dates in queries: units, named periods and the date functions read as data.
 pub mod dates;
 /// Typed, table-checked query conditions.

@@ -326,6 +326,9 @@ async fn sysparm_query_operands_are_literals_for_every_operator() {
             format!("user_nameSAMEAS{payload}"),
             format!("sys_mod_countGT_FIELD{payload}"),
             format!("user_name=javascript:{payload}"),
+            format!("user_name=javascript:gs.getUser({payload}).getName()"),
+            // Dynamic filter options are read from a fixed list of sys_ids.
+            format!("sys_idDYNAMIC{payload}"),
         ] {
             let (status, body) = probe(
                 &query,

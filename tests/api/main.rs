@@ -28,6 +28,7 @@ mod oauth;
 mod openapi;
 mod page_admission;
 mod query;
+mod query_caller;
 mod query_operators;
 mod races;
 mod rate_limits;

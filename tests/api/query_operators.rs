@@ -282,14 +282,11 @@ async fn reference_operators_on_sys_ids_and_other_fields() {
     .await;
 }
 
+/// `DYNAMIC` and the caller's values have their own module, `query_caller`.
 #[tokio::test]
 async fn reference_operators_that_need_what_switchboard_lacks_say_so() {
     let app = TestApp::spawn().await;
     for (query, why) in [
-        (
-            "assigned_toDYNAMIC54635e965f510100a9ad2572f2b4774c",
-            "dynamic filter options",
-        ),
         (
             "assigned_toIN_HIERARCHYfdd0fa0f93f5d2505bd0bd886cba1015%409ee1b13dc6112271007f9d0efdb69cd0",
             "hierarchies",
@@ -748,19 +745,28 @@ async fn a_script_is_never_run() {
     let app = TestApp::spawn().await;
     for (query, words) in [
         // Read by name from the list, never run.
-        ("opened_at<javascript:gs.getUserID()", "not a date function"),
         (
             "opened_at<javascript:gs.daysAgo(1); gs.log('x')",
-            "not a date function",
+            "not a function switchboard reads",
         ),
         (
             "opened_at<javascript:new GlideDateTime()",
-            "not a date function",
+            "not a function switchboard reads",
         ),
-        // Outside a date-time field a script is refused rather than compared as text.
-        ("assigned_to=javascript:gs.getUserID()", "runs none"),
-        ("short_descriptionLIKEjavascript:gs.now()", "runs none"),
-        ("stateINnew,javascript:gs.now()", "runs none"),
+        (
+            "assigned_to=javascript:gs.getUser().getDisplayName()",
+            "not a function switchboard reads",
+        ),
+        // Where a listed function does not apply it is refused rather than compared as text.
+        (
+            "opened_at<javascript:gs.getUserID()",
+            "the caller's sys_id, for a text field or a reference to sys_user",
+        ),
+        (
+            "stateINnew,javascript:gs.now()",
+            "a date function, for date-time fields",
+        ),
+        ("short_descriptionLIKEjavascript:gs.now()", "runs no script"),
     ] {
         let detail = query_refused(&app, "interaction", query).await;
         assert!(detail.contains(words), "{query}: {detail}");

@@ -26,7 +26,7 @@ use crate::auth::Caller;
 use crate::domain::{self, attachments};
 use crate::http::respond::ResultEnvelope;
 use crate::http::{ApiError, BaseUrl, Body, ErrorEnvelope, respond};
-use crate::model::filter::{self, Filter, Select};
+use crate::model::filter::{self, Filter, QueryContext, Select};
 use crate::model::registry::{self, ReadAccess, SYS_ATTACHMENT, Table, field};
 use crate::model::value::{Record, Value};
 use crate::state::AppState;
@@ -233,7 +233,8 @@ async fn list(
     let params = Params::parse(uri.query())?;
     let limit_given = params.raw.iter().any(|(k, _)| k == "sysparm_limit");
     let query = super::table::selection(&SYS_ATTACHMENT, params.query.as_deref(), &[])?;
-    let mut select = filter::resolve(&SYS_ATTACHMENT, &query)?;
+    let context = QueryContext::now(caller.asker());
+    let mut select = filter::resolve(&SYS_ATTACHMENT, &query, &context)?;
     if !caller.is_admin() {
         let readable: Vec<Value> = registry::TABLES
             .iter()

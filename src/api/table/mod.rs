@@ -20,7 +20,7 @@ use crate::http::BaseUrl;
 use crate::http::ErrorEnvelope;
 use crate::http::respond::{Payload, ResultEnvelope};
 use crate::http::{ApiError, Body, Format, respond};
-use crate::model::filter;
+use crate::model::filter::{self, QueryContext};
 use crate::model::query::{self, Condition, EncodedQuery, Operator};
 use crate::model::registry::{self, Table};
 use crate::model::value::Record;
@@ -101,7 +101,7 @@ async fn list(
     access::require_read(&caller, table)?;
     let params = list_params(&state, uri.query()).await?;
     let query = selection(table, params.query.as_deref(), &params.filters)?;
-    let mut select = filter::resolve(table, &query)?;
+    let mut select = filter::resolve(table, &query, &QueryContext::now(caller.asker()))?;
     select.limit = Some(params.limit);
     select.offset = params.offset;
     // Counted before the rows are read: the count says how many this page will hold, which is

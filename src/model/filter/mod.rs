@@ -4,15 +4,15 @@
 //! field against the registry and converts every value to the field's type, so storage never sees
 //! a name that is not a registry column nor a value it would have to splice into SQL.
 
-use time::OffsetDateTime;
-
 use crate::model::dates::Unit;
 use crate::model::query::EncodedQuery;
 use crate::model::registry::{Access, Field, FieldType, Table};
 use crate::model::value::Value;
 
+mod context;
 mod typing;
 
+pub use context::{Asker, QueryContext};
 pub use typing::MAX_WALK;
 
 /// A condition tree over one table's fields.
@@ -210,17 +210,12 @@ impl Filter {
 #[error("{0}")]
 pub struct FilterError(pub String);
 
-/// Checks an encoded query against `table` and types its values; dates relative to now are
-/// taken from the current time.
-pub fn resolve(table: &'static Table, query: &EncodedQuery) -> Result<Select, FilterError> {
-    resolve_at(table, query, OffsetDateTime::now_utc())
-}
-
-/// [`resolve`] with `now` as the current time (UTC).
-pub fn resolve_at(
+/// Checks an encoded query against `table` and types its values, reading its dates and the
+/// caller's values in `context`.
+pub fn resolve(
     table: &'static Table,
     query: &EncodedQuery,
-    now: OffsetDateTime,
+    context: &QueryContext,
 ) -> Result<Select, FilterError> {
     let alternatives = query
         .alternatives
@@ -233,7 +228,7 @@ pub fn resolve_at(
                     let conds = d
                         .conditions
                         .iter()
-                        .map(|c| typing::condition(table, c, now))
+                        .map(|c| typing::condition(table, c, context))
                         .collect::<Result<Vec<_>, _>>()?;
                     Ok(one_or_many(conds, Filter::Or))
                 })
@@ -342,7 +337,8 @@ mod tests {
     use crate::model::registry::table;
 
     fn resolve_str(t: &str, q: &str) -> Result<Select, FilterError> {
-        resolve(table(t).unwrap(), &parse(q).unwrap())
+        let context = QueryContext::now(Asker::Nobody);
+        resolve(table(t).unwrap(), &parse(q).unwrap(), &context)
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! One parsed condition to a typed filter: which operators a field's type takes, its operands
-//! in that type, the other fields an operator names, and the dates it means at `now`.
+//! in that type, the other fields an operator names, the dates it means at the context's `now`
+//! and the caller's values it names.
 
-use time::OffsetDateTime;
-
-use super::{Cmp, Filter, FilterError, Op, Span, Through, one_or_many, queryable};
+use super::{Cmp, Filter, FilterError, Op, QueryContext, Span, Through, one_or_many, queryable};
+use crate::model::caller_values;
 use crate::model::dates;
 use crate::model::query::{
-    Comparison, Condition, OnDate, Operator, OtherField, Relative, Span as SpanOperand,
+    Comparison, Condition, OnDate, Operator, OtherField, Relative, Span as SpanOperand, quote,
 };
 use crate::model::registry::{Field, FieldType, Table};
 use crate::model::value::{Value, format_date_time, is_date_time};
+
+mod caller;
 
 /// A dot-walked condition (`user.user_name=x`): each reference must point at a record of its
 /// table, and the last record meet the condition on the last field. Every step is checked as a
@@ -18,7 +20,7 @@ use crate::model::value::{Value, format_date_time, is_date_time};
 fn walked(
     table: &'static Table,
     c: &Condition,
-    now: OffsetDateTime,
+    context: &QueryContext,
 ) -> Result<Filter, FilterError> {
     let path = super::walk(table, &c.field)?;
     let at = path.steps.last().map_or(table, |(_, target)| *target);
@@ -26,7 +28,7 @@ fn walked(
         field: path.last.name.to_owned(),
         op: c.op.clone(),
     };
-    let mut filter = condition(at, &last, now)?;
+    let mut filter = condition(at, &last, context)?;
     for (reference, target) in path.steps.into_iter().rev() {
         filter = Filter::Refers(Through {
             reference,
@@ -69,15 +71,15 @@ pub(super) fn check_walk_depth(name: &str) -> Result<(), FilterError> {
 pub(super) fn condition(
     table: &'static Table,
     c: &Condition,
-    now: OffsetDateTime,
+    context: &QueryContext,
 ) -> Result<Filter, FilterError> {
     if c.field.contains('.') {
-        return walked(table, c, now);
+        return walked(table, c, context);
     }
     let at = Typing {
         table,
         field: queryable(table, &c.field)?,
-        now,
+        context,
     };
     let op = match &c.op {
         // `field=` with nothing after it asks for empty values, as on the platform.
@@ -137,6 +139,7 @@ pub(super) fn condition(
         Operator::RelativeLt(relative) => Op::Lt(at.relative(relative)?),
         Operator::MoreThan(span) => at.span(span, true)?,
         Operator::LessThan(span) => at.span(span, false)?,
+        Operator::Dynamic(option) => Op::Eq(at.dynamic(*option)?),
     };
     Ok(Filter::Cond(at.field, op))
 }
@@ -169,14 +172,14 @@ fn kind(field: &Field) -> Kind {
     }
 }
 
-/// The condition's field, its table and the time its dates are relative to.
-struct Typing {
+/// The condition's field, its table, and the context its dates and caller values are read in.
+struct Typing<'q> {
     table: &'static Table,
     field: &'static Field,
-    now: OffsetDateTime,
+    context: &'q QueryContext<'q>,
 }
 
-impl Typing {
+impl Typing<'_> {
     fn refuse(&self, what: &str) -> FilterError {
         FilterError(format!(
             "Invalid query: {what} (field '{}')",
@@ -221,33 +224,35 @@ impl Typing {
         })
     }
 
-    /// A `javascript:` value where a date function does not apply: switchboard runs no script,
-    /// so it says so rather than compare the script's text.
+    /// A `javascript:` operand of a text test: switchboard runs no script, so it says so
+    /// rather than compare the script's text.
     fn no_script(&self, v: &str) -> Result<(), FilterError> {
         match dates::script(v) {
-            Some(_) => Err(self.script_refused(v)),
+            Some(_) => Err(self.refuse(
+                "a LIKE-style operand is text, never a function; switchboard runs no script",
+            )),
             None => Ok(()),
         }
     }
 
-    fn script_refused(&self, v: &str) -> FilterError {
-        self.refuse(&format!(
-            "'{v}' is a script; switchboard runs none, and reads only its listed date \
-             functions, in values of date-time fields"
-        ))
-    }
-
-    /// A value in the field's type; on a date-time field, a date function's date.
+    /// A value in the field's type: a date function's date on a date-time field, a caller
+    /// function's value on a text field or a reference to users. Any other `javascript:` value
+    /// is refused rather than compared as text.
     fn value(&self, v: &str) -> Result<Value, FilterError> {
         let Some(script) = dates::script(v) else {
             return typed_value(self.field, v);
         };
-        if self.field.ty != FieldType::DateTime {
-            return Err(self.script_refused(v));
+        if let Some(function) = caller_values::function(script) {
+            return self.caller_value(function);
         }
-        dates::evaluate(script, self.now)
-            .map(Value::Text)
-            .ok_or_else(|| self.refuse(&format!("'{v}' is not a date function switchboard reads")))
+        match dates::evaluate(script, self.context.now) {
+            Some(date) if self.field.ty == FieldType::DateTime => Ok(Value::Text(date)),
+            Some(_) => Err(self.refuse(&format!(
+                "{} is a date function, for date-time fields",
+                quote(v)
+            ))),
+            None => Err(self.refuse(&format!("{} is not a function switchboard reads", quote(v)))),
+        }
     }
 
     fn values(&self, vs: &[String]) -> Result<Vec<Value>, FilterError> {
@@ -296,7 +301,7 @@ impl Typing {
             return Ok((self.value(start)?, self.value(end)?));
         }
         let labels: Vec<&str> = dates::PERIODS.iter().map(|p| p.0).collect();
-        let (start, end) = dates::period(&on.label, self.now).ok_or_else(|| {
+        let (start, end) = dates::period(&on.label, self.context.now).ok_or_else(|| {
             self.refuse(&format!(
                 "ON needs label@start@end, or a date or one of {} alone",
                 labels.join(", ")
@@ -310,7 +315,7 @@ impl Typing {
         self.date_time()?;
         let count = i64::from(relative.count);
         let count = if relative.ahead { count } else { -count };
-        let at = dates::shift(self.now, relative.unit, count)
+        let at = dates::shift(self.context.now, relative.unit, count)
             .ok_or_else(|| self.refuse("the relative date is out of range"))?;
         Ok(Value::Text(format_date_time(at)))
     }
@@ -387,33 +392,49 @@ fn is_date(v: &str) -> bool {
 mod tests {
     use time::macros::datetime;
 
+    use time::OffsetDateTime;
+
     use super::*;
     use crate::model::dates::Unit;
-    use crate::model::filter::{FilterError, resolve_at};
+    use crate::model::filter::{Asker, FilterError, resolve};
     use crate::model::query::parse;
-    use crate::model::registry::{SYS_USER, field, table};
+    use crate::model::registry::{SYS_USER, TABLES, field, table};
 
     /// Wednesday 2024-02-28 13:45:30 UTC.
     const NOW: OffsetDateTime = datetime!(2024-02-28 13:45:30 UTC);
 
-    fn resolved(t: &str, q: &str) -> Result<Filter, FilterError> {
+    pub(super) const MY_SYS_ID: &str = "0123456789abcdef0123456789abcdef";
+    pub(super) const MY_USER_NAME: &str = "dgoodliffe";
+
+    /// The user the tests' queries are resolved for.
+    const ME: Asker<'static> = Asker::User {
+        sys_id: MY_SYS_ID,
+        user_name: MY_USER_NAME,
+    };
+
+    pub(super) fn resolved_for(asker: Asker, t: &str, q: &str) -> Result<Filter, FilterError> {
         let query = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-        resolve_at(table(t).unwrap(), &query, NOW).map(|select| select.filter)
+        let context = QueryContext::at(NOW, asker);
+        resolve(table(t).unwrap(), &query, &context).map(|select| select.filter)
+    }
+
+    pub(super) fn resolved(t: &str, q: &str) -> Result<Filter, FilterError> {
+        resolved_for(ME, t, q)
     }
 
     /// The one condition `q` resolves to on `t`.
-    fn op(t: &str, q: &str) -> Op {
+    pub(super) fn op(t: &str, q: &str) -> Op {
         match resolved(t, q) {
             Ok(Filter::Cond(_, op)) => op,
             other => panic!("{q}: {other:?}"),
         }
     }
 
-    fn refused(t: &str, q: &str) -> String {
+    pub(super) fn refused(t: &str, q: &str) -> String {
         resolved(t, q).unwrap_err().0
     }
 
-    fn text(v: &str) -> Value {
+    pub(super) fn text(v: &str) -> Value {
         Value::Text(v.to_owned())
     }
 
@@ -554,16 +575,54 @@ mod tests {
             ),
             Op::In(vec![text("2024-02-28 13:45:30"), text("2024-01-01")])
         );
-        let detail = refused("interaction", "opened_at<javascript:gs.getUserID()");
-        assert!(detail.contains("not a date function"), "{detail}");
-        for q in [
-            "assigned_to=javascript:gs.getUserID()",
-            "short_description=javascript:gs.beginningOfToday()",
-            "short_descriptionLIKEjavascript:gs.now()",
-            "sys_mod_count<javascript:gs.daysAgo(1)",
+        for (q, words) in [
+            (
+                "short_description=javascript:gs.beginningOfToday()",
+                "is a date function, for date-time fields",
+            ),
+            (
+                "sys_mod_count<javascript:gs.daysAgo(1)",
+                "is a date function, for date-time fields",
+            ),
+            ("short_descriptionLIKEjavascript:gs.now()", "runs no script"),
+            (
+                "opened_at<javascript:gs.daysAgo(1); gs.log('x')",
+                "'javascript:gs.daysAgo(1); gs.log('x')' is not a function switchboard reads",
+            ),
+            (
+                "opened_at<javascript:new GlideDateTime()",
+                "not a function switchboard reads",
+            ),
         ] {
             let detail = refused("interaction", q);
-            assert!(detail.contains("switchboard runs none"), "{q}: {detail}");
+            assert!(detail.contains(words), "{q}: {detail}");
+        }
+    }
+
+    /// Refusals of a `javascript:` value or a `DYNAMIC` option quote at most 60 characters of
+    /// it, so with any field of any table they stay under 160 characters.
+    #[test]
+    fn refusals_of_scripts_stay_short() {
+        let long = "x".repeat(300);
+        let spaced = " ".repeat(300);
+        for table in TABLES {
+            for field in table.readable_fields() {
+                let f = field.name;
+                for q in [
+                    format!("{f}=javascript:{long}"),
+                    format!("{f}INa,javascript:gs.{long}()"),
+                    format!("{f}=javascript:gs.daysAgo(1{spaced})"),
+                    format!("{f}=javascript:gs.getUserName({spaced})"),
+                    format!("{f}LIKEjavascript:{long}"),
+                    format!("{f}DYNAMIC90d1921e5f510100a9ad2572f2b477fe"),
+                ] {
+                    for asker in [ME, Asker::Nobody] {
+                        if let Err(e) = resolved_for(asker, table.name, &q) {
+                            assert!(e.0.chars().count() < 160, "{}: {}", table.name, e.0);
+                        }
+                    }
+                }
+            }
         }
     }
 

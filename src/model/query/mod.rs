@@ -14,7 +14,10 @@ use std::fmt;
 
 mod operators;
 
-pub use operators::{Comparison, DatePart, OnDate, Operator, OtherField, Relative, Span};
+pub use operators::{
+    Comparison, DYNAMIC_OPTIONS, DatePart, DynamicOption, OnDate, Operator, OtherField, Relative,
+    Span,
+};
 
 /// A parsed encoded query: `alternatives` are ORed together (`^NQ` separates them);
 /// an empty list matches every record.
@@ -258,7 +261,7 @@ fn error(message: String) -> QueryError {
 
 /// Quotes client input for an error message: at most 60 characters shown, control characters
 /// escaped (an escape counts its length, so the quote stays short whatever the input).
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     const SHOWN: usize = 60;
     let mut shown = String::new();
     let mut length = 0;
@@ -716,6 +719,8 @@ mod properties {
         "MORETHAN",
         "@day@before@1",
         "VALCHANGES",
+        "DYNAMIC",
+        "90d1921e5f510100a9ad2572f2b477fe",
         "ORDERBY",
         "ORDERBYDESC",
         "@",
@@ -778,6 +783,7 @@ mod properties {
             relative().prop_map(Operator::RelativeLt),
             span().prop_map(Operator::MoreThan),
             span().prop_map(Operator::LessThan),
+            Just(Operator::Dynamic(DynamicOption::Me)),
         ]
     }
 

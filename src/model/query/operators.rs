@@ -60,7 +60,26 @@ pub enum Operator {
     MoreThan(Span),
     /// `LESSTHAN`: less than some units before or after another date-time field.
     LessThan(Span),
+    /// `DYNAMIC`: the value a dynamic filter option stands for.
+    Dynamic(DynamicOption),
 }
+
+/// A dynamic filter option `DYNAMIC` names by its sys_id: the ones switchboard reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynamicOption {
+    /// "Me": the caller.
+    Me,
+}
+
+/// The dynamic filter options switchboard reads, by the sys_ids the platform gives them. "Me" is
+/// `90d1921e…` on every instance (the operators page's `IN_HIERARCHY_DYNAMIC` example names it).
+/// The page's own `DYNAMIC` example, `[Caller][is (dynamic)][Me]`, is written with `54635e96…`,
+/// which is the platform's "One of My Approvals" (the caller and whoever made them their
+/// approval delegate): switchboard has no delegates, so that option selects the caller too.
+pub const DYNAMIC_OPTIONS: [(&str, DynamicOption); 2] = [
+    ("90d1921e5f510100a9ad2572f2b477fe", DynamicOption::Me),
+    ("54635e965f510100a9ad2572f2b4774c", DynamicOption::Me),
+];
 
 /// Another field of the same record, and for date-times the unit they are compared to
 /// (`sla_dueSAMEASactivity_due@day`).
@@ -164,6 +183,7 @@ enum Token {
     RelativeLt,
     MoreThan,
     LessThan,
+    Dynamic,
     /// On the page, but not for querying stored records here; the reason says why.
     Elsewhere(&'static str),
 }
@@ -171,7 +191,6 @@ enum Token {
 const CHANGES: Token = Token::Elsewhere("matches changes being saved, not records");
 const TAGS: Token = Token::Elsewhere("filters by tags, which switchboard lacks");
 const HIERARCHY: Token = Token::Elsewhere("needs hierarchies, which switchboard lacks");
-const DYNAMIC: Token = Token::Elsewhere("needs dynamic filter options, which switchboard lacks");
 
 /// Every operator on the page, as it is spelt there (case included), longest first where one
 /// is a prefix of another (`NOT IN` before `IN`, `<=` before `<`).
@@ -207,7 +226,7 @@ const TOKENS: &[(&str, Token)] = &[
     ("VALCHANGES", CHANGES),
     ("CHANGESFROM", CHANGES),
     ("CHANGESTO", CHANGES),
-    ("DYNAMIC", DYNAMIC),
+    ("DYNAMIC", Token::Dynamic),
     ("DOESNOTHAVE", TAGS),
     ("EXCLUDING", TAGS),
     ("!*", Token::NotLike),
@@ -276,6 +295,7 @@ pub(super) fn operator(condition: &str, rest: &str) -> Result<Operator, QueryErr
         Token::RelativeLt => Operator::RelativeLt(at.relative()?),
         Token::MoreThan => Operator::MoreThan(at.span()?),
         Token::LessThan => Operator::LessThan(at.span()?),
+        Token::Dynamic => Operator::Dynamic(at.dynamic()?),
         Token::Elsewhere(reason) => {
             return Err(error(format!(
                 "operator {name} {reason} (condition {})",
@@ -420,6 +440,21 @@ impl Operand<'_> {
         })
     }
 
+    /// The sys_id of one of the [`DYNAMIC_OPTIONS`].
+    fn dynamic(&self) -> Result<DynamicOption, QueryError> {
+        DYNAMIC_OPTIONS
+            .iter()
+            .find(|(sys_id, _)| *sys_id == self.value)
+            .map(|(_, option)| *option)
+            .ok_or_else(|| {
+                error(format!(
+                    "DYNAMIC in condition {} names a dynamic filter option switchboard lacks \
+                     (it has only Me)",
+                    quote(self.condition)
+                ))
+            })
+    }
+
     /// `field@unit@before@count` or `field@unit@after@count`.
     fn span(&self) -> Result<Span, QueryError> {
         const FORM: &str = "field@unit@before@count";
@@ -539,6 +574,10 @@ pub(super) fn render(op: &Operator) -> String {
         Operator::RelativeLt(r) => format!("RELATIVELT{}", relative(r)),
         Operator::MoreThan(s) => format!("MORETHAN{}", span(s)),
         Operator::LessThan(s) => format!("LESSTHAN{}", span(s)),
+        Operator::Dynamic(option) => {
+            let sys_id = DYNAMIC_OPTIONS.iter().find(|(_, o)| o == option);
+            format!("DYNAMIC{}", sys_id.map(|(id, _)| *id).unwrap_or_default())
+        }
     }
 }
 
@@ -763,10 +802,6 @@ mod tests {
             ("stateVALCHANGES", "changes being saved"),
             ("stateCHANGESFROM4", "changes being saved"),
             ("stateCHANGESTO4", "changes being saved"),
-            (
-                "caller_idDYNAMIC54635e965f510100a9ad2572f2b4774c",
-                "dynamic filter",
-            ),
             ("managerIN_HIERARCHYa%40b", "hierarchies"),
             ("managerIN_HIERARCHY_DYNAMICa%40b", "hierarchies"),
             ("sys_tags.aDOESNOTHAVEa", "tags"),
@@ -776,6 +811,37 @@ mod tests {
             assert!(message.contains(why), "{input}: {message}");
             assert!(message.contains(&quote(input)), "{input}: {message}");
         }
+    }
+
+    #[test]
+    fn dynamic_reads_the_me_options_by_sys_id() {
+        for input in [
+            "caller_idDYNAMIC90d1921e5f510100a9ad2572f2b477fe",
+            "caller_idDYNAMIC54635e965f510100a9ad2572f2b4774c",
+        ] {
+            assert_eq!(op(input), Operator::Dynamic(DynamicOption::Me), "{input}");
+        }
+        for input in [
+            // One of My Groups, One of My Assignments, Users With Roles: not here.
+            "assignment_groupDYNAMICd6435e965f510100a9ad2572f2b47744",
+            "assigned_toDYNAMIC0f63961e5f510100a9ad2572f2b47745",
+            "assigned_toDYNAMIC32a39a165f510100a9ad2572f2b477a0",
+            "caller_idDYNAMIC",
+            "caller_idDYNAMICMe",
+            "caller_idDYNAMIC90D1921E5F510100A9AD2572F2B477FE",
+            "caller_idDYNAMIC 90d1921e5f510100a9ad2572f2b477fe",
+            "caller_idDYNAMIC90d1921e5f510100a9ad2572f2b477fe@x",
+        ] {
+            let message = err(input);
+            assert!(
+                message.contains("option switchboard lacks"),
+                "{input}: {message}"
+            );
+            assert!(message.contains("only Me"), "{input}: {message}");
+            assert!(message.contains(&quote(input)), "{input}: {message}");
+        }
+        let long = format!("{}DYNAMIC{}", "f".repeat(200), "0".repeat(200));
+        assert!(err(&long).chars().count() < 160, "{}", err(&long));
     }
 
     #[test]
@@ -810,6 +876,7 @@ mod tests {
             "aDATEPARTSun^^day@javascript:gs.datePart('dayofweek','sunday','LE')",
             "aRELATIVELT@quarter@ahead@2",
             "aLESSTHANb@year@after@0",
+            "aDYNAMIC54635e965f510100a9ad2572f2b4774c",
         ] {
             let parsed = op(input);
             let rendered = format!("a{}", render(&parsed));

@@ -329,14 +329,18 @@ mod tests {
     use super::super::select;
     use super::*;
     use crate::model::dates::{self, Unit};
-    use crate::model::filter::resolve;
+    use crate::model::filter::{Asker, QueryContext, resolve};
     use crate::model::query::parse;
     use crate::model::registry::{field, table};
     use crate::model::value::format_date_time;
 
     fn sql_for(t: &str, q: &str, dialect: Dialect) -> Sql {
         let t = table(t).unwrap();
-        select(t, &resolve(t, &parse(q).unwrap()).unwrap(), dialect)
+        select(
+            t,
+            &resolve(t, &parse(q).unwrap(), &QueryContext::now(Asker::Nobody)).unwrap(),
+            dialect,
+        )
     }
 
     /// The WHERE clause alone.

@@ -310,13 +310,17 @@ pub fn delete_where(table: &Table, filter: &Filter, dialect: Dialect) -> Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::filter::resolve;
+    use crate::model::filter::{Asker, QueryContext, resolve};
     use crate::model::query::parse;
     use crate::model::registry::table;
 
     fn sql_for(q: &str, dialect: Dialect) -> Sql {
         let t = table("sys_user").unwrap();
-        select(t, &resolve(t, &parse(q).unwrap()).unwrap(), dialect)
+        select(
+            t,
+            &resolve(t, &parse(q).unwrap(), &QueryContext::now(Asker::Nobody)).unwrap(),
+            dialect,
+        )
     }
 
     #[test]
@@ -360,7 +364,8 @@ mod tests {
     #[test]
     fn ordering_paging_and_negations() {
         let t = table("sys_user").unwrap();
-        let mut s = resolve(t, &parse("emailNOT INa^ORDERBYDESCuser_name").unwrap()).unwrap();
+        let query = parse("emailNOT INa^ORDERBYDESCuser_name").unwrap();
+        let mut s = resolve(t, &query, &QueryContext::now(Asker::Nobody)).unwrap();
         s.limit = Some(5);
         s.offset = 10;
         let sql = select(t, &s, Dialect::Sqlite);
