@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attachment;
 mod auth;
 mod auth_races;
 mod backends;

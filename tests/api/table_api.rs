@@ -1005,6 +1005,39 @@ async fn well_typed_values_are_accepted_in_their_usual_spellings() {
 }
 
 #[tokio::test]
+async fn integer_and_boolean_fields_can_be_emptied() {
+    // Each statement's first run empties the field: on PostgreSQL a prepared statement keeps
+    // the parameter types it was first run with.
+    let app = TestApp::spawn().await;
+    let entity = app
+        .insert(
+            "oauth_entity",
+            json!({"name": "e", "client_id": "e", "access_token_lifespan": ""}),
+        )
+        .await;
+    assert_eq!(entity["access_token_lifespan"], "");
+    let queue = app
+        .insert("awa_queue", json!({"name": "q", "active": ""}))
+        .await;
+    assert_eq!(queue["active"], "");
+    let entity = app
+        .insert("oauth_entity", json!({"name": "f", "client_id": "f"}))
+        .await;
+    assert_eq!(entity["access_token_lifespan"], "1800");
+    let path = format!("/api/now/table/oauth_entity/{}", sys_id_of(&entity));
+    let response = app
+        .admin(Method::PATCH, &path)
+        .json(&json!({"refresh_token_lifespan": ""}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["refresh_token_lifespan"], "");
+    assert_eq!(body["result"]["access_token_lifespan"], "1800");
+}
+
+#[tokio::test]
 async fn unique_violations_are_400_not_500() {
     let app = TestApp::spawn().await;
     let first = app.insert("sys_user", json!({"user_name": "ada"})).await;

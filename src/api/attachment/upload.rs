@@ -338,7 +338,13 @@ pub(super) async fn multipart(
             .map_err(|_| SpoolError::TooSlow(idle))?
             .map_err(|e| ApiError::unreadable(format!("The multipart body is malformed: {e}")))?;
         let Some(mut field) = next else { break };
-        let Some(file_name) = field.file_name().map(str::to_owned) else {
+        // A part with an empty filename is a file input left empty (as a browser sends it):
+        // no file, like a part with none.
+        let file_name = field
+            .file_name()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        let Some(file_name) = file_name else {
             let name = field.name().unwrap_or_default().to_owned();
             let value = small_field(&mut field, idle).await?;
             form.take(&name, value);

@@ -1,8 +1,11 @@
 //! Running the SQL builder's statements on a PostgreSQL connection: binding [`Value`]s, and
 //! reading cells for the shared row decoder ([`rows::decode`]).
 
-use sqlx::postgres::{PgArguments, PgConnection, PgRow};
-use sqlx::{Arguments, AssertSqlSafe, Decode, Postgres, Row, Type};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgConnection, PgRow, PgTypeInfo};
+use sqlx::{Arguments, AssertSqlSafe, Decode, Encode, Postgres, Row, Type};
 
 use super::error::on_constraint;
 use crate::model::aggregate::{Aggregation, Group};
@@ -12,12 +15,31 @@ use crate::storage::Result;
 use crate::storage::rows::{self, Cells};
 use crate::storage::sql::Sql;
 
+/// A NULL parameter of no declared type (OID 0), which PostgreSQL types by where it goes: the
+/// column it is inserted into or compared with. A NULL declared as text cannot go into a BIGINT
+/// or BOOLEAN column ("column ... is of type bigint but expression is of type text"); and since
+/// a prepared statement keeps the parameter types of its first run, a declared type would also
+/// make a statement's success depend on which values it happened to be prepared with.
+struct UntypedNull;
+
+impl Type<Postgres> for UntypedNull {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(Oid(0))
+    }
+}
+
+impl Encode<'_, Postgres> for UntypedNull {
+    fn encode_by_ref(&self, _: &mut PgArgumentBuffer) -> std::result::Result<IsNull, BoxDynError> {
+        Ok(IsNull::Yes)
+    }
+}
+
 /// Binds values in order.
 fn arguments(params: Vec<Value>) -> Result<PgArguments> {
     let mut args = PgArguments::default();
     for p in params {
         let added = match p {
-            Value::Null => args.add(None::<String>),
+            Value::Null => args.add(UntypedNull),
             Value::Text(s) => args.add(s),
             Value::Bool(b) => args.add(b),
             Value::Int(i) => args.add(i),
