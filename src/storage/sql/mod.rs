@@ -52,12 +52,8 @@ impl Sql {
         self
     }
 
-    /// Appends a placeholder for `v`, or `NULL` itself for no value: a bound null has a type
-    /// (PostgreSQL takes sqlx's as text), which an integer or boolean column refuses.
+    /// Appends a placeholder for `v`.
     fn bind(&mut self, v: Value) -> &mut Self {
-        if v.is_null() {
-            return self.push("NULL");
-        }
         self.params.push(v);
         match self.dialect {
             Dialect::Sqlite => self.text.push('?'),
@@ -333,21 +329,6 @@ mod tests {
                 .ends_with("WHERE \"user_name\" = ? ORDER BY \"sys_id\"")
         );
         assert_eq!(sql.params, vec![Value::Text(hostile.into())]);
-    }
-
-    /// A bound null would carry a type (text, from sqlx), which PostgreSQL refuses for an
-    /// integer column: an attachment's empty `size_compressed` failed every upload there.
-    #[test]
-    fn no_value_is_written_as_null_itself() {
-        let t = &crate::model::registry::SYS_ATTACHMENT;
-        let record = Record::new()
-            .with("sys_id", Value::text("a"))
-            .with("size_bytes", Value::Int(3))
-            .with("size_compressed", Value::Null);
-        let sql = insert(t, &record, Dialect::Postgres);
-        assert!(!sql.params.contains(&Value::Null), "{:?}", sql.params);
-        assert_eq!(sql.params, vec![Value::text("a"), Value::Int(3)]);
-        assert!(sql.text.contains("VALUES ($1, NULL"), "{}", sql.text);
     }
 
     #[test]
