@@ -102,7 +102,10 @@ pub fn router(state: AppState) -> Router {
     }
     let app = app
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(middleware::from_fn(conventions::conventions))
+        .layer(middleware::from_fn_with_state(
+            conventions::OwnContent(attachment::serves_content),
+            conventions::conventions,
+        ))
         .layer(middleware::from_fn(conventions::method_override));
     // A batch's items go to the router as it is here, without this extension: an item that is
     // itself a batch finds no dispatcher and is refused.

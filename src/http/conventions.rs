@@ -3,7 +3,7 @@
 //! `X-no-response-body`; plus the method override, which must run before routing.
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,17 @@ fn unreadable_target(uri: &axum::http::Uri) -> Option<&'static str> {
     }
 }
 
-pub async fn conventions(mut req: Request, next: Next) -> Response {
+/// The requests whose resource answers with content of its own rather than the envelope (an
+/// attachment's file), whatever their `Accept` names: the API layer knows them by method and
+/// path, before routing.
+#[derive(Clone, Copy)]
+pub struct OwnContent(pub fn(&Method, &str) -> bool);
+
+pub async fn conventions(
+    State(own_content): State<OwnContent>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = hex::encode(rand::random::<[u8; 16]>());
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
@@ -38,25 +48,15 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let negotiated = negotiate::accept(accept);
-    // A read whose Accept names no format of the envelope may still be served by a resource
-    // that answers with content of its own (an attachment's file, whose Accept names the
-    // file's type): only an answer in the envelope is then refused. Anything else is refused
-    // before it runs.
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+    // A file's Accept names the file's type (image/png): the file is answered whatever it
+    // names, and an error in JSON, rather than a 406.
+    let negotiated = negotiate::accept(accept)
+        .or_else(|| own_content.0(req.method(), req.uri().path()).then_some(Format::Json));
     let mut response = match negotiated {
-        None if !safe => render(Format::Json, not_acceptable()),
-        _ if let Some(reason) = unreadable_target(req.uri()) => {
+        None => render(Format::Json, not_acceptable()),
+        Some(format) if let Some(reason) = unreadable_target(req.uri()) => {
             let error = super::ApiError::bad_request("Exception while reading request", reason);
-            let format = negotiated.unwrap_or(Format::Json);
             render(format, axum::response::IntoResponse::into_response(error))
-        }
-        None => {
-            let response = next.run(req).instrument(span.clone()).await;
-            match response.extensions().get::<Payload>() {
-                Some(_) => render(Format::Json, not_acceptable()),
-                None => response,
-            }
         }
         Some(format) => {
             let suppress = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)

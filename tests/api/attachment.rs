@@ -1189,7 +1189,7 @@ async fn the_metadata_header_holds_any_file_name_as_ascii_json() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn a_download_is_served_whatever_the_accept_and_its_errors_are_envelopes_or_406() {
+async fn a_download_is_served_whatever_the_accept_and_its_errors_are_envelopes() {
     let app = TestApp::spawn().await;
     let queue = sys_id_of(&app.insert("awa_queue", json!({"name": "Files"})).await);
     let png = pattern(3000);
@@ -1231,7 +1231,7 @@ async fn a_download_is_served_whatever_the_accept_and_its_errors_are_envelopes_o
     assert_eq!(response.header("content-type"), Some("image/png"));
     assert!(response.body == png);
 
-    // A missing file: the envelope when the Accept allows it, else 406.
+    // A missing file: the envelope, in XML when asked, else in JSON whatever the Accept.
     let missing = format!("{ATTACHMENTS}/{UNKNOWN_ID}/file");
     let response = app.admin(Method::GET, &missing).send().await.unwrap();
     assert_eq!(header(&response, CONTENT_TYPE), Some(JSON_TYPE));
@@ -1262,9 +1262,17 @@ async fn a_download_is_served_whatever_the_accept_and_its_errors_are_envelopes_o
             .await
             .unwrap();
         assert_eq!(header(&response, CONTENT_TYPE), Some(JSON_TYPE), "{accept}");
-        assert_error(response, StatusCode::NOT_ACCEPTABLE, "Not Acceptable").await;
+        assert_error(response, StatusCode::NOT_FOUND, "No Record found").await;
     }
-    // Metadata is an envelope: an image Accept is a 406 there.
+    // So is a download without credentials: the client learns it must log in.
+    let response = crate::helpers::client()
+        .get(app.url(&missing))
+        .header(ACCEPT, "image/png")
+        .send()
+        .await
+        .unwrap();
+    assert_unauthenticated(response).await;
+    // Metadata is an envelope: an image Accept is a 406 there, before anything runs.
     let response = app
         .admin(Method::GET, &format!("{ATTACHMENTS}/{id}"))
         .header(ACCEPT, "image/png")

@@ -13,7 +13,7 @@ mod download;
 mod upload;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json};
 use utoipa::ToSchema;
@@ -45,6 +45,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(attributes, add_attribute, delete_attributes))
         .routes(routes!(attribute, set_attribute, delete_attribute))
         .merge(uploads)
+}
+
+/// Whether a request is for an attachment's file (`GET /api/now[/v1|/v2]/attachment/{sys_id}/file`),
+/// whose answer is the file rather than the envelope: the conventions then answer it whatever
+/// its `Accept` names ([`crate::http::conventions::OwnContent`]).
+pub fn serves_content(method: &Method, path: &str) -> bool {
+    let Some(rest) = ["/api/now/", "/api/now/v1/", "/api/now/v2/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    matches!(*method, Method::GET | Method::HEAD)
+        && matches!(parts.as_slice(), ["attachment", id, "file"] if !id.is_empty())
 }
 
 /// The default page of `GET /attachment` (the platform's).
@@ -600,4 +615,33 @@ async fn delete_attribute(
         .map_err(|_| no_attribute(&key))?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_files_download_serves_content_of_its_own() {
+        for path in [
+            "/api/now/attachment/abc/file",
+            "/api/now/v1/attachment/abc/file",
+            "/api/now/v2/attachment/abc/file",
+        ] {
+            assert!(serves_content(&Method::GET, path), "{path}");
+            assert!(serves_content(&Method::HEAD, path), "{path}");
+            assert!(!serves_content(&Method::DELETE, path), "{path}");
+        }
+        for path in [
+            "/api/now/attachment/file",
+            "/api/now/attachment//file",
+            "/api/now/attachment/abc",
+            "/api/now/attachment/abc/file/x",
+            "/api/now/table/attachment/abc/file",
+            "/api/now/v3/attachment/abc/file",
+            "/api/now/attachment",
+        ] {
+            assert!(!serves_content(&Method::GET, path), "{path}");
+        }
+    }
 }
