@@ -592,6 +592,12 @@ async fn a_file_upload_refuses_missing_parameters_unknown_records_and_bad_times(
             format!("{ATTACHMENTS}/file?table_name=awa_queue&table_sys_id={queue}&file_name="),
         ),
         (
+            "file_name",
+            format!(
+                "{ATTACHMENTS}/file?table_name=awa_queue&table_sys_id={queue}&file_name=%20%20"
+            ),
+        ),
+        (
             "table_name",
             format!("{ATTACHMENTS}/file?table_sys_id={queue}&file_name=a.txt"),
         ),

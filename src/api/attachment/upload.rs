@@ -220,7 +220,7 @@ pub(super) async fn file(
         }
     }
     let file_name = file_name
-        .filter(|n| !n.is_empty())
+        .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| missing("file_name"))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -342,7 +342,7 @@ pub(super) async fn multipart(
         // no file, like a part with none.
         let file_name = field
             .file_name()
-            .filter(|n| !n.is_empty())
+            .filter(|n| !n.trim().is_empty())
             .map(str::to_owned);
         let Some(file_name) = file_name else {
             let name = field.name().unwrap_or_default().to_owned();
