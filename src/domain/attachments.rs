@@ -190,7 +190,13 @@ pub async fn chunks(
             field!(SYS_ATTACHMENT_DOC, sys_attachment),
             Value::text(attachment),
         )
-        .and(Filter::Cond(at, Op::Ge(Value::Int(position)))),
+        .and(Filter::Cond(at, Op::Ge(Value::Int(position))))
+        // Bounded above too: the sort (by position, then sys_id) then takes `count` rows, not
+        // every chunk from here to the end of the file.
+        .and(Filter::Cond(
+            at,
+            Op::Lt(Value::Int(position.saturating_add(count as i64))),
+        )),
     )
     .limit(count);
     select.order = vec![(SortKey::field(at), false)];

@@ -57,7 +57,7 @@ pub(super) async fn file(
     {
         headers.insert("x-attachment-metadata", value);
     }
-    let (send, receive) = mpsc::channel(2);
+    let (send, receive) = mpsc::channel(CHUNKS_PER_READ as usize);
     tokio::spawn(send_chunks(state.store.clone(), sys_id, size, send));
     let body = axum::body::Body::new(ChunkBody {
         chunks: receive,
