@@ -51,12 +51,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// whose answer is the file rather than the envelope: the conventions then answer it whatever
 /// its `Accept` names ([`crate::http::conventions::OwnContent`]).
 pub fn serves_content(method: &Method, path: &str) -> bool {
-    let Some(rest) = ["/api/now/", "/api/now/v1/", "/api/now/v2/"]
-        .iter()
-        .find_map(|prefix| path.strip_prefix(prefix))
-    else {
+    let Some(rest) = path.strip_prefix("/api/now/") else {
         return false;
     };
+    let rest = ["v1/", "v2/"]
+        .iter()
+        .find_map(|version| rest.strip_prefix(version))
+        .unwrap_or(rest);
     let parts: Vec<&str> = rest.split('/').collect();
     matches!(*method, Method::GET | Method::HEAD)
         && matches!(parts.as_slice(), ["attachment", id, "file"] if !id.is_empty())
