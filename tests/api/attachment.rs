@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    ADMIN, TestApp, assert_content_type, assert_error, assert_unauthenticated,
+    ADMIN, RawResponse, TestApp, assert_content_type, assert_error, assert_unauthenticated,
     assert_unreadable_request, basic_authorization, chunked, fetch_records, header, is_sys_id,
     json_of, json_or_null, query_encoded, raw, sorted_keys, sys_id_of,
 };
@@ -765,6 +765,24 @@ async fn a_multipart_upload_needs_one_file_for_one_existing_record() {
 // The size limit
 // ---------------------------------------------------------------------------------------------
 
+/// `chunked.bin` uploaded to the queue `queue` as admin in these chunks, with no length
+/// announced (`Transfer-Encoding: chunked`).
+async fn post_chunked(app: &TestApp, queue: &str, parts: &[&[u8]]) -> RawResponse {
+    let auth = basic_authorization(ADMIN);
+    raw(
+        app,
+        "POST",
+        &file_path("awa_queue", queue, "chunked.bin"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/octet-stream"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        chunked(parts),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_file_over_the_size_limit_is_refused_announced_or_chunked_and_nothing_is_stored() {
     const LIMIT: usize = 1000;
@@ -799,20 +817,8 @@ async fn a_file_over_the_size_limit_is_refused_announced_or_chunked_and_nothing_
     too_large(&detail);
 
     // Chunked, with no length announced: refused once more than the limit has arrived.
-    let auth = basic_authorization(ADMIN);
     let big = pattern(LIMIT + 500);
-    let response = raw(
-        &app,
-        "POST",
-        &file_path("awa_queue", &queue, "chunked.bin"),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/octet-stream"),
-            ("Transfer-Encoding", "chunked"),
-        ],
-        chunked(&[&big[..600], &big[600..]]),
-    )
-    .await;
+    let response = post_chunked(&app, &queue, &[&big[..600], &big[600..]]).await;
     assert_eq!(response.status, 400, "{}", response.text());
     let body = response.json();
     assert_eq!(body["error"]["message"], "Failed to create the attachment");
@@ -840,18 +846,7 @@ async fn a_file_over_the_size_limit_is_refused_announced_or_chunked_and_nothing_
     let exact = pattern(LIMIT);
     let id = attach(&app, "awa_queue", &queue, "exact.bin", &exact).await;
     assert!(download(&app, &id).await == exact);
-    let response = raw(
-        &app,
-        "POST",
-        &file_path("awa_queue", &queue, "chunked.bin"),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/octet-stream"),
-            ("Transfer-Encoding", "chunked"),
-        ],
-        chunked(&[&exact[..300], &exact[300..]]),
-    )
-    .await;
+    let response = post_chunked(&app, &queue, &[&exact[..300], &exact[300..]]).await;
     assert_eq!(response.status, 201, "{}", response.text());
     let chunked_id = sys_id_of(&response.json()["result"]);
     assert!(download(&app, &chunked_id).await == exact);
