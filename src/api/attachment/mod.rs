@@ -51,7 +51,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// whose answer is the file rather than the envelope: the conventions then answer it whatever
 /// its `Accept` names ([`crate::http::conventions::OwnContent`]).
 pub fn serves_content(method: &Method, path: &str) -> bool {
-    let Some(rest) = ["/api/now/", "/api/now/v1/", "/api/now/v2/"]
+    // The versioned prefixes first: `/api/now/` is a prefix of theirs.
+    let Some(rest) = ["/api/now/v1/", "/api/now/v2/", "/api/now/"]
         .iter()
         .find_map(|prefix| path.strip_prefix(prefix))
     else {
