@@ -628,3 +628,31 @@ async fn the_awa_tables_are_read_by_awa_roles_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_first_puts_of_one_agent_make_one_record_of_each() {
+    let f = fixture().await;
+    let path = agent_path(&f.agent);
+    let capacities = format!("{path}/capacities");
+    // Every request names the chat channel as available: an Available one writes it.
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let state = if i % 2 == 0 { &f.available } else { &f.away };
+        let body = presence_body(state, json!([{"sys_id": f.chat, "available": true}]));
+        let request = put(&f.app, &path, body);
+        requests.spawn(async move { json_of(request.send().await.unwrap()).await });
+        let body = json!({"channels": {(f.chat.clone()): i}, "universal_capacity": i});
+        let request = put(&f.app, &capacities, body);
+        requests.spawn(async move { json_of(request.send().await.unwrap()).await });
+    }
+    for (status, body) in requests.join_all().await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let agent = format!("agent={}", f.agent);
+    let presence = fetch_records(&f.app, "awa_agent_presence", &agent).await;
+    assert_eq!(presence.len(), 1, "{presence:?}");
+    let availability = fetch_records(&f.app, "awa_agent_channel_availability", &agent).await;
+    assert_eq!(availability.len(), 1, "{availability:?}");
+    let records = fetch_records(&f.app, "awa_agent_capacity", &agent).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+}
