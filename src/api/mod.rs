@@ -6,6 +6,7 @@
 //! documented route once: the router and the OpenAPI document are both made from it.
 
 pub mod attachment;
+pub mod awa_agent;
 pub mod batch;
 pub mod interaction;
 pub mod mapping;
@@ -54,7 +55,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(batch::router().layer(Extension(Api::Batch)))
             .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
             .merge(stats::router().layer(Extension(Api::Aggregate)))
-            .merge(attachment::router().layer(Extension(Api::Attachment)));
+            .merge(attachment::router().layer(Extension(Api::Attachment)))
+            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

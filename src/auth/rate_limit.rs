@@ -42,10 +42,11 @@ pub enum Api {
     Aggregate,
     TinyUrl,
     Attachment,
+    AwaAgent,
 }
 
 impl Api {
-    pub const ALL: [Api; 9] = [
+    pub const ALL: [Api; 10] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -55,6 +56,7 @@ impl Api {
         Api::Aggregate,
         Api::TinyUrl,
         Api::Attachment,
+        Api::AwaAgent,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -69,6 +71,7 @@ impl Api {
             Api::Aggregate => "aggregate",
             Api::TinyUrl => "tinyurl",
             Api::Attachment => "attachment",
+            Api::AwaAgent => "awa_agent",
         }
     }
 
@@ -84,6 +87,7 @@ impl Api {
             Api::Aggregate => "Aggregate API",
             Api::TinyUrl => "TinyURL API",
             Api::Attachment => "Attachment API",
+            Api::AwaAgent => "AWA Agent API",
         }
     }
 

@@ -2,6 +2,7 @@
 //! so the rules of [`rules`] hold whatever the client used.
 
 pub mod attachments;
+pub mod awa_presence;
 pub mod grants;
 pub mod input;
 pub mod interactions;

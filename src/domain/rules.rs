@@ -27,6 +27,7 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
             }
         }
         "sys_cs_conversation_member" => check_observer(tx, rec).await?,
+        "awa_agent_capacity" => derive_capacity_for(rec),
         _ => {}
     }
     Ok(())
@@ -40,6 +41,7 @@ pub async fn before_update(
 ) -> Result<()> {
     match table.name {
         "sys_user" => derive_user_name(rec),
+        "awa_agent_capacity" => derive_capacity_for(rec),
         "sys_cs_conversation_member"
             if rec.get("member_type") != before.get("member_type")
                 || rec.get("member") != before.get("member") =>
@@ -94,6 +96,16 @@ fn derive_user_name(rec: &mut Record) {
     rec.set("name", Value::text(name));
 }
 
+/// An agent capacity is for its service channel, or, without one, universal: the value of the
+/// table's unique key with the agent.
+fn derive_capacity_for(rec: &mut Record) {
+    let scope = rec
+        .str("service_channel")
+        .unwrap_or(registry::UNIVERSAL_CAPACITY)
+        .to_owned();
+    rec.set("capacity_for", Value::Text(scope));
+}
+
 /// Only managers may observe a conversation.
 async fn check_observer(tx: &mut Tx, member: &Record) -> Result<()> {
     if member.str("member_type") != Some("observer") {
@@ -125,6 +137,16 @@ mod tests {
     fn numbers_have_seven_digits() {
         assert_eq!(interaction_number(75), "IMS0000075");
         assert_eq!(interaction_number(12345678), "IMS12345678");
+    }
+
+    #[test]
+    fn a_capacity_is_for_its_channel_or_universal() {
+        let mut r = Record::new().with("service_channel", Value::text("c1"));
+        derive_capacity_for(&mut r);
+        assert_eq!(r.str("capacity_for"), Some("c1"));
+        let mut r = Record::new().with("capacity_for", Value::text("c1"));
+        derive_capacity_for(&mut r);
+        assert_eq!(r.str("capacity_for"), Some(registry::UNIVERSAL_CAPACITY));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! The Table API, rendering, query translation, the SQL schema check and the record rules all
 //! read this one description, so a table or field is added here and nowhere else.
 
-use super::roles::{AWA_AGENT, AWA_INTEGRATION_USER, INTERACTION_AGENT};
+use super::roles::{AWA_AGENT, AWA_INTEGRATION_USER, AWA_MANAGER, INTERACTION_AGENT};
 
 /// What a field holds, which decides how it is validated, stored, compared and rendered.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -250,6 +250,17 @@ macro_rules! sys_fields {
 /// Roles that may read the contact-center tables.
 const CONTACT_CENTER_READERS: &[&str] = &[INTERACTION_AGENT, AWA_INTEGRATION_USER, AWA_AGENT];
 
+/// Roles that may read the AWA presence and capacity tables: the integration that routes work,
+/// the agents themselves, and their managers (`awa_admin` by containment).
+const AWA_READERS: &[&str] = &[AWA_INTEGRATION_USER, AWA_AGENT, AWA_MANAGER];
+
+/// The largest capacity or order a record may hold: the platform's integers are 32-bit.
+const MAX_INT: i64 = i32::MAX as i64;
+
+/// What [`AWA_AGENT_CAPACITY`]'s `capacity_for` holds for an agent's universal capacity (its
+/// record has no service channel).
+pub const UNIVERSAL_CAPACITY: &str = "universal";
+
 /// Every table, in the order the schema creates them.
 pub static TABLES: &[&Table] = &[
     &SYS_USER,
@@ -271,6 +282,11 @@ pub static TABLES: &[&Table] = &[
     &SYS_ATTACHMENT,
     &SYS_ATTACHMENT_DOC,
     &SYS_ATTACHMENT_ATTRIBUTE,
+    &AWA_SERVICE_CHANNEL,
+    &AWA_PRESENCE_STATE,
+    &AWA_AGENT_PRESENCE,
+    &AWA_AGENT_CHANNEL_AVAILABILITY,
+    &AWA_AGENT_CAPACITY,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -540,6 +556,86 @@ pub static SYS_ATTACHMENT_ATTRIBUTE: Table = Table {
     display: &["key"],
     unique: &[&["attachment", "key"]],
     read: ReadAccess::AdminOnly,
+};
+
+/// A channel work arrives on (chat, phone, case...). `max_capacity` is the channel's default
+/// capacity: how many of its work items an agent may hold at once, unless the agent has an
+/// [`AWA_AGENT_CAPACITY`] override. `restrict_update` is reported to clients with the channel
+/// (the AWA Agent API's `restrict_update`).
+pub static AWA_SERVICE_CHANNEL: Table = Table {
+    name: "awa_service_channel",
+    fields: sys_fields![
+        string("name"),
+        string("service_channel_type"),
+        boolean("active", "true"),
+        with_default(integer("max_capacity", 0, MAX_INT), "1"),
+        boolean("restrict_update", "false"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// A presence state an agent can be in (Available, Away, Offline): `available` states take
+/// work, and only in them are an agent's channels available. `order` sorts them in the inbox.
+pub static AWA_PRESENCE_STATE: Table = Table {
+    name: "awa_presence_state",
+    fields: sys_fields![
+        string("name"),
+        boolean("available", "false"),
+        with_default(integer("order", -MAX_INT, MAX_INT), "0"),
+        boolean("show_channels", "false"),
+        boolean("disable_inactivity_check", "false"),
+        boolean("active", "true"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// An agent's current presence state, one record per agent, and when it last changed.
+pub static AWA_AGENT_PRESENCE: Table = Table {
+    name: "awa_agent_presence",
+    fields: sys_fields![
+        owned_by("agent", &SYS_USER),
+        reference("current_presence_state", &AWA_PRESENCE_STATE),
+        typed_field("state_changed_on", FieldType::DateTime),
+    ],
+    display: &[],
+    unique: &[&["agent"]],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// Whether an agent takes work on a service channel, one record per agent and channel. The
+/// channels an agent has a record for are the agent's channels.
+pub static AWA_AGENT_CHANNEL_AVAILABILITY: Table = Table {
+    name: "awa_agent_channel_availability",
+    fields: sys_fields![
+        owned_by("agent", &SYS_USER),
+        owned_by("service_channel", &AWA_SERVICE_CHANNEL),
+        boolean("available", "false"),
+    ],
+    display: &[],
+    unique: &[&["agent", "service_channel"]],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// An agent's capacities: a record with a service channel overrides that channel's default
+/// capacity for the agent; a record without one is the agent's universal capacity (across
+/// every channel). `capacity_for` is derived on every write (the channel's sys_id, or
+/// [`UNIVERSAL_CAPACITY`]), so one unique key holds both kinds: an empty reference is NULL, and
+/// NULLs never clash in a unique index.
+pub static AWA_AGENT_CAPACITY: Table = Table {
+    name: "awa_agent_capacity",
+    fields: sys_fields![
+        owned_by("agent", &SYS_USER),
+        owned_by("service_channel", &AWA_SERVICE_CHANNEL),
+        with_default(integer("max_capacity", 0, MAX_INT), "1"),
+        read_only(string("capacity_for")),
+    ],
+    display: &[],
+    unique: &[&["agent", "capacity_for"]],
+    read: ReadAccess::Roles(AWA_READERS),
 };
 
 /// A kind of write, for the rules that depend on it.

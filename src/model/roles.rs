@@ -13,6 +13,10 @@ pub const AWA_AGENT: &str = "awa_agent";
 /// A supervisor: may observe conversations.
 pub const AWA_MANAGER: &str = "awa_manager";
 pub const AWA_ADMIN: &str = "awa_admin";
+/// An agent whose work a third-party contact center routes (external routing): the Offer Work
+/// API offers work only to agents holding it and `awa_agent`. The platform's installed
+/// components list no containment for it, so it contains nothing and nothing contains it.
+pub const AWA_EXTERNAL_USER: &str = "awa_external_user";
 
 /// Roles present in every database, with their descriptions.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -29,6 +33,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "Supervises agents and may observe conversations",
     ),
     (AWA_ADMIN, "Administers Advanced Work Assignment"),
+    (
+        AWA_EXTERNAL_USER,
+        "Receives work routed by an external contact center",
+    ),
 ];
 
 /// (role, contained role) pairs present in every database.

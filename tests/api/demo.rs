@@ -517,3 +517,112 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
     assert_eq!(queues["result"].as_array().unwrap().len(), 1, "{queues}");
     server.stop();
 }
+
+/// The AWA Agent API's agent, presence states and channels (`src/fixtures/demo.rs`).
+const AWA_AGENT: &str = "46d44a23a9fe19810012d100cca80666";
+const AVAILABLE: &str = "0b10223c57a313005baaaa65ef94f970";
+const AWAY: &str = "41f9b8dfb31313005baa6e5f26a8dcac";
+const OFFLINE: &str = "9cd83267575313005baaaa65ef94f98b";
+const CHAT: &str = "27f675e3739713004a905ee515f6a7c3";
+/// The channel the PUT presence sample names: the demo's Phone channel.
+const PHONE: &str = "0bbdedbb3b892300a2bac9bb34efc445";
+
+/// The GET agent sample's response, as on the page.
+fn awa_agent_response() -> Value {
+    json!({"result": {"presence": {"name": "Available", "sys_id": AVAILABLE, "available": true,
+           "channels": [{"name": "Chat", "available": true, "sys_id": CHAT}]},
+           "sys_id": AWA_AGENT}})
+}
+
+/// The GET capacities sample's response: the page's, with the workloads 0 (no work items yet).
+fn awa_capacities_response() -> Value {
+    json!({"result": {"universal_workload": 0, "channels": [
+        {"channel_sys_id": CHAT, "current_workload": 0, "max_capacity": 4}],
+        "universal_capacity": 10}})
+}
+
+async fn awa_get(server: &DemoServer, tail: &str) -> (StatusCode, Value) {
+    let path = format!("/api/now/awa/agents/{AWA_AGENT}{tail}");
+    sample(server, Method::GET, &path, None, INTEGRATION).await
+}
+
+#[tokio::test]
+async fn the_awa_agent_samples_answer_as_the_page_shows_and_a_restart_restores_them() {
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
+    let server = DemoServer::start(&db);
+    assert_eq!(
+        awa_get(&server, "").await,
+        (StatusCode::OK, awa_agent_response())
+    );
+    let state = |name: &str, id: &str, order: i64, available: bool, channels: Value| {
+        json!({"name": name, "order": order, "show_channels": false, "sys_id": id,
+               "available": available, "channels": channels, "disable_inactivity_check": false})
+    };
+    let chat = json!([{"name": "Chat", "available": true, "sys_id": CHAT,
+                       "restrict_update": false, "service_channel_type": "chat"}]);
+    assert_eq!(
+        awa_get(&server, "/presence_states").await,
+        (
+            StatusCode::OK,
+            json!({"result": [
+                state("Available", AVAILABLE, 0, true, chat),
+                state("Away", AWAY, 1000, false, json!([])),
+                state("Offline", OFFLINE, 2000, false, json!([])),
+            ]})
+        )
+    );
+    assert_eq!(
+        awa_get(&server, "/capacities").await,
+        (StatusCode::OK, awa_capacities_response())
+    );
+
+    // The PUT presence sample names the Phone channel: the agent is available on both.
+    let (status, body) = sample(
+        &server,
+        Method::PUT,
+        &format!("/api/now/awa/agents/{AWA_AGENT}"),
+        Some(&format!(
+            "{{\"presence\": {{\n  \"sys_id\": \"{AVAILABLE}\",\n  \"channels\": [{{ \n  \
+             \"sys_id\": \"{PHONE}\",\n  \"available\": true\n}}]\n}}}}"
+        )),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"presence": {"name": "Available", "sys_id": AVAILABLE, "available": true,
+               "channels": [{"name": "Chat", "available": true, "sys_id": CHAT},
+                            {"name": "Phone", "available": true, "sys_id": PHONE}]},
+               "sys_id": AWA_AGENT}})
+    );
+    let (status, body) = sample(
+        &server,
+        Method::PUT,
+        &format!("/api/now/awa/agents/{AWA_AGENT}/capacities"),
+        Some(&format!(
+            "{{\n \"channels\": {{ \"{CHAT}\": 6 }},\n \"universal_capacity\" : 12\n}}"
+        )),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"channels": [{"channel_sys_id": CHAT, "max_capacity": 6}],
+               "universal_capacity": 12}})
+    );
+    server.stop();
+
+    let server = DemoServer::start(&db);
+    assert_eq!(
+        awa_get(&server, "").await,
+        (StatusCode::OK, awa_agent_response())
+    );
+    assert_eq!(
+        awa_get(&server, "/capacities").await,
+        (StatusCode::OK, awa_capacities_response())
+    );
+    server.stop();
+}

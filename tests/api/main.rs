@@ -6,6 +6,7 @@ mod helpers;
 mod attachment;
 mod auth;
 mod auth_races;
+mod awa_agent;
 mod backends;
 mod base_urls;
 mod batch;
