@@ -10,6 +10,11 @@ pub fn interaction_number(n: i64) -> String {
     format!("IMS{n:07}")
 }
 
+/// Incident numbers: `INC` and seven digits, from the `incident` counter.
+pub fn incident_number(n: i64) -> String {
+    format!("INC{n:07}")
+}
+
 pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Result<()> {
     match table.name {
         "sys_user" => {
@@ -25,6 +30,10 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
             if rec.get("opened_at").is_null() {
                 rec.set("opened_at", Value::Text(value::now()));
             }
+        }
+        "incident" => {
+            let n = tx.next_number("incident").await?;
+            rec.set("number", Value::Text(incident_number(n)));
         }
         "sys_cs_conversation_member" => check_observer(tx, rec).await?,
         "awa_agent_capacity" => derive_capacity_for(rec),
@@ -137,6 +146,7 @@ mod tests {
     fn numbers_have_seven_digits() {
         assert_eq!(interaction_number(75), "IMS0000075");
         assert_eq!(interaction_number(12345678), "IMS12345678");
+        assert_eq!(incident_number(1), "INC0000001");
     }
 
     #[test]

@@ -254,6 +254,14 @@ const CONTACT_CENTER_READERS: &[&str] = &[INTERACTION_AGENT, AWA_INTEGRATION_USE
 /// the agents themselves, and their managers (`awa_admin` by containment).
 const AWA_READERS: &[&str] = &[AWA_INTEGRATION_USER, AWA_AGENT, AWA_MANAGER];
 
+/// Service channels are read by both: a queue (a contact-center table) names its channel.
+const CHANNEL_READERS: &[&str] = &[
+    INTERACTION_AGENT,
+    AWA_INTEGRATION_USER,
+    AWA_AGENT,
+    AWA_MANAGER,
+];
+
 /// The largest capacity or order a record may hold: the platform's integers are 32-bit.
 const MAX_INT: i64 = i32::MAX as i64;
 
@@ -287,6 +295,11 @@ pub static TABLES: &[&Table] = &[
     &AWA_AGENT_PRESENCE,
     &AWA_AGENT_CHANNEL_AVAILABILITY,
     &AWA_AGENT_CAPACITY,
+    &INCIDENT,
+    &AWA_WORK_ITEM,
+    &AWA_REJECT_REASON,
+    &AWA_WORK_ITEM_REJECTION,
+    &AWA_AGENT_PRESENCE_HISTORY,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -349,9 +362,18 @@ pub static INTERACTION_CONNECTOR: Table = Table {
     read: ReadAccess::Roles(CONTACT_CENTER_READERS),
 };
 
+/// A queue work items wait in. With `external_routing`, a contact center routes its work (the
+/// Offer Work and Manual Assignment APIs) and may name it by its own id, `external_id` (the
+/// platform's "Provider queue ID"). Its work items are on its `service_channel`.
 pub static AWA_QUEUE: Table = Table {
     name: "awa_queue",
-    fields: sys_fields![string("name"), boolean("active", "true")],
+    fields: sys_fields![
+        string("name"),
+        boolean("active", "true"),
+        reference("service_channel", &AWA_SERVICE_CHANNEL),
+        string("external_id"),
+        boolean("external_routing", "false"),
+    ],
     display: &["name"],
     unique: &[],
     read: ReadAccess::Roles(CONTACT_CENTER_READERS),
@@ -573,7 +595,7 @@ pub static AWA_SERVICE_CHANNEL: Table = Table {
     ],
     display: &["name"],
     unique: &[],
-    read: ReadAccess::Roles(AWA_READERS),
+    read: ReadAccess::Roles(CHANNEL_READERS),
 };
 
 /// A presence state an agent can be in (Available, Away, Offline): `available` states take
@@ -635,6 +657,109 @@ pub static AWA_AGENT_CAPACITY: Table = Table {
     ],
     display: &[],
     unique: &[&["agent", "capacity_for"]],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// An incident: a document the AWA samples route (numbered `INC0000001`). Only the fields a
+/// routed document needs.
+pub static INCIDENT: Table = Table {
+    name: "incident",
+    fields: sys_fields![
+        read_only(string("number")),
+        string("short_description"),
+        with_default(string("state"), "1"),
+        boolean("active", "true"),
+        reference("assigned_to", &SYS_USER),
+        reference("caller_id", &SYS_USER),
+    ],
+    display: &["number"],
+    unique: &[&["number"]],
+    read: ReadAccess::Authenticated,
+};
+
+/// A piece of work (an interaction, an incident) routed to a queue and offered to agents. The
+/// document is named by table and sys_id, as any table may be routed. `state` is `queued`,
+/// `pending_accept`, `accepted` or `cancelled` (with a `reason`); an inactive item is over.
+/// `timeout_on` is when a pending offer expires (the sweeper cancels it then).
+pub static AWA_WORK_ITEM: Table = Table {
+    name: "awa_work_item",
+    fields: sys_fields![
+        string("document_table"),
+        string("document_id"),
+        string("display_name"),
+        reference("queue", &AWA_QUEUE),
+        reference("service_channel", &AWA_SERVICE_CHANNEL),
+        with_default(string("state"), "queued"),
+        boolean("active", "true"),
+        string("reason"),
+        reference("assigned_to", &SYS_USER),
+        boolean("rejected", "false"),
+        boolean("timed_out", "false"),
+        typed_field("offered_on", FieldType::DateTime),
+        with_default(integer("offer_timeout", 0, MAX_INT), "0"),
+        typed_field("timeout_on", FieldType::DateTime),
+        reference("after_timeout_presence", &AWA_PRESENCE_STATE),
+        boolean("allowed_to_decline", "true"),
+        boolean("auto_assign", "false"),
+        string("display_option"),
+        reference("allocated_by", &SYS_USER),
+        with_default(integer("offer_count", 0, MAX_INT), "0"),
+        with_default(integer("size", 0, MAX_INT), "1"),
+        string("external_segment_id"),
+        reference("previous_work_item", &AWA_WORK_ITEM),
+        typed_field("state_changed_on", FieldType::DateTime),
+        boolean("is_queue_transferred", "false"),
+        boolean("consult", "false"),
+        string("consult_state"),
+        string("transfer_type"),
+    ],
+    display: &["display_name"],
+    unique: &[],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// A reason an agent gives for declining a work item, for one channel (or, without one, for
+/// every channel). `reassignable`: whether AWA may offer the item again to an agent who
+/// declined it for this reason.
+pub static AWA_REJECT_REASON: Table = Table {
+    name: "awa_reject_reason",
+    fields: sys_fields![
+        string("reason"),
+        with_default(integer("order", -MAX_INT, MAX_INT), "0"),
+        reference("service_channel", &AWA_SERVICE_CHANNEL),
+        boolean("reassignable", "true"),
+        boolean("active", "true"),
+    ],
+    display: &["reason"],
+    unique: &[],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// One agent declining one work item, and why.
+pub static AWA_WORK_ITEM_REJECTION: Table = Table {
+    name: "awa_work_item_rejection",
+    fields: sys_fields![
+        owned_by("work_item", &AWA_WORK_ITEM),
+        reference("agent", &SYS_USER),
+        reference("reject_reason", &AWA_REJECT_REASON),
+    ],
+    display: &[],
+    unique: &[],
+    read: ReadAccess::Roles(AWA_READERS),
+};
+
+/// An agent's presence over time: one record per state it was in, from `state_start` until
+/// `state_end` (empty while it is the current one).
+pub static AWA_AGENT_PRESENCE_HISTORY: Table = Table {
+    name: "awa_agent_presence_history",
+    fields: sys_fields![
+        owned_by("agent", &SYS_USER),
+        reference("presence_state", &AWA_PRESENCE_STATE),
+        typed_field("state_start", FieldType::DateTime),
+        typed_field("state_end", FieldType::DateTime),
+    ],
+    display: &[],
+    unique: &[],
     read: ReadAccess::Roles(AWA_READERS),
 };
 

@@ -1,0 +1,66 @@
+-- Advanced Work Assignment: work items and what they need (src/model/registry.rs
+-- `awa_work_item`, `awa_reject_reason`, `awa_work_item_rejection`,
+-- `awa_agent_presence_history`, `incident`; `awa_queue`'s channel and external routing),
+-- behind the AWA Routing, Offer Work, Manual Assignment, Inbox Actions and Agent Consult APIs.
+ALTER TABLE awa_queue ADD COLUMN service_channel TEXT;
+ALTER TABLE awa_queue ADD COLUMN external_id TEXT;
+ALTER TABLE awa_queue ADD COLUMN external_routing BOOLEAN;
+CREATE INDEX awa_queue_external_id ON awa_queue (external_id);
+CREATE INDEX awa_queue_service_channel ON awa_queue (service_channel);
+
+CREATE TABLE incident (
+    sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,
+    sys_created_by TEXT, sys_updated_by TEXT, sys_mod_count BIGINT NOT NULL DEFAULT 0,
+    number TEXT, short_description TEXT, state TEXT, active BOOLEAN, assigned_to TEXT, caller_id TEXT
+);
+CREATE UNIQUE INDEX incident_number ON incident (number);
+CREATE INDEX incident_assigned_to ON incident (assigned_to);
+CREATE INDEX incident_caller_id ON incident (caller_id);
+
+CREATE TABLE awa_work_item (
+    sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,
+    sys_created_by TEXT, sys_updated_by TEXT, sys_mod_count BIGINT NOT NULL DEFAULT 0,
+    document_table TEXT, document_id TEXT, display_name TEXT, queue TEXT, service_channel TEXT,
+    state TEXT, active BOOLEAN, reason TEXT, assigned_to TEXT, rejected BOOLEAN, timed_out BOOLEAN,
+    offered_on TEXT, offer_timeout BIGINT, timeout_on TEXT, after_timeout_presence TEXT,
+    allowed_to_decline BOOLEAN, auto_assign BOOLEAN, display_option TEXT, allocated_by TEXT,
+    offer_count BIGINT, size BIGINT, external_segment_id TEXT, previous_work_item TEXT,
+    state_changed_on TEXT, is_queue_transferred BOOLEAN, consult BOOLEAN, consult_state TEXT,
+    transfer_type TEXT
+);
+-- A document's active work item is found by document on every routing call; the sweeper
+-- finds pending offers by expiry; workloads count an agent's active items.
+CREATE INDEX awa_work_item_document ON awa_work_item (document_id, document_table, active);
+CREATE INDEX awa_work_item_timeout ON awa_work_item (state, timeout_on);
+CREATE INDEX awa_work_item_assigned_to ON awa_work_item (assigned_to, active);
+CREATE INDEX awa_work_item_queue ON awa_work_item (queue, state);
+CREATE INDEX awa_work_item_service_channel ON awa_work_item (service_channel);
+CREATE INDEX awa_work_item_previous ON awa_work_item (previous_work_item);
+CREATE INDEX awa_work_item_after_timeout_presence ON awa_work_item (after_timeout_presence);
+CREATE INDEX awa_work_item_allocated_by ON awa_work_item (allocated_by);
+
+CREATE TABLE awa_reject_reason (
+    sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,
+    sys_created_by TEXT, sys_updated_by TEXT, sys_mod_count BIGINT NOT NULL DEFAULT 0,
+    reason TEXT, "order" BIGINT, service_channel TEXT, reassignable BOOLEAN, active BOOLEAN
+);
+CREATE INDEX awa_reject_reason_channel ON awa_reject_reason (service_channel);
+
+CREATE TABLE awa_work_item_rejection (
+    sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,
+    sys_created_by TEXT, sys_updated_by TEXT, sys_mod_count BIGINT NOT NULL DEFAULT 0,
+    work_item TEXT, agent TEXT, reject_reason TEXT
+);
+CREATE INDEX awa_work_item_rejection_work_item ON awa_work_item_rejection (work_item);
+CREATE INDEX awa_work_item_rejection_agent ON awa_work_item_rejection (agent);
+CREATE INDEX awa_work_item_rejection_reason ON awa_work_item_rejection (reject_reason);
+
+CREATE TABLE awa_agent_presence_history (
+    sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,
+    sys_created_by TEXT, sys_updated_by TEXT, sys_mod_count BIGINT NOT NULL DEFAULT 0,
+    agent TEXT, presence_state TEXT, state_start TEXT, state_end TEXT
+);
+CREATE INDEX awa_agent_presence_history_agent ON awa_agent_presence_history (agent, state_start);
+CREATE INDEX awa_agent_presence_history_state ON awa_agent_presence_history (presence_state);
+
+CREATE SEQUENCE sys_counter_incident;
