@@ -254,7 +254,8 @@ const CONTACT_CENTER_READERS: &[&str] = &[INTERACTION_AGENT, AWA_INTEGRATION_USE
 /// the agents themselves, and their managers (`awa_admin` by containment).
 const AWA_READERS: &[&str] = &[AWA_INTEGRATION_USER, AWA_AGENT, AWA_MANAGER];
 
-/// Service channels are read by both: a queue (a contact-center table) names its channel.
+/// Queues and service channels are read by both: an interaction names its queue, a work item
+/// its queue and channel.
 const CHANNEL_READERS: &[&str] = &[
     INTERACTION_AGENT,
     AWA_INTEGRATION_USER,
@@ -376,7 +377,7 @@ pub static AWA_QUEUE: Table = Table {
     ],
     display: &["name"],
     unique: &[],
-    read: ReadAccess::Roles(CONTACT_CENTER_READERS),
+    read: ReadAccess::Roles(CHANNEL_READERS),
 };
 
 pub static INTERACTION: Table = Table {
