@@ -176,6 +176,10 @@ pub struct ServeArgs {
     /// answered 503 with Retry-After.
     #[arg(long, env = "SWITCHBOARD_PAGE_WAIT_SECONDS", default_value_t = Config::DEFAULT_PAGE_WAIT.as_secs())]
     pub page_wait_seconds: u64,
+    /// Milliseconds between passes of AWA's sweeper, which cancels offers whose timeout has
+    /// passed (0: never).
+    #[arg(long, env = "SWITCHBOARD_AWA_SWEEP_INTERVAL_MS", default_value_t = Config::DEFAULT_AWA_SWEEP_INTERVAL.as_millis() as u64)]
+    pub awa_sweep_interval_ms: u64,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -260,6 +264,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 max_records_in_flight: args.max_records_in_flight,
                 page_wait: Duration::from_secs(args.page_wait_seconds),
                 public_url: args.public_url,
+                awa_sweep_interval: Duration::from_millis(args.awa_sweep_interval_ms),
             };
             tracing::debug!(?config, "starting");
             let scheme = if config.tls.is_some() {

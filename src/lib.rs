@@ -43,6 +43,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let config = state.config.clone();
     let store = state.store.clone();
+    let sweeper = tokio::spawn(sweep_offers(state.clone()));
     let served = server::serve(
         listener,
         api::router(state),
@@ -51,6 +52,26 @@ pub async fn serve(
         shutdown,
     )
     .await;
+    sweeper.abort();
     store.close().await;
     served
+}
+
+/// AWA's sweeper: cancels offers whose time is up, every `awa_sweep_interval`. Every node runs
+/// one; each offer is cancelled once (see `domain::awa_work::expire_offers`).
+async fn sweep_offers(state: state::AppState) {
+    let interval = state.config.awa_sweep_interval;
+    if interval.is_zero() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.sweep_offers().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "AWA offers timed out"),
+            Err(e) => tracing::warn!(error = %e, "AWA sweep failed; retried at the next tick"),
+        }
+    }
 }

@@ -9,9 +9,11 @@ use axum::extract::FromRef;
 use crate::auth::rate_limit::{RateLimiter, RateLimits};
 use crate::auth::throttle::LoginLimits;
 use crate::auth::{Authenticator, CallerState};
+use crate::domain::awa_work;
 use crate::fixtures::{bootstrap, demo};
 use crate::http::admission::PageAdmission;
 use crate::http::{BodyLimits, PublicUrl};
+use crate::model::clock::Clock;
 use crate::server::Limits;
 use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError};
 
@@ -51,6 +53,9 @@ pub struct Config {
     /// The base of the URLs switchboard builds (`--public-url`), for a server behind a proxy;
     /// without it, the address each request was sent to.
     pub public_url: Option<PublicUrl>,
+    /// How often AWA's sweeper cancels offers whose time is up (zero: never; tests sweep by
+    /// hand after moving the clock).
+    pub awa_sweep_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +79,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls.is_some())
             .field("max_records_in_flight", &self.max_records_in_flight)
             .field("page_wait", &self.page_wait)
+            .field("awa_sweep_interval", &self.awa_sweep_interval)
             .finish()
     }
 }
@@ -85,6 +91,7 @@ impl Config {
     /// Two default pages (10,000 records each) at once.
     pub const DEFAULT_MAX_RECORDS_IN_FLIGHT: usize = 20_000;
     pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_AWA_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
@@ -104,6 +111,7 @@ impl Config {
             max_records_in_flight: Self::DEFAULT_MAX_RECORDS_IN_FLIGHT,
             page_wait: Self::DEFAULT_PAGE_WAIT,
             public_url: None,
+            awa_sweep_interval: Self::DEFAULT_AWA_SWEEP_INTERVAL,
         }
     }
 }
@@ -117,6 +125,8 @@ pub struct AppState {
     /// The budget of records Table API pages hold while they are answered.
     pub pages: Arc<PageAdmission>,
     pub config: Arc<Config>,
+    /// The time AWA's offers are measured against.
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -164,7 +174,13 @@ impl AppState {
             rate_limits,
             pages,
             config: Arc::new(config),
+            clock: Clock::default(),
         })
+    }
+
+    /// One pass of AWA's sweeper at the clock's time: the offers it cancelled.
+    pub async fn sweep_offers(&self) -> Result<usize, crate::domain::RecordError> {
+        awa_work::expire_offers(&*self.store, self.clock.now()).await
     }
 }
 

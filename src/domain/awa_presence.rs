@@ -2,11 +2,11 @@
 //! Agent API. An agent is a user holding `awa_agent`; its channels are the service channels it
 //! has an availability record for; its presence is one `awa_agent_presence` record.
 //!
-//! Workload (the work items an agent holds) is 0 until work items exist: they come with the
-//! routing APIs.
+//! Workload is what the agent's work items use ([`super::awa_work::workloads`]); under external
+//! routing it grows past the capacity rather than being refused by it.
 
 use super::{Changes, Result};
-use crate::model::filter::{Filter, RowLock, Select, SortKey};
+use crate::model::filter::{Filter, Op, RowLock, Select, SortKey};
 use crate::model::registry::{self, UNIVERSAL_CAPACITY, field};
 use crate::model::roles::AWA_AGENT;
 use crate::model::value::{self, Record, Value};
@@ -283,8 +283,9 @@ pub async fn set_presence(
                     field!(AWA_AGENT_PRESENCE, current_presence_state),
                     Value::text(state.sys_id()),
                 )
-                .set(field!(AWA_AGENT_PRESENCE, state_changed_on), now);
+                .set(field!(AWA_AGENT_PRESENCE, state_changed_on), now.clone());
             super::update(tx, presences, record.sys_id(), changes, actor).await?;
+            record_history(tx, agent, state.sys_id(), &now, actor).await?;
         }
         None => {
             let changes = Changes::default()
@@ -293,8 +294,9 @@ pub async fn set_presence(
                     field!(AWA_AGENT_PRESENCE, current_presence_state),
                     Value::text(state.sys_id()),
                 )
-                .set(field!(AWA_AGENT_PRESENCE, state_changed_on), now);
+                .set(field!(AWA_AGENT_PRESENCE, state_changed_on), now.clone());
             super::insert(tx, presences, None, changes, actor).await?;
+            record_history(tx, agent, state.sys_id(), &now, actor).await?;
         }
     }
     if available {
@@ -303,6 +305,37 @@ pub async fn set_presence(
         }
     }
     presence(tx, agent).await
+}
+
+/// The agent's presence history: the state it was in ends now, the new one starts.
+async fn record_history(
+    tx: &mut Tx,
+    agent: &str,
+    state: &str,
+    now: &Value,
+    actor: &str,
+) -> Result<()> {
+    let history = &registry::AWA_AGENT_PRESENCE_HISTORY;
+    let open = Filter::eq(field!(AWA_AGENT_PRESENCE_HISTORY, agent), agent.into()).and(
+        Filter::Cond(field!(AWA_AGENT_PRESENCE_HISTORY, state_end), Op::IsEmpty),
+    );
+    for record in tx.select(history, &Select::filter(open).locked()).await? {
+        let changes =
+            Changes::default().set(field!(AWA_AGENT_PRESENCE_HISTORY, state_end), now.clone());
+        super::update(tx, history, record.sys_id(), changes, actor).await?;
+    }
+    let changes = Changes::default()
+        .set(
+            field!(AWA_AGENT_PRESENCE_HISTORY, agent),
+            Value::text(agent),
+        )
+        .set(
+            field!(AWA_AGENT_PRESENCE_HISTORY, presence_state),
+            Value::text(state),
+        )
+        .set(field!(AWA_AGENT_PRESENCE_HISTORY, state_start), now.clone());
+    super::insert(tx, history, None, changes, actor).await?;
+    Ok(())
 }
 
 async fn set_availability(
@@ -358,9 +391,11 @@ async fn capacity_records(tx: &mut Tx, agent: &str, locked: bool) -> Result<Vec<
 
 /// The agent's capacities: one per channel it has (an availability record) or has an override
 /// for, the override's maximum or else the channel's default; and its universal capacity when
-/// it has one. Workloads are 0: no work items exist yet.
+/// it has one. Each with the workload the agent's pending and accepted work items put on it.
 pub async fn capacities(tx: &mut Tx, agent: &str) -> Result<Capacities> {
     let records = capacity_records(tx, agent, false).await?;
+    let loads = super::awa_work::workloads(tx, agent).await?;
+    let total = loads.values().fold(0i64, |sum, n| sum.saturating_add(*n));
     let mut channels = channels(tx, agent).await?;
     for record in &records {
         let Some(id) = record.str("service_channel") else {
@@ -381,13 +416,13 @@ pub async fn capacities(tx: &mut Tx, agent: &str) -> Result<Capacities> {
             .find(|r| r.str("capacity_for") == Some(id))
             .map(|r| int(r, "max_capacity"))
     };
-    let universal = override_for(UNIVERSAL_CAPACITY).map(|max| (max, 0));
+    let universal = override_for(UNIVERSAL_CAPACITY).map(|max| (max, total));
     let channels = channels
         .iter()
         .map(|c| ChannelCapacity {
             channel: c.sys_id.clone(),
             max_capacity: override_for(&c.sys_id).unwrap_or(c.max_capacity),
-            workload: 0,
+            workload: loads.get(&Some(c.sys_id.clone())).copied().unwrap_or(0),
         })
         .collect();
     Ok(Capacities {

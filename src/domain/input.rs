@@ -30,6 +30,11 @@ impl Changes {
         self.0.push((field, Pending::Ready(value)));
         self
     }
+
+    /// Whether these changes set `field`.
+    pub fn sets(&self, field: &'static Field) -> bool {
+        self.0.iter().any(|(f, _)| f.name == field.name)
+    }
 }
 
 /// Validates a client's object against `table`. Unknown and read-only fields are ignored, as the

@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod awa_presence;
+pub mod awa_work;
 pub mod grants;
 pub mod input;
 pub mod interactions;

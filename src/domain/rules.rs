@@ -1,6 +1,6 @@
 //! The platform's rules about records, applied on every write path.
 
-use super::{RecordError, Result, roles};
+use super::{RecordError, Result, awa_work, roles};
 use crate::model::registry::{self, Table};
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
@@ -93,8 +93,34 @@ pub async fn after_write(
         },
         // A new role changes nobody's roles until it is granted or contained.
         "sys_user_role" if before.is_some() => roles::recompute(tx, None).await,
-        _ => Ok(()),
+        // An interaction opened with a queue waits in it (boxed: routing writes records, whose
+        // own rules run through here).
+        "interaction" if before.is_none() => match after {
+            Some(a) => Box::pin(awa_work::document_opened(tx, a, now(), writer(a))).await,
+            None => Ok(()),
+        },
+        _ => match (before, after) {
+            // A document that closes ends its work items.
+            (Some(b), Some(a))
+                if b.get("active") == &Value::Bool(true)
+                    && a.get("active") == &Value::Bool(false) =>
+            {
+                let closed =
+                    awa_work::document_closed(tx, table.name, a.sys_id(), now(), writer(a));
+                Box::pin(closed).await
+            }
+            _ => Ok(()),
+        },
     }
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Who made a write, for the records its rules write in turn.
+fn writer(record: &Record) -> &str {
+    record.str("sys_updated_by").unwrap_or("system")
 }
 
 /// `name` is "first last", as the platform derives it.

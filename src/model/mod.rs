@@ -5,6 +5,7 @@
 pub mod aggregate;
 /// The caller's values in queries: `gs.getUserID()` and its kin, read as data.
 pub mod caller_values;
+pub mod clock;
 /// Dates in queries: units, named periods and the date functions read as data.
 pub mod dates;
 /// Typed, table-checked query conditions.
