@@ -132,6 +132,18 @@ fn stamp(now: OffsetDateTime) -> Value {
     Value::Text(value::format_date_time(now))
 }
 
+/// A deadline in the stored format, which holds whole seconds: rounded up, so that nothing
+/// expires before its time.
+fn stamp_deadline(at: OffsetDateTime) -> Value {
+    let whole = at.replace_nanosecond(0).unwrap_or(at);
+    let at = if whole < at {
+        whole + time::Duration::SECOND
+    } else {
+        whole
+    };
+    stamp(at)
+}
+
 /// A table that can be routed: any table of the registry with an `active` field.
 fn document_table(name: &str) -> Option<&'static Table> {
     registry::table(name).filter(|t| t.field("active").is_some())
@@ -303,4 +315,43 @@ async fn end(
             .set(field!(AWA_WORK_ITEM, reason), Value::text(reason));
     }
     change(tx, item, changes, now, actor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn deadlines_round_up_to_the_second() {
+        let stored = |t| stamp_deadline(t).as_str().unwrap().to_owned();
+        assert_eq!(
+            stored(datetime!(2026-11-28 10:00:00.000 UTC)),
+            "2026-11-28 10:00:00"
+        );
+        assert_eq!(
+            stored(datetime!(2026-11-28 10:00:00.001 UTC)),
+            "2026-11-28 10:00:01"
+        );
+        assert_eq!(
+            stored(datetime!(2026-11-28 23:59:59.5 UTC)),
+            "2026-11-29 00:00:00"
+        );
+    }
+
+    #[test]
+    fn display_names_are_the_table_in_words_and_the_display_value() {
+        let interaction = Record::new()
+            .with("sys_id", Value::text("a".repeat(32)))
+            .with("number", Value::text("IMS0000221"));
+        assert_eq!(
+            display_name(&registry::INTERACTION, &interaction),
+            "Interaction: IMS0000221"
+        );
+        let queue = Record::new().with("sys_id", Value::text("b".repeat(32)));
+        assert_eq!(
+            display_name(&registry::AWA_QUEUE, &queue),
+            format!("Awa Queue: {}", "b".repeat(32))
+        );
+    }
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::{
     ACCEPTED, CANCELLED, CONSULT_REQUESTED, Offer, Outcome, PENDING_ACCEPT, QUEUED, Refusal,
     Summary, agent, flag, is_available, is_external_user, lock_document, main_item, membership,
-    new_item, queue, stamp,
+    new_item, queue, stamp, stamp_deadline,
 };
 use crate::domain::Changes;
 use crate::model::filter::RowLock;
@@ -337,7 +337,7 @@ async fn offer_item(
         _ => 1,
     };
     let (offered_on, timeout, timeout_on) = match &offer.deadline {
-        Some(d) => (d.offered_on, d.seconds, stamp(d.expires)),
+        Some(d) => (d.offered_on, d.seconds, stamp_deadline(d.expires)),
         None => (now, 0, Value::Null),
     };
     let changes = terms
