@@ -13,6 +13,8 @@ pub const PRIVATE_FULFILLER: &str = "private_fulfiller";
 
 /// The interaction state of one an agent works on.
 const WORK_IN_PROGRESS: &str = "work_in_progress";
+/// The interaction state of one waiting in a queue.
+const QUEUED: &str = "queued";
 
 /// The document's conversation, when it is an interaction on a third-party channel.
 async fn conversation(tx: &mut Tx, table: &str, document: &str) -> Result<Option<Record>> {
@@ -121,8 +123,9 @@ pub async fn leave(
     Ok(())
 }
 
-/// The document is now `agent`'s (or, with None, nobody's): its `assigned_to`, and for an
-/// interaction its state (in progress with an agent, back to new without).
+/// The document is now `agent`'s (or, with None, nobody's: it waits in a queue): its
+/// `assigned_to`, and for an interaction its state (in progress with an agent, queued without,
+/// the state the Interaction API gives one opened in a queue).
 pub async fn assign(
     tx: &mut Tx,
     table: &str,
@@ -147,7 +150,7 @@ pub async fn assign(
         let state = if agent.is_some() {
             WORK_IN_PROGRESS
         } else {
-            "new"
+            QUEUED
         };
         changes = changes.set(field!(INTERACTION, state), Value::text(state));
     }
