@@ -652,3 +652,85 @@ def test_oauth_revoked_token_is_refused(server, oauth, oauth_app):
     code, body = http_error(excinfo)
     assert code == 401
     assert body["error"]["message"] == "User Not Authenticated"
+
+
+# -- Advanced Work Assignment: the routing loop a CCaaS connector runs -------------------------
+
+
+def awa_agent_ready(admin, channel):
+    """A fresh agent (awa_agent, awa_external_user) made Available on `channel` through the AWA
+    Agent API, and the Available state's sys_id."""
+    agent = admin.user("awa_agent", "awa_external_user", prefix="awa-agent")
+    available = admin.insert("awa_presence_state", name=unique("Available "), available=True)
+    r = admin.session.put(
+        admin.url(f"/api/now/awa/agents/{agent.sys_id}"),
+        json={"presence": {"sys_id": available["sys_id"],
+                           "channels": [{"sys_id": channel, "available": True}]}},
+    )
+    assert r.status_code == 200, r.text
+    return agent
+
+
+def test_awa_route_offer_accept_and_workload(server, admin, integration_user):
+    channel = admin.insert("awa_service_channel", name=unique("Chat "), max_capacity=2)["sys_id"]
+    queue = admin.insert(
+        "awa_queue", name=unique("queue "), service_channel=channel,
+        external_id=unique("provider-q-"), external_routing=True,
+    )
+    agent = awa_agent_ready(admin, channel)
+    connector = admin.third_party_connector()
+    with client_for(server, integration_user) as c:
+        created = interactions_of(c).request(
+            "POST", json={"channel": connector, "queue": queue["sys_id"]}
+        ).one()
+        interaction = created["sys_id"]
+
+        # The queued work item, found as a contact center finds it: the Table API.
+        items = c.resource(api_path="/table/awa_work_item")
+        query = pysnow.QueryBuilder().field("document_id").equals(interaction)
+        item = items.get(query=query).one()
+        assert item["state"] == "queued"
+        assert item["display_name"] == f"Interaction: {created['number']}"
+
+        # Offer Work by the provider's queue id, then accept on the agent's behalf.
+        offer = c.resource(api_path=f"/awa/documents/interaction/{interaction}/offer")
+        offered = offer.request(
+            "POST",
+            json={"queue_id": queue["external_id"],
+                  "assignment": {"agent_sys_id": agent.sys_id, "timeout": 60}},
+        ).one()
+        assert offered["success"] is True
+        assert offered["message"] == "Manual assignment successfully requested."
+        assert offered["work_item"]["sys_id"] == item["sys_id"]
+
+        inbox = c.resource(api_path="/awa/inbox/actions")
+        accepted = inbox.request(
+            "POST", path_append="/accept",
+            json={"agent_id": agent.sys_id, "work_item_id": item["sys_id"]},
+        ).one()
+        assert accepted == {"documentSysId": interaction, "documentTable": "interaction"}
+
+        capacities = c.resource(api_path=f"/awa/agents/{agent.sys_id}/capacities")
+        (chat,) = capacities.request("GET").one()["channels"]
+        assert (chat["channel_sys_id"], chat["current_workload"]) == (channel, 1)
+
+    stored = admin.get("interaction", interaction)
+    assert (stored["assigned_to"], stored["state"]) == (agent.sys_id, "work_in_progress")
+    (conversation,) = admin.query("sys_cs_conversation", f"interaction={interaction}")
+    (member,) = admin.query(
+        "sys_cs_conversation_member", f"conversation={conversation['sys_id']}"
+    )
+    assert (member["member"], member["member_type"], member["active"]) == (
+        agent.sys_id, "public_fulfiller", "true",
+    )
+
+
+def test_awa_refusals_reach_pysnow_as_http_errors(server, admin, integration_user):
+    with client_for(server, integration_user) as c:
+        inbox = c.resource(api_path="/awa/inbox/actions")
+        with pytest.raises(requests.HTTPError) as excinfo:
+            inbox.request("POST", path_append="/accept", json={"work_item_id": "x"}).one()
+        code, body = http_error(excinfo)
+        assert code == 400
+        assert body["error"]["detail"] == "Missing agent ID"
+        assert body["status"] == "failure"
