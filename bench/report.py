@@ -26,13 +26,14 @@ import time
 from pathlib import Path
 
 READS = ["get", "query", "query_oauth"]
-WRITES = ["create", "close", "member", "mapping", "mixed"]
-ORDER = ["create", "close", "member", "mapping", "get", "query", "query_oauth", "mixed"]
+WRITES = ["create", "close", "member", "route", "mapping", "mixed"]
+ORDER = ["create", "close", "member", "route", "mapping", "get", "query", "query_oauth", "mixed"]
 
 TITLES = {
     "create": "create interaction",
     "close": "close interaction",
     "member": "member drop/update",
+    "route": "AWA route a work item to another queue",
     "mapping": "agent mapping upsert",
     "get": "Table API get by sys_id",
     "query": "Table API query, filter + paging (Basic)",
@@ -118,6 +119,7 @@ def cmd_prepare(manifest_path: Path, data: Path, seconds: str) -> None:
     first = m["users"][0]["user_name"] if m["users"] else "admin"
     with open(data / "vars.sh", "w") as f:
         f.write(f"BENCH_CHANNEL={m['channel']}\nBENCH_QUEUE={m['queue']}\n")
+        f.write(f"BENCH_OTHER_QUEUE={m['other_queue']}\n")
         f.write(f"BENCH_INBOUND={m['inbound_id']}\nBENCH_SUPERVISOR={m['supervisor']}\n")
         f.write(f"BENCH_CLIENT_ID={m['client_id']}\nBENCH_CLIENT_SECRET={m['client_secret']}\n")
         f.write(f"BENCH_AGENT_USER={first}\nBENCH_INTERACTION_COUNT={len(m['interactions'])}\n")
@@ -483,7 +485,7 @@ def cmd_report(run: Path) -> None:
       f"{fmt(data.get('load_seconds'), 1)} s. SQLite, `synchronous=FULL`, default server flags "
       "(including the `info` log of one line per request, written to a file).")
     if cfg.get("topup"):
-        w(f"- Close, member drop/update and mixed use each loaded interaction once; they run after "
+        w(f"- Close, member drop/update, route and mixed use each loaded interaction once; they run after "
           f"the reads, once {int(cfg['topup']):,} more interactions were added the same way "
           "(the server stopped meanwhile), and use only those.")
     w(f"- Each measurement: wrk for {cfg['duration']} s per connection count ({', '.join(map(str, conns))}), "

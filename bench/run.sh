@@ -66,7 +66,7 @@ if [ -n "$SCALE_MAX" ]; then
   while [ "$p" -le "$SCALE_MAX" ]; do SCALE_POINTS="$SCALE_POINTS $p"; p=$((p * 10)); done
 fi
 STARTUP_REPEAT=5
-ALL_SCENARIOS="get query query_oauth mapping create close member mixed"
+ALL_SCENARIOS="get query query_oauth mapping create close member route mixed"
 SCENARIOS=${ONLY:-$ALL_SCENARIOS}
 TOP=$(echo "$CONNS" | tr ' ' '\n' | sort -n | tail -1)
 QUERY_LIMIT=20
@@ -255,7 +255,7 @@ log "$(tail -1 "$LOGS/bench-data.out")"
 python3 "$REPORT" prepare "$RUN/data/manifest.json" "$RUN/data" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e9}')"
 # shellcheck disable=SC1091
 source "$RUN/data/vars.sh"
-export BENCH_CHANNEL BENCH_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
+export BENCH_CHANNEL BENCH_QUEUE BENCH_OTHER_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
 export BENCH_IDS=$RUN/data/ids.txt BENCH_AGENTS=$RUN/data/agents.txt
 export BENCH_LIMIT=$QUERY_LIMIT BENCH_PAGES=$QUERY_PAGES BENCH_QUERY
 BENCH_QUERY=$(query_path $QUERY_LIMIT)
@@ -291,7 +291,7 @@ BEARER="Bearer $TOKEN"
 
 auth_for() { if [ "$1" = query_oauth ]; then echo "$BEARER"; else echo "$BASIC"; fi; }
 fresh_auth_for() { if [ "$1" = query_oauth ]; then BENCH_AUTH=$BEARER; else next_agent; BENCH_AUTH=$BASIC_NOW; fi; }
-consumes_ids() { case $1 in close | member | mixed) return 0 ;; *) return 1 ;; esac; }
+consumes_ids() { case $1 in close | member | route | mixed) return 0 ;; *) return 1 ;; esac; }
 
 CURSOR=0 # the next unused interaction of the manifest (close, member and mixed use each once)
 run_switchboard_scenario() {
@@ -317,7 +317,7 @@ done
 # 100,000 would run out (a repeated close is a no-op, a repeated drop a 400). So once the reads
 # are measured on the data set as specified, the server stops, TOPUP more interactions are
 # added the same way, and those scenarios take theirs from the new ones only.
-if [ "${TOPUP:-0}" -gt 0 ] && [[ " $SCENARIOS " == *" close "* || " $SCENARIOS " == *" member "* || " $SCENARIOS " == *" mixed "* ]]; then
+if [ "${TOPUP:-0}" -gt 0 ] && [[ " $SCENARIOS " == *" close "* || " $SCENARIOS " == *" member "* || " $SCENARIOS " == *" route "* || " $SCENARIOS " == *" mixed "* ]]; then
   stop_proc "$SB_PID"
   log "bench-data: +$TOPUP interactions for the scenarios that use each once"
   "$BIN" bench-data --database "$MAIN_DB" --users "$USERS" --interactions "$TOPUP" \

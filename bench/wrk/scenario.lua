@@ -1,12 +1,12 @@
 -- wrk script for every scenario of bench/run.sh (wrk 4, LuaJIT). Configured by environment:
 --
---   BENCH_SCENARIO   create | close | member | mapping | get | query | query_oauth | mixed
+--   BENCH_SCENARIO   create | close | member | route | mapping | get | query | query_oauth | mixed
 --   BENCH_AUTH       the whole Authorization header value ("Basic ..." or "Bearer ...")
 --   BENCH_THREADS    wrk's -t (ids are striped across threads, so each thread must know it)
 --   BENCH_IDS        file, one line per interaction of the manifest: "<interaction> <agent>"
 --   BENCH_AGENTS     file, one agent sys_id per line
 --   BENCH_START      first line of BENCH_IDS to use (0-based) for the scenarios that consume ids
---   BENCH_CHANNEL, BENCH_QUEUE, BENCH_INBOUND, BENCH_SUPERVISOR   from the manifest
+--   BENCH_CHANNEL, BENCH_QUEUE, BENCH_OTHER_QUEUE, BENCH_INBOUND, BENCH_SUPERVISOR   from the manifest
 --   BENCH_QUERY      the query scenarios' path and parameters, without sysparm_offset
 --   BENCH_LIMIT      its sysparm_limit (offsets step by it)
 --   BENCH_PAGES      how many pages the query scenarios rotate through (offset 0, LIMIT, ...)
@@ -20,6 +20,8 @@
 --   member   alternately PUT .../member/{agent}/drop and PUT .../member/{supervisor}/update
 --            (observer -> public_fulfiller) on the same interaction, a fresh interaction per
 --            pair: every request changes a member record.
+--   route    POST /api/now/awa/queues/{BENCH_OTHER_QUEUE}/work_item for a distinct loaded
+--            interaction each time: its queued work item moves to the second queue (AWA Routing).
 --   mapping  PUT .../agent_mapping/agent/{agent}/inboundId/BenchVoice, rotating through every
 --            agent; each has a mapping already, so each is an update (which always writes).
 --   get      GET /api/now/table/interaction/{id}, rotating through every interaction.
@@ -38,6 +40,7 @@ local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local start = tonumber(os.getenv("BENCH_START") or "0")
 local channel = os.getenv("BENCH_CHANNEL") or ""
 local queue = os.getenv("BENCH_QUEUE") or ""
+local other_queue = os.getenv("BENCH_OTHER_QUEUE") or ""
 local inbound = os.getenv("BENCH_INBOUND") or "BenchVoice"
 local supervisor = os.getenv("BENCH_SUPERVISOR") or ""
 local query = os.getenv("BENCH_QUERY") or "/api/now/table/interaction?sysparm_limit=20"
@@ -156,6 +159,10 @@ function request()
    elseif scenario == "member" then
       local id, agent = item(math.floor(k / 2))
       if k % 2 == 0 then return drop(agent, id) else return update(supervisor, id) end
+   elseif scenario == "route" then
+      local id = item(k)
+      return wrk.format("POST", "/api/now/awa/queues/" .. other_queue .. "/work_item", headers(true),
+         '{"document_sys_id":"' .. id .. '","document_table":"interaction"}')
    elseif scenario == "mapping" then
       local agent = agents[((tid + k * nthreads) % #agents) + 1]
       return map(agent, k)
