@@ -1039,3 +1039,66 @@ async fn an_unreadable_body_is_the_platforms_400() {
         crate::helpers::assert_unreadable_request(response).await;
     }
 }
+
+#[tokio::test]
+async fn a_queued_work_item_offered_in_another_queue_moves_to_it() {
+    let (app, w, interaction_id, item_id) = queued().await;
+    let answer = offer(
+        &app,
+        &interaction_id,
+        "ext-chat-2",
+        &w.agents[0].sys_id,
+        json!({}),
+    )
+    .await;
+    assert_requested(&answer);
+    assert_eq!(answer.1["result"]["work_item"]["sys_id"], item_id.as_str());
+    assert_eq!(answer.1["result"]["work_item"]["queue"], w.other_queue);
+    assert_eq!(item(&app, &item_id).await["queue"], w.other_queue);
+}
+
+#[tokio::test]
+async fn concurrent_offers_of_one_work_item_give_it_to_one_agent() {
+    let (app, w, interaction_id, item_id) = queued().await;
+    let mut offers = tokio::task::JoinSet::new();
+    for (i, agent) in w.agents.iter().enumerate() {
+        let (client, url) = (app.client.clone(), app.url(""));
+        let body = if i % 2 == 0 {
+            let path = assignment_path(&item_id);
+            (path, json!({"agent_sys_id": agent.sys_id}))
+        } else {
+            let path = offer_path("interaction", &interaction_id);
+            let body = json!({"queue_id": w.queue, "assignment": {"agent_sys_id": agent.sys_id}});
+            (path, body)
+        };
+        offers.spawn(async move {
+            let response = client
+                .post(format!("{url}{}", body.0))
+                .basic_auth(INTEGRATION.0, Some(INTEGRATION.1))
+                .json(&body.1)
+                .send()
+                .await
+                .unwrap();
+            json_of(response).await
+        });
+    }
+    let mut granted = 0;
+    while let Some(answer) = offers.join_next().await {
+        let (status, body) = answer.unwrap();
+        match status {
+            StatusCode::OK => granted += 1,
+            StatusCode::CONFLICT => {
+                let message = body["result"]["message"].as_str().unwrap();
+                assert!(
+                    message.starts_with("Work Item is already assigned to "),
+                    "{body}"
+                );
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(granted, 1);
+    let stored = item(&app, &item_id).await;
+    assert_eq!(stored["offer_count"], "1", "{stored}");
+    assert_eq!(work_items(&app, &interaction_id).await.len(), 1);
+}
