@@ -7,6 +7,7 @@
 
 pub mod attachment;
 pub mod awa_agent;
+pub mod awa_offer;
 pub mod batch;
 pub mod interaction;
 pub mod mapping;
@@ -56,7 +57,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
             .merge(stats::router().layer(Extension(Api::Aggregate)))
             .merge(attachment::router().layer(Extension(Api::Attachment)))
-            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)));
+            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)))
+            .merge(awa_offer::offer_router().layer(Extension(Api::AwaOfferWork)))
+            .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

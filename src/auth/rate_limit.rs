@@ -43,10 +43,12 @@ pub enum Api {
     TinyUrl,
     Attachment,
     AwaAgent,
+    AwaOfferWork,
+    AwaManualAssignment,
 }
 
 impl Api {
-    pub const ALL: [Api; 10] = [
+    pub const ALL: [Api; 12] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -57,6 +59,8 @@ impl Api {
         Api::TinyUrl,
         Api::Attachment,
         Api::AwaAgent,
+        Api::AwaOfferWork,
+        Api::AwaManualAssignment,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -72,6 +76,8 @@ impl Api {
             Api::TinyUrl => "tinyurl",
             Api::Attachment => "attachment",
             Api::AwaAgent => "awa_agent",
+            Api::AwaOfferWork => "awa_offer_work",
+            Api::AwaManualAssignment => "awa_manual_assignment",
         }
     }
 
@@ -88,6 +94,8 @@ impl Api {
             Api::TinyUrl => "TinyURL API",
             Api::Attachment => "Attachment API",
             Api::AwaAgent => "AWA Agent API",
+            Api::AwaOfferWork => "AWA Offer Work API",
+            Api::AwaManualAssignment => "AWA Manual Assignment API",
         }
     }
 

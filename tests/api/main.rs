@@ -8,6 +8,7 @@ mod auth;
 mod auth_races;
 mod awa_agent;
 mod awa_day;
+mod awa_offer;
 mod backends;
 mod base_urls;
 mod batch;

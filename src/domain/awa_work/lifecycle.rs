@@ -10,7 +10,8 @@ use super::offer::document_of;
 use super::{
     ACCEPTED, CONSULT_ACCEPTED, CONSULT_CANCELLED, CONSULT_ENDED, CONSULT_REQUESTED,
     CONSULT_TRANSFERRED, DISQUALIFIED, Outcome, PENDING_ACCEPT, QUEUED, Refusal, Summary, TIME_OUT,
-    active_items, flag, lock_document, main_item, membership, new_item, queue, stamp,
+    TRANSFER_CANCELED, active_items, flag, lock_document, main_item, membership, new_item, queue,
+    stamp,
 };
 use crate::domain::awa_presence::{self, SetPresence};
 use crate::domain::members::PUBLIC_FULFILLER;
@@ -277,7 +278,13 @@ async fn expire(tx: &mut Tx, id: &str, now: OffsetDateTime) -> Result<bool> {
         );
     }
     let item = super::change(tx, &item, changes, now, SWEEPER).await?;
-    super::end(tx, &item, Some(TIME_OUT), now, SWEEPER).await?;
+    // A transfer (or consult) not taken in time is a cancelled transfer: the work stays with
+    // whoever had it. Any other offer timed out.
+    let reason = match item.str("transfer_type") {
+        Some(kind) if !kind.is_empty() => TRANSFER_CANCELED,
+        _ => TIME_OUT,
+    };
+    super::end(tx, &item, Some(reason), now, SWEEPER).await?;
     if let (Some(agent), Some(state)) =
         (item.str("assigned_to"), item.str("after_timeout_presence"))
     {

@@ -21,7 +21,8 @@ pub use lifecycle::{
     document_closed, document_opened, end_consult, expire_offers, route, workloads,
 };
 pub use offer::{
-    Transfer, TransferKind, TransferTarget, offer_document, offer_work_item, transfer,
+    Transfer, TransferKind, TransferTarget, is_document, is_work_item, offer_document,
+    offer_work_item, transfer,
 };
 pub use offer_terms::{
     DISPLAY_OPTIONS, Deadline, Offer, OfferRequest, format_offered_on, parse_flag, parse_offered_on,

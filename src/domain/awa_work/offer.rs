@@ -42,6 +42,21 @@ pub struct Transfer {
     pub external_segment_id: Option<String>,
 }
 
+/// Whether a work item `id` exists (Manual Assignment's path target, looked up before its body
+/// is checked: a 404 comes before a 400).
+pub async fn is_work_item(tx: &mut Tx, id: &str) -> crate::domain::Result<bool> {
+    Ok(tx.get(&registry::AWA_WORK_ITEM, id).await?.is_some())
+}
+
+/// Whether `table` is a routable table holding a record `id`, active or not (Offer Work's path
+/// target, looked up before its body is checked; an inactive one is refused later, with 409).
+pub async fn is_document(tx: &mut Tx, table: &str, id: &str) -> crate::domain::Result<bool> {
+    let Some(table) = super::document_table(table) else {
+        return Ok(false);
+    };
+    Ok(tx.get(table, id).await?.is_some())
+}
+
 /// Manual Assignment: offers the work item `id` to the offer's agent.
 pub async fn offer_work_item(
     tx: &mut Tx,
