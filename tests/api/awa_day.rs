@@ -163,7 +163,7 @@ impl Day {
 
     /// The interaction's work items, oldest first.
     async fn items(&self, interaction: &str) -> Vec<Value> {
-        let query = format!("document_id={interaction}^ORDERBYsys_created_on");
+        let query = format!("sysparm_query=document_id={interaction}^ORDERBYsys_created_on");
         fetch_records(&self.app, "awa_work_item", &query).await
     }
 
@@ -180,6 +180,7 @@ impl Day {
     }
 
     /// (member sys_id of the user, member_type, active) in the interaction's conversation.
+    /// (`fetch_records` reads references as plain sys_ids, and takes field=value filters.)
     async fn members(&self, interaction: &str) -> Vec<(String, String, bool)> {
         let conversations = fetch_records(
             &self.app,
@@ -251,8 +252,8 @@ async fn an_external_routing_day_end_to_end() {
     for chat in [&first, &second] {
         let item = d.active_item(chat).await;
         assert_eq!(item["state"], "queued", "{item}");
-        assert_eq!(item["queue"]["value"], d.support.as_str(), "{item}");
-        assert_eq!(item["service_channel"]["value"], d.chat.as_str(), "{item}");
+        assert_eq!(item["queue"], d.support.as_str(), "{item}");
+        assert_eq!(item["service_channel"], d.chat.as_str(), "{item}");
         assert_eq!(d.interaction(chat).await["state"], "queued");
     }
 
@@ -269,7 +270,7 @@ async fn an_external_routing_day_end_to_end() {
     let first_item = item["sys_id"].as_str().unwrap().to_owned();
     assert_eq!(offered["work_item"]["sys_id"], first_item.as_str());
     assert_eq!(item["state"], "pending_accept");
-    assert_eq!(item["assigned_to"]["value"], d.alice.as_str());
+    assert_eq!(item["assigned_to"], d.alice.as_str());
     assert_eq!(item["external_segment_id"], "seg-1");
     assert_eq!(d.workloads().await, [1, 0, 0], "a pending offer counts");
 
@@ -281,7 +282,7 @@ async fn an_external_routing_day_end_to_end() {
             Value::Null,
         )
         .await;
-    assert_eq!(reasons[0]["value"], "Busy", "{reasons}");
+    assert_eq!(reasons[0], "Busy", "{reasons}");
     let body = json!({"agent_id": d.alice, "work_item_id": first_item, "reject_reason_id": d.busy});
     d.ok(Method::POST, "/api/now/awa/inbox/actions/reject", body)
         .await;
@@ -309,7 +310,7 @@ async fn an_external_routing_day_end_to_end() {
     assert_eq!(item["state"], "accepted");
     assert_eq!(item["offer_count"], "2");
     let interaction = d.interaction(&first).await;
-    assert_eq!(interaction["assigned_to"]["value"], d.bob.as_str());
+    assert_eq!(interaction["assigned_to"], d.bob.as_str());
     assert_eq!(interaction["state"], "work_in_progress");
     assert_eq!(
         d.members(&first).await,
@@ -372,9 +373,9 @@ async fn an_external_routing_day_end_to_end() {
     assert_eq!(previous.unwrap()["active"], "false");
     let current = d.active_item(&first).await;
     assert_eq!(current["sys_id"], transfer_item.as_str());
-    assert_eq!(current["previous_work_item"]["value"], first_item.as_str());
+    assert_eq!(current["previous_work_item"], first_item.as_str());
     assert_eq!(
-        d.interaction(&first).await["assigned_to"]["value"],
+        d.interaction(&first).await["assigned_to"],
         d.alice.as_str()
     );
     assert_eq!(
@@ -441,7 +442,7 @@ async fn an_external_routing_day_end_to_end() {
     .await;
     let waiting = d.active_item(&second).await;
     assert_eq!(waiting["state"], "queued");
-    assert_eq!(waiting["queue"]["value"], d.billing.as_str());
+    assert_eq!(waiting["queue"], d.billing.as_str());
     assert_eq!(waiting["is_queue_transferred"], "true");
     assert_eq!(d.interaction(&second).await["assigned_to"], "");
     assert_eq!(
@@ -478,12 +479,12 @@ async fn an_external_routing_day_end_to_end() {
     let history = fetch_records(
         &d.app,
         "awa_agent_presence_history",
-        &format!("agent={}^ORDERBYsys_id", d.carol),
+        &format!("sysparm_query=agent={}^ORDERBYsys_id", d.carol),
     )
     .await;
     let states: Vec<&str> = history
         .iter()
-        .map(|h| h["presence_state"]["value"].as_str().unwrap())
+        .map(|h| h["presence_state"].as_str().unwrap())
         .collect();
     assert_eq!(
         states,
