@@ -505,6 +505,18 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+    // An incident made before the demo holds INC0000001, the Routing sample's number.
+    let kept = crate::helpers::client()
+        .post(plain.url("/api/now/table/incident"))
+        .basic_auth("admin", Some("first-admin-password"))
+        .json(&json!({"short_description": "Kept incident"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), StatusCode::CREATED);
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(kept["result"]["number"], "INC0000001", "{kept}");
+    let kept = kept["result"]["sys_id"].as_str().unwrap().to_owned();
     plain.stop();
 
     let server = DemoServer::start(&db);
@@ -516,6 +528,15 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
     // Records that are not the demo's are left alone.
     let (_, queues) = table_get(&server, "/api/now/table/awa_queue?name=Kept%20queue").await;
     assert_eq!(queues["result"].as_array().unwrap().len(), 1, "{queues}");
+    // The demo's incident takes INC0000001; the kept one is given a number after the demo's.
+    let routed = table_record(&server, "incident", ROUTED_INCIDENT).await;
+    assert_eq!(routed["number"], "INC0000001");
+    let kept = table_record(&server, "incident", &kept).await;
+    assert_eq!(kept["short_description"], "Kept incident");
+    let number = kept["number"].as_str().unwrap().to_owned();
+    assert!(number.as_str() > "INC0000003", "{kept}");
+    let next = create_incident(&server).await;
+    assert!(next > number, "{next} after {number}");
     server.stop();
 }
 
@@ -1114,4 +1135,21 @@ async fn the_awa_work_samples_succeed_on_the_demo_records_after_every_load() {
         assert_eq!(ended.unwrap(), Ok(()));
         tx.commit().await.unwrap();
     }
+}
+
+/// New interactions start at the create sample's IMS0000075; when the counter reaches the
+/// Offer Work sample's IMS0000221, held by the demo, it steps over it.
+#[tokio::test]
+async fn new_interactions_step_over_the_number_the_demo_holds() {
+    use switchboard::domain::{self, Changes};
+    use switchboard::model::registry;
+
+    let app = crate::helpers::TestApp::spawn_with(|config| config.demo = true).await;
+    let store = app.state.store.clone();
+    let mut tx = store.begin().await.unwrap();
+    tx.raise_counter("interaction", 220).await.unwrap();
+    let interactions = &registry::INTERACTION;
+    let made = domain::insert(&mut tx, interactions, None, Changes::default(), "admin").await;
+    assert_eq!(made.unwrap().str("number"), Some("IMS0000222"));
+    tx.commit().await.unwrap();
 }
