@@ -1095,6 +1095,29 @@ async fn the_awa_work_samples_succeed_on_the_demo_records_after_every_load() {
             offer.check("assignment.agent_sys_id", now),
             Err(Refusal::NoTimeLeft("2024-04-03T23:10:01.000".into()))
         );
+        // With a current offer time, the interaction's work is accepted (a consult is under
+        // way): the documented refusal. The queue is found by its provider queue id too.
+        let current = OfferRequest {
+            offered_on: None,
+            ..offer.clone()
+        }
+        .check("assignment.agent_sys_id", now)
+        .unwrap();
+        for queue in [OFFER_QUEUE, "ccaas-chat"] {
+            let refused = awa_work::offer_document(
+                &mut tx,
+                "interaction",
+                OFFER_INTERACTION,
+                queue,
+                &current,
+                None,
+                INTEGRATION_USER,
+                now,
+                actor,
+            )
+            .await;
+            assert_eq!(refused.unwrap(), Err(Refusal::AcceptedCannotBeAssigned));
+        }
         // Manual Assignment's first sample (the agent alone) on the routed item, to beth.
         let terms = OfferRequest {
             agent: Some(AWA_AGENT.into()),
