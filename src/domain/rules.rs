@@ -1,6 +1,7 @@
 //! The platform's rules about records, applied on every write path.
 
 use super::{RecordError, Result, awa_work, roles};
+use crate::model::filter::{Filter, Select};
 use crate::model::registry::{self, Table};
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
@@ -15,6 +16,27 @@ pub fn incident_number(n: i64) -> String {
     format!("INC{n:07}")
 }
 
+/// The next number of `counter` that no record of `table` has. A record may hold a number
+/// ahead of the counter (the demo's IMS0000221, an incident renumbered for the demo): the
+/// counter steps over it rather than every later insert clashing with it.
+pub async fn next_free_number(
+    tx: &mut Tx,
+    table: &'static Table,
+    counter: &str,
+    format: fn(i64) -> String,
+) -> Result<String> {
+    let field = table
+        .field("number")
+        .expect("a numbered table has a number");
+    loop {
+        let candidate = format(tx.next_number(counter).await?);
+        let holder = Select::filter(Filter::eq(field, Value::text(candidate.as_str()))).limit(1);
+        if tx.select(table, &holder).await?.is_empty() {
+            return Ok(candidate);
+        }
+    }
+}
+
 pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Result<()> {
     match table.name {
         "sys_user" => {
@@ -22,8 +44,9 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
             rec.set("roles", Value::Null);
         }
         "interaction" => {
-            let n = tx.next_number("interaction").await?;
-            rec.set("number", Value::Text(interaction_number(n)));
+            let interactions = &registry::INTERACTION;
+            let number = next_free_number(tx, interactions, "interaction", interaction_number);
+            rec.set("number", Value::Text(number.await?));
             if rec.get("state").is_null() {
                 rec.set("state", Value::text("new"));
             }
@@ -32,8 +55,8 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
             }
         }
         "incident" => {
-            let n = tx.next_number("incident").await?;
-            rec.set("number", Value::Text(incident_number(n)));
+            let number = next_free_number(tx, &registry::INCIDENT, "incident", incident_number);
+            rec.set("number", Value::Text(number.await?));
         }
         "sys_cs_conversation_member" => check_observer(tx, rec).await?,
         "awa_agent_capacity" => derive_capacity_for(rec),

@@ -413,15 +413,16 @@ async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
         users_after["result"].as_array().unwrap().len(),
         users_before["result"].as_array().unwrap().len()
     );
-    for table in [
-        "interaction_connector",
-        "awa_queue",
-        "sys_cs_provider_application",
+    // One connector and provider; the seed pages' queue and the AWA samples' two.
+    for (table, count) in [
+        ("interaction_connector", 1),
+        ("awa_queue", 3),
+        ("sys_cs_provider_application", 1),
     ] {
         let (_, records) = table_get(&server, &format!("/api/now/table/{table}")).await;
         assert_eq!(
             records["result"].as_array().unwrap().len(),
-            1,
+            count,
             "{table}: {records}"
         );
     }
@@ -504,6 +505,18 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+    // An incident made before the demo holds INC0000001, the Routing sample's number.
+    let kept = crate::helpers::client()
+        .post(plain.url("/api/now/table/incident"))
+        .basic_auth("admin", Some("first-admin-password"))
+        .json(&json!({"short_description": "Kept incident"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), StatusCode::CREATED);
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(kept["result"]["number"], "INC0000001", "{kept}");
+    let kept = kept["result"]["sys_id"].as_str().unwrap().to_owned();
     plain.stop();
 
     let server = DemoServer::start(&db);
@@ -515,6 +528,15 @@ async fn demo_on_an_existing_database_makes_admin_admin_without_a_second_admin()
     // Records that are not the demo's are left alone.
     let (_, queues) = table_get(&server, "/api/now/table/awa_queue?name=Kept%20queue").await;
     assert_eq!(queues["result"].as_array().unwrap().len(), 1, "{queues}");
+    // The demo's incident takes INC0000001; the kept one is given a number after the demo's.
+    let routed = table_record(&server, "incident", ROUTED_INCIDENT).await;
+    assert_eq!(routed["number"], "INC0000001");
+    let kept = table_record(&server, "incident", &kept).await;
+    assert_eq!(kept["short_description"], "Kept incident");
+    let number = kept["number"].as_str().unwrap().to_owned();
+    assert!(number.as_str() > "INC0000003", "{kept}");
+    let next = create_incident(&server).await;
+    assert!(next > number, "{next} after {number}");
     server.stop();
 }
 
@@ -625,4 +647,532 @@ async fn the_awa_agent_samples_answer_as_the_page_shows_and_a_restart_restores_t
         (StatusCode::OK, awa_capacities_response())
     );
     server.stop();
+}
+
+/// The AWA work-item pages' records (`src/fixtures/demo/awa_work.rs`), with the pages' sys_ids.
+const ROUTING_QUEUE: &str = "339eed3f3b892300a2bac9bb34efc4c3";
+const ROUTED_INCIDENT: &str = "9c573169c611228700193229fff72400";
+const ROUTED_ITEM: &str = "cd57f90ddbb26300db2051735e9619f0";
+const OFFER_INTERACTION: &str = "59616aba87bd5210be070d48dabb35e6";
+const OFFER_QUEUE: &str = "92f8942787851210be070d48dabb35fb";
+const OFFER_AGENT: &str = "0d584509c323120095ccd02422d3ae5b";
+const OFFER_ITEM: &str = "bfa3a27e87bd5210be070d48dabb3588";
+/// The demo's own sys_id (the Consult page names the document only).
+const CONSULT_ITEM: &str = "e5a1c3f70b2d4e6f8a9b0c1d2e3f4a01";
+const INBOX_AGENT: &str = "46c9e158a9fe198101d44d0d22cb640d";
+const NOT_MY_EXPERTISE: &str = "31e3fa29b38023002e7b6e5f26a8dc17";
+const BUSY: &str = "4e93fa29b38023002e7b6e5f26a8dc20";
+const ACCEPT_ITEM: &str = "fd69abfc878b01101ae365b83cbb35fe";
+const ACCEPT_INCIDENT: &str = "57af7aec73d423002728660c4cf6a71c";
+const REJECT_ITEM: &str = "3ed5df4d87cf01101ae365b83cbb35af";
+/// The demo's own sys_id (the reject sample names no document).
+const REJECT_INCIDENT: &str = "e5a1c3f70b2d4e6f8a9b0c1d2e3f4a02";
+/// The demo's integration user (the offers' caller).
+const INTEGRATION_USER: &str = "9f2b6d8e4c1a4e0f8a3b2c1d0e9f8a7b";
+
+/// One record through the Table API, references as sys_ids.
+async fn table_record(server: &DemoServer, table: &str, id: &str) -> Value {
+    let path = format!("/api/now/table/{table}/{id}?sysparm_exclude_reference_link=true");
+    let (status, body) = table_get(server, &path).await;
+    assert_eq!(status, StatusCode::OK, "{table} {id}: {body}");
+    body["result"].clone()
+}
+
+async fn table_list(server: &DemoServer, table: &str, query: &str) -> Vec<Value> {
+    let path = format!("/api/now/table/{table}?sysparm_exclude_reference_link=true&{query}");
+    let (status, body) = table_get(server, &path).await;
+    assert_eq!(status, StatusCode::OK, "{table}?{query}: {body}");
+    body["result"].as_array().unwrap().clone()
+}
+
+/// Asserts that every field named in `expected` has the value shown (as the Table API shows it).
+fn assert_fields(record: &Value, expected: Value) {
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&record[name], value, "{name} of {record}");
+    }
+}
+
+/// The demo conversation of the offer interaction: its sys_id.
+async fn offer_conversation(server: &DemoServer) -> String {
+    let found = table_list(
+        server,
+        "sys_cs_conversation",
+        &format!("interaction={OFFER_INTERACTION}"),
+    )
+    .await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    found[0]["sys_id"].as_str().unwrap().to_owned()
+}
+
+/// Everything the AWA work-item samples need, in the state the samples need it.
+async fn assert_awa_work_sample_state(server: &DemoServer) {
+    for (id, number, assigned_to) in [
+        (ROUTED_INCIDENT, "INC0000001", ""),
+        (ACCEPT_INCIDENT, "INC0000002", ""),
+        (REJECT_INCIDENT, "INC0000003", ""),
+    ] {
+        let incident = table_record(server, "incident", id).await;
+        assert_fields(
+            &incident,
+            json!({"number": number, "active": "true", "assigned_to": assigned_to}),
+        );
+    }
+    let queue = table_record(server, "awa_queue", ROUTING_QUEUE).await;
+    assert_fields(
+        &queue,
+        json!({"active": "true", "service_channel": CHAT, "external_routing": "false"}),
+    );
+    let queue = table_record(server, "awa_queue", OFFER_QUEUE).await;
+    assert_fields(
+        &queue,
+        json!({"active": "true", "service_channel": CHAT, "external_routing": "true"}),
+    );
+    let interaction = table_record(server, "interaction", OFFER_INTERACTION).await;
+    assert_fields(
+        &interaction,
+        json!({"number": "IMS0000221", "active": "true", "state": "work_in_progress",
+               "assigned_to": OFFER_AGENT, "channel": CHANNEL, "queue": OFFER_QUEUE}),
+    );
+    let conversation = offer_conversation(server).await;
+    let members = table_list(
+        server,
+        "sys_cs_conversation_member",
+        &format!("sysparm_query=conversation={conversation}^ORDERBYmember_type"),
+    )
+    .await;
+    let members: Vec<(&str, &str, &str)> = members
+        .iter()
+        .map(|m| {
+            (
+                m["member"].as_str().unwrap(),
+                m["member_type"].as_str().unwrap(),
+                m["active"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            (INBOX_AGENT, "private_fulfiller", "true"),
+            (OFFER_AGENT, "public_fulfiller", "true")
+        ]
+    );
+
+    let item = |document_table: &str, document: &str, queue: &str, state: &str, agent: &str| {
+        json!({"document_table": document_table, "document_id": document, "queue": queue,
+               "service_channel": CHAT, "state": state, "active": "true", "assigned_to": agent,
+               "rejected": "false", "timed_out": "false", "timeout_on": "", "reason": ""})
+    };
+    let routed = table_record(server, "awa_work_item", ROUTED_ITEM).await;
+    assert_fields(
+        &routed,
+        item("incident", ROUTED_INCIDENT, ROUTING_QUEUE, "queued", ""),
+    );
+    assert_eq!(routed["display_name"], "Incident: INC0000001");
+    let offer = table_record(server, "awa_work_item", OFFER_ITEM).await;
+    assert_fields(
+        &offer,
+        item(
+            "interaction",
+            OFFER_INTERACTION,
+            OFFER_QUEUE,
+            "accepted",
+            OFFER_AGENT,
+        ),
+    );
+    assert_fields(
+        &offer,
+        json!({"display_name": "Interaction: IMS0000221", "consult": "false"}),
+    );
+    let consult = table_record(server, "awa_work_item", CONSULT_ITEM).await;
+    assert_fields(
+        &consult,
+        item(
+            "interaction",
+            OFFER_INTERACTION,
+            OFFER_QUEUE,
+            "accepted",
+            INBOX_AGENT,
+        ),
+    );
+    assert_fields(
+        &consult,
+        json!({"consult": "true", "consult_state": "accepted", "transfer_type": "consult",
+               "previous_work_item": OFFER_ITEM}),
+    );
+    for (id, incident, number) in [
+        (ACCEPT_ITEM, ACCEPT_INCIDENT, "INC0000002"),
+        (REJECT_ITEM, REJECT_INCIDENT, "INC0000003"),
+    ] {
+        let pending = table_record(server, "awa_work_item", id).await;
+        assert_fields(
+            &pending,
+            item(
+                "incident",
+                incident,
+                ROUTING_QUEUE,
+                "pending_accept",
+                INBOX_AGENT,
+            ),
+        );
+        assert_fields(
+            &pending,
+            json!({"display_name": format!("Incident: {number}"), "allowed_to_decline": "true"}),
+        );
+    }
+    // Each demo document has its demo items and no other; no rejections are recorded.
+    for (document, count) in [
+        (ROUTED_INCIDENT, 1),
+        (ACCEPT_INCIDENT, 1),
+        (REJECT_INCIDENT, 1),
+        (OFFER_INTERACTION, 2),
+    ] {
+        let items = table_list(server, "awa_work_item", &format!("document_id={document}")).await;
+        assert_eq!(items.len(), count, "{document}: {items:?}");
+    }
+    let rejections = table_list(server, "awa_work_item_rejection", "").await;
+    assert!(rejections.is_empty(), "{rejections:?}");
+
+    let reasons = table_list(
+        server,
+        "awa_reject_reason",
+        &format!("sysparm_query=service_channel={CHAT}^ORDERBYorder"),
+    )
+    .await;
+    let reasons: Vec<(&str, &str, &str, &str)> = reasons
+        .iter()
+        .map(|r| {
+            (
+                r["sys_id"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
+                r["order"].as_str().unwrap(),
+                r["active"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (BUSY, "Busy", "1", "true"),
+            (NOT_MY_EXPERTISE, "Not my expertise", "2", "true")
+        ]
+    );
+
+    // The two new agents: both roles, and Available on Chat as the AWA Agent API shows them.
+    for agent in [OFFER_AGENT, INBOX_AGENT] {
+        let user = table_record(server, "sys_user", agent).await;
+        let roles = user["roles"].as_str().unwrap_or_default();
+        for role in ["awa_agent", "awa_external_user"] {
+            assert!(roles.contains(role), "{role} in {user}");
+        }
+        let path = format!("/api/now/awa/agents/{agent}");
+        assert_eq!(
+            sample(server, Method::GET, &path, None, INTEGRATION).await,
+            (
+                StatusCode::OK,
+                json!({"result": {"presence": {"name": "Available", "sys_id": AVAILABLE,
+                       "available": true,
+                       "channels": [{"name": "Chat", "available": true, "sys_id": CHAT}]},
+                       "sys_id": agent}})
+            )
+        );
+    }
+}
+
+/// A Table API write as admin; the status it must answer.
+async fn table_write(
+    server: &DemoServer,
+    method: Method,
+    path: &str,
+    body: Value,
+    expected: StatusCode,
+) -> Value {
+    let (status, answer) = call(&server.binary.base, ADMIN, method, path, Some(body)).await;
+    assert_eq!(status, expected, "{path}: {answer}");
+    answer
+}
+
+async fn create_incident(server: &DemoServer) -> String {
+    let created = table_write(
+        server,
+        Method::POST,
+        "/api/now/table/incident",
+        json!({"short_description": "after the demo"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    created["result"]["number"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_awa_work_samples_records_are_there_and_a_restart_restores_them() {
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
+    let server = DemoServer::start(&db);
+    assert_awa_work_sample_state(&server).await;
+    // The users' passwords are their names, as every demo user's.
+    for name in ["alex.rivera", "jordan.lee"] {
+        let (status, body) = call(
+            &server.binary.base,
+            (name, name),
+            Method::GET,
+            &format!("/api/now/table/awa_work_item/{ROUTED_ITEM}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    }
+    // Incidents continue after the demo's INC0000001 to INC0000003.
+    assert_eq!(create_incident(&server).await, "INC0000004");
+
+    // What the samples (and more) would do, through the Table API.
+    let patch = |table: &str, id: &str| format!("/api/now/table/{table}/{id}");
+    for (id, body) in [
+        (
+            ROUTED_ITEM,
+            json!({"state": "pending_accept", "assigned_to": AWA_AGENT}),
+        ),
+        (ACCEPT_ITEM, json!({"state": "accepted"})),
+        (
+            REJECT_ITEM,
+            json!({"state": "queued", "assigned_to": "", "rejected": "true"}),
+        ),
+        (OFFER_ITEM, json!({"active": "false"})),
+        (
+            CONSULT_ITEM,
+            json!({"consult_state": "transferred", "transfer_type": ""}),
+        ),
+    ] {
+        table_write(
+            &server,
+            Method::PATCH,
+            &patch("awa_work_item", id),
+            body,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    table_write(
+        &server,
+        Method::POST,
+        "/api/now/table/awa_work_item_rejection",
+        json!({"work_item": REJECT_ITEM, "agent": INBOX_AGENT, "reject_reason": NOT_MY_EXPERTISE}),
+        StatusCode::CREATED,
+    )
+    .await;
+    table_write(
+        &server,
+        Method::POST,
+        "/api/now/table/awa_work_item",
+        json!({"document_table": "incident", "document_id": ROUTED_INCIDENT,
+               "queue": ROUTING_QUEUE, "state": "queued"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    table_write(
+        &server,
+        Method::PATCH,
+        &patch("interaction", OFFER_INTERACTION),
+        json!({"assigned_to": INBOX_AGENT}),
+        StatusCode::OK,
+    )
+    .await;
+    table_write(
+        &server,
+        Method::PATCH,
+        &patch("incident", ACCEPT_INCIDENT),
+        json!({"assigned_to": INBOX_AGENT}),
+        StatusCode::OK,
+    )
+    .await;
+    table_write(
+        &server,
+        Method::PATCH,
+        &patch("awa_reject_reason", BUSY),
+        json!({"order": "5", "active": "false"}),
+        StatusCode::OK,
+    )
+    .await;
+    let conversation = offer_conversation(&server).await;
+    let members = table_list(
+        &server,
+        "sys_cs_conversation_member",
+        &format!("sysparm_query=conversation={conversation}^member={OFFER_AGENT}"),
+    )
+    .await;
+    table_write(
+        &server,
+        Method::PATCH,
+        &patch(
+            "sys_cs_conversation_member",
+            members[0]["sys_id"].as_str().unwrap(),
+        ),
+        json!({"active": "false"}),
+        StatusCode::OK,
+    )
+    .await;
+    table_write(
+        &server,
+        Method::POST,
+        "/api/now/table/sys_cs_conversation_member",
+        json!({"conversation": conversation, "member": AWA_AGENT,
+               "member_type": "public_fulfiller", "active": "true"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    // Closing an incident ends its work item (the domain's rule).
+    table_write(
+        &server,
+        Method::PATCH,
+        &patch("incident", REJECT_INCIDENT),
+        json!({"active": "false"}),
+        StatusCode::OK,
+    )
+    .await;
+    let stale = table_record(&server, "awa_work_item", REJECT_ITEM).await;
+    assert_eq!(stale["active"], "false", "{stale}");
+    server.stop();
+
+    let server = DemoServer::start(&db);
+    assert_awa_work_sample_state(&server).await;
+    // beth.anglin, offered the routed item above, carries no workload again.
+    assert_eq!(
+        awa_get(&server, "/capacities").await,
+        (StatusCode::OK, awa_capacities_response())
+    );
+    // The counter goes on: no number is given twice.
+    assert_eq!(create_incident(&server).await, "INC0000005");
+    server.stop();
+}
+
+/// The AWA work-item samples carried out by the domain on the demo records (their HTTP APIs are
+/// separate): each does what its page shows, and does it again after the demo is loaded again.
+#[tokio::test]
+async fn the_awa_work_samples_succeed_on_the_demo_records_after_every_load() {
+    use switchboard::domain::awa_work::{self, OfferRequest, Refusal};
+
+    let app = crate::helpers::TestApp::spawn_with(|config| config.demo = true).await;
+    let store = app.state.store.clone();
+    for round in 0..2 {
+        if round == 1 {
+            switchboard::fixtures::demo::load(&*store).await.unwrap();
+        }
+        let now = app.state.clock.now();
+        let actor = "integration";
+        let mut tx = store.begin().await.unwrap();
+
+        // Routing: the incident's queued item, as the page answers it.
+        let routed = awa_work::route(
+            &mut tx,
+            ROUTING_QUEUE,
+            "incident",
+            ROUTED_INCIDENT,
+            now,
+            actor,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (routed.sys_id.as_str(), routed.display_name.as_str()),
+            (ROUTED_ITEM, "Incident: INC0000001")
+        );
+        assert_eq!(
+            (routed.document_table.as_str(), routed.queue.as_str()),
+            ("incident", ROUTING_QUEUE)
+        );
+
+        // Offer Work and Manual Assignment: the samples' 2024 offer times expired long ago.
+        let offer = OfferRequest {
+            agent: Some(OFFER_AGENT.into()),
+            allowed_to_decline: Some("true".into()),
+            enable_auto_assign: Some("false".into()),
+            timeout: Some("30".into()),
+            offered_on: Some("2024-04-03T23:09:31.000".into()),
+            ..OfferRequest::default()
+        };
+        assert_eq!(
+            offer.check("assignment.agent_sys_id", now),
+            Err(Refusal::NoTimeLeft("2024-04-03T23:10:01.000".into()))
+        );
+        // With a current offer time, the interaction's work is accepted (a consult is under
+        // way): the documented refusal. The queue is found by its provider queue id too.
+        let current = OfferRequest {
+            offered_on: None,
+            ..offer.clone()
+        }
+        .check("assignment.agent_sys_id", now)
+        .unwrap();
+        for queue in [OFFER_QUEUE, "ccaas-chat"] {
+            let refused = awa_work::offer_document(
+                &mut tx,
+                "interaction",
+                OFFER_INTERACTION,
+                queue,
+                &current,
+                None,
+                INTEGRATION_USER,
+                now,
+                actor,
+            )
+            .await;
+            assert_eq!(refused.unwrap(), Err(Refusal::AcceptedCannotBeAssigned));
+        }
+        // Manual Assignment's first sample (the agent alone) on the routed item, to beth.
+        let terms = OfferRequest {
+            agent: Some(AWA_AGENT.into()),
+            ..OfferRequest::default()
+        }
+        .check("agent_sys_id", now)
+        .unwrap();
+        let offered =
+            awa_work::offer_work_item(&mut tx, ROUTED_ITEM, &terms, INTEGRATION_USER, now, actor)
+                .await;
+        assert_eq!(offered.unwrap().unwrap().sys_id, ROUTED_ITEM);
+
+        // Inbox Actions: Chat's reasons; the accept and reject samples.
+        let reasons = awa_work::reject_reasons(&mut tx, CHAT)
+            .await
+            .unwrap()
+            .unwrap();
+        let ids: Vec<&str> = reasons.iter().map(|r| r.sys_id.as_str()).collect();
+        assert_eq!(ids, [BUSY, NOT_MY_EXPERTISE]);
+        let accepted = awa_work::accept(&mut tx, INBOX_AGENT, ACCEPT_ITEM, now, actor).await;
+        assert_eq!(
+            accepted.unwrap().unwrap(),
+            ("incident".to_owned(), ACCEPT_INCIDENT.to_owned())
+        );
+        let rejected = awa_work::reject(
+            &mut tx,
+            INBOX_AGENT,
+            REJECT_ITEM,
+            NOT_MY_EXPERTISE,
+            now,
+            actor,
+        )
+        .await;
+        assert_eq!(rejected.unwrap(), Ok(()));
+
+        // Agent Consult: the consult is handed over to the consulted agent.
+        let ended = awa_work::end_consult(&mut tx, OFFER_INTERACTION, true, now, actor).await;
+        assert_eq!(ended.unwrap(), Ok(()));
+        tx.commit().await.unwrap();
+    }
+}
+
+/// New interactions start at the create sample's IMS0000075; when the counter reaches the
+/// Offer Work sample's IMS0000221, held by the demo, it steps over it.
+#[tokio::test]
+async fn new_interactions_step_over_the_number_the_demo_holds() {
+    use switchboard::domain::{self, Changes};
+    use switchboard::model::registry;
+
+    let app = crate::helpers::TestApp::spawn_with(|config| config.demo = true).await;
+    let store = app.state.store.clone();
+    let mut tx = store.begin().await.unwrap();
+    tx.raise_counter("interaction", 220).await.unwrap();
+    let interactions = &registry::INTERACTION;
+    let made = domain::insert(&mut tx, interactions, None, Changes::default(), "admin").await;
+    assert_eq!(made.unwrap().str("number"), Some("IMS0000222"));
+    tx.commit().await.unwrap();
 }
