@@ -7,6 +7,10 @@
 
 pub mod attachment;
 pub mod awa_agent;
+pub mod awa_consult;
+mod awa_fields;
+pub mod awa_inbox;
+pub mod awa_routing;
 pub mod batch;
 pub mod interaction;
 pub mod mapping;
@@ -56,7 +60,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
             .merge(stats::router().layer(Extension(Api::Aggregate)))
             .merge(attachment::router().layer(Extension(Api::Attachment)))
-            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)));
+            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)))
+            .merge(awa_routing::router().layer(Extension(Api::AwaRouting)))
+            .merge(awa_inbox::router().layer(Extension(Api::AwaInboxActions)))
+            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

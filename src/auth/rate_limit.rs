@@ -43,10 +43,13 @@ pub enum Api {
     TinyUrl,
     Attachment,
     AwaAgent,
+    AwaRouting,
+    AwaInboxActions,
+    AwaAgentConsult,
 }
 
 impl Api {
-    pub const ALL: [Api; 10] = [
+    pub const ALL: [Api; 13] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -57,6 +60,9 @@ impl Api {
         Api::TinyUrl,
         Api::Attachment,
         Api::AwaAgent,
+        Api::AwaRouting,
+        Api::AwaInboxActions,
+        Api::AwaAgentConsult,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -72,6 +78,9 @@ impl Api {
             Api::TinyUrl => "tinyurl",
             Api::Attachment => "attachment",
             Api::AwaAgent => "awa_agent",
+            Api::AwaRouting => "awa_routing",
+            Api::AwaInboxActions => "awa_inbox_actions",
+            Api::AwaAgentConsult => "awa_agent_consult",
         }
     }
 
@@ -88,6 +97,9 @@ impl Api {
             Api::TinyUrl => "TinyURL API",
             Api::Attachment => "Attachment API",
             Api::AwaAgent => "AWA Agent API",
+            Api::AwaRouting => "AWA Routing API",
+            Api::AwaInboxActions => "AWA Inbox Actions API",
+            Api::AwaAgentConsult => "AWA Agent Consult API",
         }
     }
 
