@@ -7,6 +7,8 @@ mod attachment;
 mod auth;
 mod auth_races;
 mod awa_agent;
+mod awa_inbox;
+mod awa_routing;
 mod backends;
 mod base_urls;
 mod batch;
