@@ -95,6 +95,26 @@ async fn routing_again_moves_the_work_item_and_withdraws_its_offer() {
 }
 
 #[tokio::test]
+async fn routing_an_accepted_work_item_moves_it_and_leaves_it_with_its_agent() {
+    let w = awa_world().await;
+    let (interaction, item) = w.offered_interaction(&w.agent1).await;
+    w.accept(&w.agent1, &item).await;
+    let (status, body) = route(
+        &w,
+        &w.other_queue,
+        json!({"document_sys_id": interaction, "document_table": "interaction"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["sys_id"], item.as_str());
+    let stored = w.record("awa_work_item", &item).await;
+    assert_eq!(stored["state"], "accepted");
+    assert_eq!(stored["assigned_to"], w.agent1.as_str());
+    assert_eq!(stored["queue"], w.other_queue.as_str());
+    assert_eq!(w.chat_workload(&w.agent1).await, 1);
+}
+
+#[tokio::test]
 async fn an_interaction_opened_with_a_queue_waits_in_it() {
     let w = awa_world().await;
     let interaction = w.open_in_queue(&w.chat_queue).await;

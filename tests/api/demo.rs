@@ -413,15 +413,16 @@ async fn a_restart_with_demo_restores_the_demo_state_without_duplicates() {
         users_after["result"].as_array().unwrap().len(),
         users_before["result"].as_array().unwrap().len()
     );
-    for table in [
-        "interaction_connector",
-        "awa_queue",
-        "sys_cs_provider_application",
+    // Two queues: the interactions' and the AWA routing sample's.
+    for (table, count) in [
+        ("interaction_connector", 1),
+        ("awa_queue", 2),
+        ("sys_cs_provider_application", 1),
     ] {
         let (_, records) = table_get(&server, &format!("/api/now/table/{table}")).await;
         assert_eq!(
             records["result"].as_array().unwrap().len(),
-            1,
+            count,
             "{table}: {records}"
         );
     }
@@ -623,6 +624,127 @@ async fn the_awa_agent_samples_answer_as_the_page_shows_and_a_restart_restores_t
     assert_eq!(
         awa_get(&server, "/capacities").await,
         (StatusCode::OK, awa_capacities_response())
+    );
+    server.stop();
+}
+
+/// The AWA Routing, Inbox Actions and Agent Consult pages' samples, as printed.
+async fn awa_work_samples(server: &DemoServer) {
+    let (status, body) = sample(
+        server,
+        Method::POST,
+        "/api/now/awa/queues/339eed3f3b892300a2bac9bb34efc4c3/work_item",
+        Some(
+            "{\n  \"document_sys_id\": \"9c573169c611228700193229fff72400\",\n  \"document_table\": \"incident\"\n}",
+        ),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(is_sys_id(&body["result"]["sys_id"]), "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"sys_id": body["result"]["sys_id"], "document_table": "incident",
+            "document_sys_id": "9c573169c611228700193229fff72400",
+            "queue_sys_id": "339eed3f3b892300a2bac9bb34efc4c3",
+            "display_name": "Incident: INC0000001"}})
+    );
+
+    let (status, body) = sample(
+        server,
+        Method::GET,
+        "/api/now/awa/inbox/actions/reject_reasons/27f675e3739713004a905ee515f6a7c3",
+        None,
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The page's two reasons, by order (its sample lists them the other way round).
+    assert_eq!(
+        body,
+        json!({"result": [
+            {"order": 1, "value": "Busy", "display_value": "Busy",
+             "sys_id": "4e93fa29b38023002e7b6e5f26a8dc20"},
+            {"order": 2, "value": "Not my expertise", "display_value": "Not my expertise",
+             "sys_id": "31e3fa29b38023002e7b6e5f26a8dc17"},
+        ]})
+    );
+
+    let (status, body) = sample(
+        server,
+        Method::POST,
+        "/api/now/awa/inbox/actions/accept",
+        Some(
+            "{\n \"agent_id\":\"46c9e158a9fe198101d44d0d22cb640d\",\n \"work_item_id\":\"fd69abfc878b01101ae365b83cbb35fe\"\n}",
+        ),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"documentSysId": "57af7aec73d423002728660c4cf6a71c",
+               "documentTable": "incident"}})
+    );
+
+    let (status, body) = sample(
+        server,
+        Method::POST,
+        "/api/now/awa/inbox/actions/reject",
+        Some(
+            "{\n    \"agent_id\":\"46c9e158a9fe198101d44d0d22cb640d\",\n    \"work_item_id\":\"3ed5df4d87cf01101ae365b83cbb35af\",\n    \"reject_reason_id\":\"31e3fa29b38023002e7b6e5f26a8dc17\"\n}",
+        ),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"work_item_id": "3ed5df4d87cf01101ae365b83cbb35af",
+               "reject_reason_id": "31e3fa29b38023002e7b6e5f26a8dc17",
+               "agent_id": "46c9e158a9fe198101d44d0d22cb640d"}})
+    );
+
+    let (status, body) = sample(
+        server,
+        Method::PUT,
+        "/api/now/awa/consult/end",
+        Some(
+            "{\n    \"document_sys_id\": \"59616aba87bd5210be070d48dabb35e6\",\n    \"hand_over\": \"true\"\n}",
+        ),
+        INTEGRATION,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"result": {"success": true, "message": "Consult is successfully ended."}})
+    );
+}
+
+#[tokio::test]
+async fn the_awa_work_samples_answer_as_the_pages_show_and_a_restart_restores_them() {
+    let test_db = TestDb::new();
+    let db = test_db.url.clone();
+    let server = DemoServer::start(&db);
+    awa_work_samples(&server).await;
+    server.stop();
+
+    let server = DemoServer::start(&db);
+    awa_work_samples(&server).await;
+    let (status, items) = table_get(
+        &server,
+        "/api/now/table/awa_work_item?document_id=9c573169c611228700193229fff72400",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{items}");
+    assert_eq!(items["result"].as_array().unwrap().len(), 1, "{items}");
+    let (status, rejections) = table_get(&server, "/api/now/table/awa_work_item_rejection").await;
+    assert_eq!(status, StatusCode::OK, "{rejections}");
+    assert_eq!(
+        rejections["result"].as_array().unwrap().len(),
+        1,
+        "{rejections}"
     );
     server.stop();
 }

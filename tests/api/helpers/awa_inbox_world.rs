@@ -17,7 +17,6 @@ pub struct AwaWorld {
     pub app: TestApp,
     pub agent1: String,
     pub agent2: String,
-    pub available: String,
     pub chat: String,
     pub phone: String,
     /// A queue on Chat.
@@ -98,7 +97,6 @@ pub async fn awa_world() -> AwaWorld {
         app,
         agent1,
         agent2,
-        available,
         chat,
         phone,
         chat_queue,
