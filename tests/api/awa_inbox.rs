@@ -724,3 +724,58 @@ async fn closing_an_interaction_ends_its_work_items() {
     )
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Races
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn concurrent_accepts_and_rejects_of_one_offer_decide_it_once() {
+    let w = awa_world().await;
+    let (interaction, item) = w.offered_interaction(&w.agent1).await;
+    let accept = json!({"agent_id": w.agent1, "work_item_id": item});
+    let reject = json!({"agent_id": w.agent1, "work_item_id": item, "reject_reason_id": w.busy});
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let (path, body) = if i % 2 == 0 {
+            (ACCEPT_PATH, &accept)
+        } else {
+            (REJECT_PATH, &reject)
+        };
+        let request = w.app.as_user(INTEGRATION, Method::POST, path).json(body);
+        requests.spawn(async move { json_of(request.send().await.unwrap()).await });
+    }
+    let answers = requests.join_all().await;
+    let won: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    for (status, body) in &answers {
+        if *status != StatusCode::OK {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(
+                body["error"]["detail"], "Work item is not in pending accept state",
+                "{body}"
+            );
+        }
+    }
+    let stored = w.record("awa_work_item", &item).await;
+    let rejections = fetch_records(
+        &w.app,
+        "awa_work_item_rejection",
+        &format!("work_item={item}"),
+    )
+    .await;
+    let members = w.memberships(&interaction, &w.agent1).await;
+    if won[0]["result"]["documentSysId"].is_string() {
+        assert_eq!(stored["state"], "accepted");
+        assert!(rejections.is_empty(), "{rejections:?}");
+        assert_eq!(members.len(), 1, "{members:?}");
+    } else {
+        assert_eq!(stored["state"], "queued");
+        assert_eq!(rejections.len(), 1, "{rejections:?}");
+        assert!(members.is_empty(), "{members:?}");
+    }
+}
