@@ -7,7 +7,11 @@
 
 pub mod attachment;
 pub mod awa_agent;
+pub mod awa_consult;
+mod awa_fields;
+pub mod awa_inbox;
 pub mod awa_offer;
+pub mod awa_routing;
 pub mod batch;
 pub mod interaction;
 pub mod mapping;
@@ -59,7 +63,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(attachment::router().layer(Extension(Api::Attachment)))
             .merge(awa_agent::router().layer(Extension(Api::AwaAgent)))
             .merge(awa_offer::offer_router().layer(Extension(Api::AwaOfferWork)))
-            .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)));
+            .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)))
+            .merge(awa_routing::router().layer(Extension(Api::AwaRouting)))
+            .merge(awa_inbox::router().layer(Extension(Api::AwaInboxActions)))
+            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

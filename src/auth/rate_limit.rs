@@ -45,10 +45,13 @@ pub enum Api {
     AwaAgent,
     AwaOfferWork,
     AwaManualAssignment,
+    AwaRouting,
+    AwaInboxActions,
+    AwaAgentConsult,
 }
 
 impl Api {
-    pub const ALL: [Api; 12] = [
+    pub const ALL: [Api; 15] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -61,6 +64,9 @@ impl Api {
         Api::AwaAgent,
         Api::AwaOfferWork,
         Api::AwaManualAssignment,
+        Api::AwaRouting,
+        Api::AwaInboxActions,
+        Api::AwaAgentConsult,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -78,6 +84,9 @@ impl Api {
             Api::AwaAgent => "awa_agent",
             Api::AwaOfferWork => "awa_offer_work",
             Api::AwaManualAssignment => "awa_manual_assignment",
+            Api::AwaRouting => "awa_routing",
+            Api::AwaInboxActions => "awa_inbox_actions",
+            Api::AwaAgentConsult => "awa_agent_consult",
         }
     }
 
@@ -96,6 +105,9 @@ impl Api {
             Api::AwaAgent => "AWA Agent API",
             Api::AwaOfferWork => "AWA Offer Work API",
             Api::AwaManualAssignment => "AWA Manual Assignment API",
+            Api::AwaRouting => "AWA Routing API",
+            Api::AwaInboxActions => "AWA Inbox Actions API",
+            Api::AwaAgentConsult => "AWA Agent Consult API",
         }
     }
 

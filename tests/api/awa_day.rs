@@ -282,7 +282,7 @@ async fn an_external_routing_day_end_to_end() {
             Value::Null,
         )
         .await;
-    assert_eq!(reasons[0], "Busy", "{reasons}");
+    assert_eq!(reasons[0]["value"], "Busy", "{reasons}");
     let body = json!({"agent_id": d.alice, "work_item_id": first_item, "reject_reason_id": d.busy});
     d.ok(Method::POST, "/api/now/awa/inbox/actions/reject", body)
         .await;
@@ -374,10 +374,7 @@ async fn an_external_routing_day_end_to_end() {
     let current = d.active_item(&first).await;
     assert_eq!(current["sys_id"], transfer_item.as_str());
     assert_eq!(current["previous_work_item"], first_item.as_str());
-    assert_eq!(
-        d.interaction(&first).await["assigned_to"],
-        d.alice.as_str()
-    );
+    assert_eq!(d.interaction(&first).await["assigned_to"], d.alice.as_str());
     assert_eq!(
         d.members(&first).await,
         sorted(vec![

@@ -5,6 +5,7 @@
 mod answers;
 mod app;
 mod awa;
+mod awa_inbox_world;
 mod backend;
 mod queries;
 mod raw;
@@ -15,6 +16,7 @@ mod seed;
 pub use answers::*;
 pub use app::*;
 pub use awa::*;
+pub use awa_inbox_world::*;
 pub use backend::*;
 pub use queries::*;
 pub use raw::*;
