@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AGENT1, InboxWorld, INTEGRATION, assert_content_type, assert_error, assert_unauthenticated,
+    AGENT1, INTEGRATION, InboxWorld, assert_content_type, assert_error, assert_unauthenticated,
     assert_unreadable_request, awa_world, fetch_records, json_of,
 };
 

@@ -667,8 +667,6 @@ const ACCEPT_INCIDENT: &str = "57af7aec73d423002728660c4cf6a71c";
 const REJECT_ITEM: &str = "3ed5df4d87cf01101ae365b83cbb35af";
 /// The demo's own sys_id (the reject sample names no document).
 const REJECT_INCIDENT: &str = "e5a1c3f70b2d4e6f8a9b0c1d2e3f4a02";
-/// The demo's integration user (the offers' caller).
-const INTEGRATION_USER: &str = "9f2b6d8e4c1a4e0f8a3b2c1d0e9f8a7b";
 
 /// One record through the Table API, references as sys_ids.
 async fn table_record(server: &DemoServer, table: &str, id: &str) -> Value {
@@ -1045,118 +1043,164 @@ async fn the_awa_work_samples_records_are_there_and_a_restart_restores_them() {
     server.stop();
 }
 
-/// The AWA work-item samples carried out by the domain on the demo records (their HTTP APIs are
-/// separate): each does what its page shows, and does it again after the demo is loaded again.
+/// The AWA work pages' curl samples, replayed as written against `serve --demo`, answer what
+/// the pages show (or, for Offer Work's 2024 offer time, the refusal the page's own rule gives);
+/// after a restart they answer the same again.
 #[tokio::test]
-async fn the_awa_work_samples_succeed_on_the_demo_records_after_every_load() {
-    use switchboard::domain::awa_work::{self, OfferRequest, Refusal};
-
-    let app = crate::helpers::TestApp::spawn_with(|config| config.demo = true).await;
-    let store = app.state.store.clone();
+async fn the_awa_work_samples_answer_as_the_pages_show_and_again_after_a_restart() {
+    let db = TestDb::new();
     for round in 0..2 {
-        if round == 1 {
-            switchboard::fixtures::demo::load(&*store).await.unwrap();
-        }
-        let now = app.state.clock.now();
-        let actor = "integration";
-        let mut tx = store.begin().await.unwrap();
-
-        // Routing: the incident's queued item, as the page answers it.
-        let routed = awa_work::route(
-            &mut tx,
-            ROUTING_QUEUE,
-            "incident",
-            ROUTED_INCIDENT,
-            now,
-            actor,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (routed.sys_id.as_str(), routed.display_name.as_str()),
-            (ROUTED_ITEM, "Incident: INC0000001")
-        );
-        assert_eq!(
-            (routed.document_table.as_str(), routed.queue.as_str()),
-            ("incident", ROUTING_QUEUE)
-        );
-
-        // Offer Work and Manual Assignment: the samples' 2024 offer times expired long ago.
-        let offer = OfferRequest {
-            agent: Some(OFFER_AGENT.into()),
-            allowed_to_decline: Some("true".into()),
-            enable_auto_assign: Some("false".into()),
-            timeout: Some("30".into()),
-            offered_on: Some("2024-04-03T23:09:31.000".into()),
-            ..OfferRequest::default()
+        let server = DemoServer::start(&db.url);
+        let post = |path: String, body: &'static str| {
+            let server = &server;
+            async move { sample(server, Method::POST, &path, Some(body), INTEGRATION).await }
         };
-        assert_eq!(
-            offer.check("assignment.agent_sys_id", now),
-            Err(Refusal::NoTimeLeft("2024-04-03T23:10:01.000".into()))
-        );
-        // With a current offer time, the interaction's work is accepted (a consult is under
-        // way): the documented refusal. The queue is found by its provider queue id too.
-        let current = OfferRequest {
-            offered_on: None,
-            ..offer.clone()
-        }
-        .check("assignment.agent_sys_id", now)
-        .unwrap();
-        for queue in [OFFER_QUEUE, "ccaas-chat"] {
-            let refused = awa_work::offer_document(
-                &mut tx,
-                "interaction",
-                OFFER_INTERACTION,
-                queue,
-                &current,
-                None,
-                INTEGRATION_USER,
-                now,
-                actor,
-            )
-            .await;
-            assert_eq!(refused.unwrap(), Err(Refusal::AcceptedCannotBeAssigned));
-        }
-        // Manual Assignment's first sample (the agent alone) on the routed item, to beth.
-        let terms = OfferRequest {
-            agent: Some(AWA_AGENT.into()),
-            ..OfferRequest::default()
-        }
-        .check("agent_sys_id", now)
-        .unwrap();
-        let offered =
-            awa_work::offer_work_item(&mut tx, ROUTED_ITEM, &terms, INTEGRATION_USER, now, actor)
-                .await;
-        assert_eq!(offered.unwrap().unwrap().sys_id, ROUTED_ITEM);
 
-        // Inbox Actions: Chat's reasons; the accept and reject samples.
-        let reasons = awa_work::reject_reasons(&mut tx, CHAT)
-            .await
-            .unwrap()
-            .unwrap();
-        let ids: Vec<&str> = reasons.iter().map(|r| r.sys_id.as_str()).collect();
-        assert_eq!(ids, [BUSY, NOT_MY_EXPERTISE]);
-        let accepted = awa_work::accept(&mut tx, INBOX_AGENT, ACCEPT_ITEM, now, actor).await;
-        assert_eq!(
-            accepted.unwrap().unwrap(),
-            ("incident".to_owned(), ACCEPT_INCIDENT.to_owned())
-        );
-        let rejected = awa_work::reject(
-            &mut tx,
-            INBOX_AGENT,
-            REJECT_ITEM,
-            NOT_MY_EXPERTISE,
-            now,
-            actor,
+        // AWA Routing.
+        let routed = post(
+            format!("/api/now/awa/queues/{ROUTING_QUEUE}/work_item"),
+            r#"{"document_sys_id": "9c573169c611228700193229fff72400", "document_table": "incident"}"#,
         )
         .await;
-        assert_eq!(rejected.unwrap(), Ok(()));
+        assert_eq!(
+            routed,
+            (
+                StatusCode::OK,
+                json!({"result": {"sys_id": ROUTED_ITEM, "document_table": "incident",
+                       "document_sys_id": ROUTED_INCIDENT, "queue_sys_id": ROUTING_QUEUE,
+                       "display_name": "Incident: INC0000001"}})
+            ),
+            "round {round}"
+        );
 
-        // Agent Consult: the consult is handed over to the consulted agent.
-        let ended = awa_work::end_consult(&mut tx, OFFER_INTERACTION, true, now, actor).await;
-        assert_eq!(ended.unwrap(), Ok(()));
-        tx.commit().await.unwrap();
+        // AWA Offer Work: its 2024 offer time with a 30 s timeout left no time to accept.
+        let offered = post(
+            format!("/api/now/awa/documents/interaction/{OFFER_INTERACTION}/offer"),
+            r#"{
+    "external_segment_id": "segment_59616aba87bd5210be070d48dabb35e6",
+    "queue_id": "92f8942787851210be070d48dabb35fb",
+    "assignment": {
+        "agent_sys_id": "0d584509c323120095ccd02422d3ae5b",
+        "allowed_to_decline": "true",
+        "enable_auto_assign": "false",
+        "timeout": 30,
+        "offered_on":"2024-04-03T23:09:31.000"
+    }
+}"#,
+        )
+        .await;
+        assert_eq!(
+            offered,
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"result": {"success": false, "message": "Timestamp after timeout \
+                       (2024-04-03T23:10:01.000) must be after the current time, otherwise \
+                       agent has no time to accept the work item"}})
+            ),
+            "round {round}"
+        );
+
+        // AWA Manual Assignment, the second sample's body on the routed work item (the page
+        // leaves the id out of its URL): the same 2024 refusal, for 10 s.
+        let manual = post(
+            format!("/api/now/awa/workitems/{ROUTED_ITEM}/assignments"),
+            r#"{
+    "agent_sys_id": "46d44a23a9fe19810012d100cca80666",
+    "timeout":"10",
+    "offered_on":"2024-04-03T23:09:31.000"
+  }"#,
+        )
+        .await;
+        assert_eq!(manual.0, StatusCode::BAD_REQUEST, "{manual:?}");
+        assert_eq!(
+            manual.1["result"]["message"],
+            "Timestamp after timeout (2024-04-03T23:09:41.000) must be after the current time, \
+             otherwise agent has no time to accept the work item"
+        );
+        // Its first sample, the agent alone: offered.
+        let manual = post(
+            format!("/api/now/awa/workitems/{ROUTED_ITEM}/assignments"),
+            r#"{"agent_sys_id":"46d44a23a9fe19810012d100cca80666"}"#,
+        )
+        .await;
+        assert_eq!(
+            manual,
+            (
+                StatusCode::OK,
+                json!({"result": {"success": true,
+                       "message": "Manual assignment successfully requested."}})
+            ),
+            "round {round}"
+        );
+
+        // AWA Inbox Actions: Chat's reject reasons (by their order), accept, reject.
+        let (status, reasons) = sample(
+            &server,
+            Method::GET,
+            &format!("/api/now/awa/inbox/actions/reject_reasons/{CHAT}"),
+            None,
+            INTEGRATION,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{reasons}");
+        assert_eq!(
+            reasons,
+            json!({"result": [
+                {"order": 1, "value": "Busy", "display_value": "Busy", "sys_id": BUSY},
+                {"order": 2, "value": "Not my expertise", "display_value": "Not my expertise",
+                 "sys_id": NOT_MY_EXPERTISE}]})
+        );
+        let accepted = post(
+            "/api/now/awa/inbox/actions/accept".into(),
+            "{\n \"agent_id\":\"46c9e158a9fe198101d44d0d22cb640d\",\n \"work_item_id\":\"fd69abfc878b01101ae365b83cbb35fe\"\n}",
+        )
+        .await;
+        assert_eq!(
+            accepted,
+            (
+                StatusCode::OK,
+                json!({"result": {"documentSysId": ACCEPT_INCIDENT, "documentTable": "incident"}})
+            ),
+            "round {round}"
+        );
+        let rejected = post(
+            "/api/now/awa/inbox/actions/reject".into(),
+            "{\n    \"agent_id\":\"46c9e158a9fe198101d44d0d22cb640d\",\n    \"work_item_id\":\"3ed5df4d87cf01101ae365b83cbb35af\",\n    \"reject_reason_id\":\"31e3fa29b38023002e7b6e5f26a8dc17\"\n}",
+        )
+        .await;
+        assert_eq!(
+            rejected,
+            (
+                StatusCode::OK,
+                json!({"result": {"work_item_id": REJECT_ITEM,
+                       "reject_reason_id": NOT_MY_EXPERTISE, "agent_id": INBOX_AGENT}})
+            ),
+            "round {round}"
+        );
+
+        // AWA Agent Consult: the consult on the Offer Work interaction is handed over.
+        let ended = sample(
+            &server,
+            Method::PUT,
+            "/api/now/awa/consult/end",
+            Some(
+                r#"{
+    "document_sys_id": "59616aba87bd5210be070d48dabb35e6",
+    "hand_over": "true"
+}"#,
+            ),
+            INTEGRATION,
+        )
+        .await;
+        assert_eq!(
+            ended,
+            (
+                StatusCode::OK,
+                json!({"result": {"success": true, "message": "Consult is successfully ended."}})
+            ),
+            "round {round}"
+        );
+        server.stop();
     }
 }
 
