@@ -1,16 +1,15 @@
 //! The AWA Agent API: an agent's presence, channel availability and capacities, as a contact
 //! center checks them before it offers work. Role `awa_integration_user`.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::Value as Json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AwaIntegrationUser, Caller, Role};
+use super::awa_fields::Integration;
 use crate::domain::awa_presence::{
     self, Capacities, Channel, Presence, Refusal, SetCapacities, SetPresence,
 };
@@ -28,28 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The largest capacity accepted (the platform's integers are 32-bit).
 const MAX_CAPACITY: i64 = i32::MAX as i64;
-
-/// The caller, holding `awa_integration_user`. Without it, the page's 403: message
-/// `User Not Authenticated` (the message the page gives this case), rather than the ACL
-/// failure other APIs answer.
-pub struct Integration(pub Caller);
-
-impl FromRequestParts<AppState> for Integration {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.has_role(AwaIntegrationUser::NAME) {
-            return Ok(Integration(caller));
-        }
-        tracing::info!(user = %caller.user_name, role = AwaIntegrationUser::NAME, "role missing");
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "User Not Authenticated",
-            Some("The user does not have the awa_integration_user role".into()),
-        ))
-    }
-}
 
 const NOT_FOUND: &str = "Record Not Found";
 

@@ -1,12 +1,39 @@
-//! How the AWA work APIs (Routing, Inbox Actions, Agent Consult) read their bodies' values and
-//! answer the refusals they share. Bodies come as JSON or XML (where every value is text), so
+//! What the AWA APIs share: the caller they require (`awa_integration_user`, refused in the AWA
+//! Agent page's words), and how the work APIs (Routing, Inbox Actions, Agent Consult) read their
+//! bodies' values and answer the refusals they share. Bodies come as JSON or XML (where every value is text), so
 //! each value is read leniently here rather than by serde.
 
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde_json::Value as Json;
 
+use crate::auth::{AwaIntegrationUser, Caller, Role};
 use crate::domain::awa_work::{Refusal, parse_flag};
 use crate::http::ApiError;
+use crate::state::AppState;
+
+/// The caller, holding `awa_integration_user`. Without it, the page's 403: message
+/// `User Not Authenticated` (the message the page gives this case), rather than the ACL
+/// failure other APIs answer.
+pub struct Integration(pub Caller);
+
+impl FromRequestParts<AppState> for Integration {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.has_role(AwaIntegrationUser::NAME) {
+            return Ok(Integration(caller));
+        }
+        tracing::info!(user = %caller.user_name, role = AwaIntegrationUser::NAME, "role missing");
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "User Not Authenticated",
+            Some("The user does not have the awa_integration_user role".into()),
+        ))
+    }
+}
 
 /// The message of a 400 (the Inbox Actions page's `Invalid request`).
 pub const INVALID_REQUEST: &str = "Invalid request";

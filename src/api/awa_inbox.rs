@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::awa_agent::Integration;
+use super::awa_fields::Integration;
 use super::awa_fields::{id, invalid, not_found, unexpected};
 use crate::domain::awa_work::{self, Refusal};
 use crate::http::respond::ResultEnvelope;
