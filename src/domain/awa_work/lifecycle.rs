@@ -10,7 +10,8 @@ use super::offer::document_of;
 use super::{
     ACCEPTED, CONSULT_ACCEPTED, CONSULT_CANCELLED, CONSULT_ENDED, CONSULT_REQUESTED,
     CONSULT_TRANSFERRED, DISQUALIFIED, Outcome, PENDING_ACCEPT, QUEUED, Refusal, Summary, TIME_OUT,
-    active_items, flag, lock_document, main_item, membership, new_item, queue, stamp,
+    TRANSFER_CANCELED, active_items, flag, lock_document, main_item, membership, new_item, queue,
+    stamp,
 };
 use crate::domain::awa_presence::{self, SetPresence};
 use crate::domain::members::PUBLIC_FULFILLER;
@@ -228,13 +229,18 @@ pub async fn end_consult(
 }
 
 /// The sweeper's pass: every pending offer whose time is up at `now` is cancelled (time out,
-/// `timed_out`), and its agent moved to the offer's after-timeout presence state. Each in its
-/// own transaction, re-read under its document's lock, so nodes sweeping together, or an
+/// or transfer canceled for a transfer's offer; `timed_out`), and its agent moved to the
+/// offer's after-timeout presence state. Each in its own transaction, re-read under its document's lock, so nodes sweeping together, or an
 /// accept racing the timeout, end it once. Returns how many it cancelled.
 pub async fn expire_offers(store: &dyn Storage, now: OffsetDateTime) -> Result<usize> {
-    let due = Filter::eq(field!(AWA_WORK_ITEM, state), Value::text(PENDING_ACCEPT)).and(
-        Filter::Cond(field!(AWA_WORK_ITEM, timeout_on), Op::Le(stamp(now))),
-    );
+    // Active ones only: an inactive item is over, whatever its state says, and would
+    // otherwise be found (and skipped) by every pass.
+    let due = Filter::eq(field!(AWA_WORK_ITEM, state), Value::text(PENDING_ACCEPT))
+        .and(Filter::eq(field!(AWA_WORK_ITEM, active), Value::Bool(true)))
+        .and(Filter::Cond(
+            field!(AWA_WORK_ITEM, timeout_on),
+            Op::Le(stamp(now)),
+        ));
     let items = &registry::AWA_WORK_ITEM;
     let mut expired = 0;
     for item in store
@@ -276,8 +282,11 @@ async fn expire(tx: &mut Tx, id: &str, now: OffsetDateTime) -> Result<bool> {
             Value::text(CONSULT_CANCELLED),
         );
     }
+    // A transfer's offer that times out is a cancelled transfer: the work stays where it was.
+    let moved = item.str("transfer_type").is_some_and(|t| !t.is_empty());
+    let reason = if moved { TRANSFER_CANCELED } else { TIME_OUT };
     let item = super::change(tx, &item, changes, now, SWEEPER).await?;
-    super::end(tx, &item, Some(TIME_OUT), now, SWEEPER).await?;
+    super::end(tx, &item, Some(reason), now, SWEEPER).await?;
     if let (Some(agent), Some(state)) =
         (item.str("assigned_to"), item.str("after_timeout_presence"))
     {

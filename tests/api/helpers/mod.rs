@@ -4,6 +4,7 @@
 
 mod answers;
 mod app;
+mod awa;
 mod backend;
 mod queries;
 mod raw;
@@ -13,6 +14,7 @@ mod seed;
 
 pub use answers::*;
 pub use app::*;
+pub use awa::*;
 pub use backend::*;
 pub use queries::*;
 pub use raw::*;
