@@ -1,7 +1,9 @@
 //! AWA's work-item state machine, through the domain (no HTTP but for the set-up): every
 //! transition of `src/domain/awa_work` with explicit times, and every refusal in the situation
 //! that causes it. Each call runs in a transaction of its own, committed when it succeeds and
-//! rolled back when it refuses (as the API layer does).
+//! rolled back when it refuses (dropped, as the API layer does). The runtime has two threads:
+//! on PostgreSQL a dropped transaction's connection is rolled back by a task the pool spawns,
+//! which must be able to run while the test's end drops its schema.
 
 use switchboard::domain::awa_work::{
     self, ACCEPTED, CANCELLED, PENDING_ACCEPT, QUEUED, Refusal, Transfer, TransferKind,
@@ -89,6 +91,7 @@ async fn transfer(
 async fn workloads(awa: &Awa, agent: &str) -> Vec<(Option<String>, i64)> {
     let mut tx = awa.store().begin().await.unwrap();
     let loads = awa_work::workloads(&mut tx, agent).await.unwrap();
+    tx.commit().await.unwrap();
     loads.into_iter().collect()
 }
 
@@ -113,7 +116,7 @@ fn private(agent: &str) -> (String, String) {
 // Routed in, offered, timed out
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interaction_opened_with_a_queue_waits_in_it_as_a_queued_item() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(Some(&awa.queue)).await;
@@ -161,7 +164,7 @@ async fn an_interaction_opened_with_a_queue_waits_in_it_as_a_queued_item() {
     assert_eq!(routed.document_id, unrouted);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(Some(&awa.queue)).await;
@@ -225,7 +228,7 @@ async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout(
     assert_eq!(refused, Err(Refusal::CannotBeAssigned(id.clone())));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_without_after_timeout_presence_leaves_the_presence_and_no_timeout_never_expires()
 {
     let awa = Awa::new().await;
@@ -261,7 +264,7 @@ async fn an_offer_without_after_timeout_presence_leaves_the_presence_and_no_time
 // Accept, reject, auto-assign
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(Some(&awa.queue)).await;
@@ -328,7 +331,7 @@ async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_records_the_reason_and_puts_the_item_back_in_its_queue() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(Some(&awa.queue)).await;
@@ -373,7 +376,7 @@ async fn reject_records_the_reason_and_puts_the_item_back_in_its_queue() {
     assert_eq!(int(&item, "offer_count"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_assign_accepts_at_once() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(None).await;
@@ -410,7 +413,7 @@ async fn auto_assign_accepts_at_once() {
 // Transfers and consults
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() {
     let awa = Awa::new().await;
     let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
@@ -447,7 +450,7 @@ async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() 
     assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_rejected_is_cancelled_and_the_previous_item_stays() {
     let awa = Awa::new().await;
     let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
@@ -469,7 +472,7 @@ async fn a_blind_transfer_rejected_is_cancelled_and_the_previous_item_stays() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_that_times_out_is_transfer_canceled() {
     let awa = Awa::new().await;
     let (interaction, _) = accepted_by(&awa, &awa.agents[0]).await;
@@ -508,7 +511,7 @@ async fn a_blind_transfer_that_times_out_is_transfer_canceled() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_of_a_pending_offer_accepted_cancels_that_offer() {
     let awa = Awa::new().await;
     let interaction = awa.interaction(Some(&awa.queue)).await;
@@ -547,7 +550,7 @@ async fn a_blind_transfer_of_a_pending_offer_accepted_cancels_that_offer() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_one() {
     let awa = Awa::new().await;
     let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
@@ -626,7 +629,7 @@ async fn end_consult(awa: &Awa, interaction: &str, hand_over: bool) -> Result<()
     ))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_handed_over_makes_the_consulted_agent_the_primary() {
     let awa = Awa::new().await;
     let (interaction, first, consult) = consulted(&awa, true).await;
@@ -651,7 +654,7 @@ async fn a_consult_handed_over_makes_the_consulted_agent_the_primary() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_agent() {
     let awa = Awa::new().await;
     let (interaction, first, consult) = consulted(&awa, true).await;
@@ -670,7 +673,7 @@ async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_agent() {
     assert!(workloads(&awa, &awa.agents[1]).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_still_requested_is_cancelled_whichever_the_end() {
     for hand_over in [true, false] {
         let awa = Awa::new().await;
@@ -708,7 +711,7 @@ async fn a_consult_still_requested_is_cancelled_whichever_the_end() {
 // The document closed; workloads
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_ones() {
     let awa = Awa::new().await;
     // Accepted, with a consult pending.
@@ -757,7 +760,7 @@ async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_on
     assert_eq!(refused, Err(Refusal::DocumentNotActive));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity() {
     let awa = Awa::new().await;
     let agent = &awa.agents[0];
@@ -789,7 +792,7 @@ async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity(
     let capacities = switchboard::domain::awa_presence::capacities(&mut tx, agent)
         .await
         .unwrap();
-    drop(tx);
+    tx.commit().await.unwrap();
     let chat = capacities
         .channels
         .iter()
@@ -805,7 +808,7 @@ async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity(
 
 const UNKNOWN: &str = "0000000000000000000000000000dead";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_comes_in_the_situation_that_causes_it() {
     let awa = Awa::new().await;
     let now = t0();

@@ -7,6 +7,7 @@ mod attachment;
 mod auth;
 mod auth_races;
 mod awa_agent;
+mod awa_races;
 mod awa_states;
 mod backends;
 mod base_urls;

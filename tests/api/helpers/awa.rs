@@ -237,7 +237,7 @@ impl Awa {
     pub async fn presence_of(&self, agent: &str) -> String {
         let mut tx = self.store().begin().await.unwrap();
         let presence = awa_presence::presence(&mut tx, agent).await.unwrap();
-        drop(tx);
+        tx.commit().await.unwrap();
         presence.expect("a presence").state.sys_id
     }
 }
