@@ -55,6 +55,10 @@ enum Call {
     },
     /// A pass of the offer sweeper.
     Expire,
+    /// The Interaction Management API's close.
+    Close {
+        interaction: String,
+    },
 }
 
 /// What a call that was not refused did.
@@ -66,6 +70,7 @@ enum Done {
     Rejected,
     /// A sweeper pass: how many offers it cancelled.
     Expired(usize),
+    Closed,
 }
 
 /// A side's answer and how many conflicts it lost first.
@@ -184,6 +189,10 @@ async fn attempt(
         Call::Reject { item, agent } => awa_work::reject(tx, agent, item, &c.reason, c.now, ACTOR)
             .await?
             .map(|()| Done::Rejected),
+        Call::Close { interaction } => {
+            switchboard::domain::interactions::close(tx, interaction, &c.caller, ACTOR).await?;
+            Ok(Done::Closed)
+        }
         Call::Expire => unreachable!("handled above"),
     };
     if outcome.is_ok() {
@@ -554,4 +563,143 @@ async fn offer_work_twice_for_a_document_without_a_work_item_makes_one() {
 async fn offer_work_twice_for_a_document_without_a_work_item_on_two_nodes_makes_one() {
     assert_postgres_pass();
     two_document_offers(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept against Offer Work of the same document
+// ---------------------------------------------------------------------------------------------
+
+/// The agent accepts its offer while Offer Work offers the document to another agent. Serially
+/// the accept always succeeds; Offer Work finds the item offered (before the accept) or
+/// accepted (after it). Offer Work reads the document before it takes the document's lock, and
+/// the accept writes the document under that lock: the two must not wait for each other.
+async fn accept_against_offer_work(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let agents = &r.awa.agents;
+    let (mut conflicts, mut orders) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, item) = r.queued().await;
+        assert!(r.race_free_offer(&item, &agents[0]).await);
+        let accept = Call::Accept {
+            item: item.clone(),
+            agent: agents[0].clone(),
+        };
+        let offer_work = Call::OfferDocument {
+            document: interaction.clone(),
+            agent: agents[1].clone(),
+        };
+        let flip = round % 2 == 1;
+        let calls = if flip {
+            [offer_work, accept]
+        } else {
+            [accept, offer_work]
+        };
+        let mut answers = r.race(calls, t0()).await;
+        if flip {
+            answers.swap(0, 1);
+        }
+        assert_eq!(answers[0].0, Ok(Done::Accepted), "round {round}");
+        match &answers[1].0 {
+            Err(Refusal::AlreadyAssignedTo(holder)) if *holder == agents[0] => orders[0] += 1,
+            Err(Refusal::AcceptedCannotBeAssigned) => orders[1] += 1,
+            other => panic!("round {round}: Offer Work answered {other:?}"),
+        }
+        let stored = r.awa.record(&registry::AWA_WORK_ITEM, &item).await;
+        assert_eq!(text(&stored, "state"), ACCEPTED);
+        assert_eq!(text(&stored, "assigned_to"), agents[0]);
+        assert_eq!(r.active_items(&interaction).await, 1, "round {round}");
+        assert_eq!(
+            r.awa.active_members(&interaction).await,
+            vec![(agents[0].clone(), "public_fulfiller".into())]
+        );
+        conflicts += answers[0].1 + answers[1].1;
+    }
+    report(
+        "accept against Offer Work (Offer Work first, accept first)",
+        conflicts,
+        orders,
+    );
+    assert_eq!(conflicts, 0, "no deadlock between an accept and Offer Work");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_racing_offer_work_of_its_document_ends_one_way() {
+    accept_against_offer_work(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn accept_racing_offer_work_of_its_document_on_two_nodes_ends_one_way() {
+    assert_postgres_pass();
+    accept_against_offer_work(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept against the document's close
+// ---------------------------------------------------------------------------------------------
+
+/// The agent accepts its offer while the interaction is closed. Serially: accepted, then ended
+/// by the close (inactive, still accepted); or cancelled by the close (disqualified), and the
+/// accept refused. The close locks the interaction and then the document's lock; the accept
+/// takes the document's lock and then writes the interaction: they must not deadlock.
+async fn accept_against_close(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let agent = r.awa.agents[0].clone();
+    let (mut conflicts, mut orders) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, item) = r.queued().await;
+        assert!(r.race_free_offer(&item, &agent).await);
+        let accept = Call::Accept {
+            item: item.clone(),
+            agent: agent.clone(),
+        };
+        let close = Call::Close {
+            interaction: interaction.clone(),
+        };
+        let flip = round % 2 == 1;
+        let calls = if flip {
+            [close, accept]
+        } else {
+            [accept, close]
+        };
+        let mut answers = r.race(calls, t0()).await;
+        if flip {
+            answers.swap(0, 1);
+        }
+        assert_eq!(answers[1].0, Ok(Done::Closed), "round {round}");
+        let stored = r.awa.record(&registry::AWA_WORK_ITEM, &item).await;
+        assert!(!flag(&stored, "active"), "round {round}");
+        match &answers[0].0 {
+            Ok(Done::Accepted) => {
+                assert_eq!(text(&stored, "state"), ACCEPTED, "round {round}");
+                orders[0] += 1;
+            }
+            Err(Refusal::NotPendingAccept) => {
+                assert_eq!(text(&stored, "state"), CANCELLED, "round {round}");
+                assert_eq!(text(&stored, "reason"), "disqualified");
+                assert!(r.awa.active_members(&interaction).await.is_empty());
+                orders[1] += 1;
+            }
+            other => panic!("round {round}: the accept answered {other:?}"),
+        }
+        conflicts += answers[0].1 + answers[1].1;
+    }
+    report(
+        "accept against close (accept first, close first)",
+        conflicts,
+        orders,
+    );
+    assert_eq!(conflicts, 0, "no deadlock between an accept and a close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_racing_the_documents_close_ends_one_way() {
+    accept_against_close(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn accept_racing_the_documents_close_on_two_nodes_ends_one_way() {
+    assert_postgres_pass();
+    accept_against_close(true).await;
 }

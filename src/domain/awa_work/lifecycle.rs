@@ -37,13 +37,14 @@ pub async fn route(
     let Some(table) = super::document_table(table) else {
         return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
     };
+    // The lock before the record is held: see `offer::active_document`.
+    lock_document(tx, table.name, document_id).await?;
     let Some(document) = tx.get_held(table, document_id, RowLock::KeyShare).await? else {
         return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
     };
     if !flag(&document, "active") {
         return Ok(Err(Refusal::DocumentNotActive));
     }
-    lock_document(tx, table.name, document_id).await?;
     let item = match main_item(tx, table.name, document_id).await? {
         None => new_item(tx, table, &document, &queue, now, actor, Changes::default()).await?,
         Some(item) => {
