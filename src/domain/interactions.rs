@@ -199,6 +199,8 @@ pub fn is_closed(interaction: &Record) -> bool {
 /// nothing. `NotFound` for an unknown sys_id.
 pub async fn close(tx: &mut Tx, id: &str, caller: &str, actor: &str) -> Result<Record> {
     let interactions = &registry::INTERACTION;
+    // The work items' lock first, as AWA takes it (the close ends them).
+    super::awa_work::lock_document(tx, interactions.name, id).await?;
     // Locked: of two concurrent closes, the second waits and then finds the interaction closed.
     let interaction = tx
         .get_locked(interactions, id)

@@ -134,6 +134,12 @@ pub async fn update(
     changes: Changes,
     actor: &str,
 ) -> Result<Record> {
+    // A record that may be deactivated may be a document with AWA work items, which its close
+    // ends under the document's lock: that lock before the record's, as AWA takes them.
+    let deactivating = table.field("active").is_some_and(|f| changes.sets(f));
+    if deactivating && table != &registry::AWA_WORK_ITEM {
+        awa_work::lock_document(tx, table.name, sys_id).await?;
+    }
     let before = tx
         .get_locked(table, sys_id)
         .await?

@@ -116,7 +116,10 @@ pub(super) async fn accept_item(
         if let Some(previous) = accepted.str("previous_work_item") {
             let previous = tx.get_locked(&registry::AWA_WORK_ITEM, previous).await?;
             if let Some(previous) = previous.filter(|p| flag(p, "active")) {
-                super::end(tx, &previous, None, now, actor).await?;
+                // Accepted work is simply over; an offer still pending is cancelled (left
+                // pending, it would keep its agent's workload and its timeout).
+                let reason = (previous.str("state") != Some(ACCEPTED)).then_some(TRANSFER_CANCELED);
+                super::end(tx, &previous, reason, now, actor).await?;
                 if let Some(holder) = previous.str("assigned_to").filter(|h| *h != agent) {
                     membership::leave(tx, &table, &document, holder, actor).await?;
                 }

@@ -37,13 +37,14 @@ pub async fn route(
     let Some(table) = super::document_table(table) else {
         return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
     };
+    // The lock before the record is held: see `offer::active_document`.
+    lock_document(tx, table.name, document_id).await?;
     let Some(document) = tx.get_held(table, document_id, RowLock::KeyShare).await? else {
         return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
     };
     if !flag(&document, "active") {
         return Ok(Err(Refusal::DocumentNotActive));
     }
-    lock_document(tx, table.name, document_id).await?;
     let item = match main_item(tx, table.name, document_id).await? {
         None => new_item(tx, table, &document, &queue, now, actor, Changes::default()).await?,
         Some(item) => {
@@ -229,13 +230,18 @@ pub async fn end_consult(
 }
 
 /// The sweeper's pass: every pending offer whose time is up at `now` is cancelled (time out,
-/// `timed_out`), and its agent moved to the offer's after-timeout presence state. Each in its
-/// own transaction, re-read under its document's lock, so nodes sweeping together, or an
+/// or transfer canceled for a transfer's offer; `timed_out`), and its agent moved to the
+/// offer's after-timeout presence state. Each in its own transaction, re-read under its document's lock, so nodes sweeping together, or an
 /// accept racing the timeout, end it once. Returns how many it cancelled.
 pub async fn expire_offers(store: &dyn Storage, now: OffsetDateTime) -> Result<usize> {
-    let due = Filter::eq(field!(AWA_WORK_ITEM, state), Value::text(PENDING_ACCEPT)).and(
-        Filter::Cond(field!(AWA_WORK_ITEM, timeout_on), Op::Le(stamp(now))),
-    );
+    // Active ones only: an inactive item is over, whatever its state says, and would
+    // otherwise be found (and skipped) by every pass.
+    let due = Filter::eq(field!(AWA_WORK_ITEM, state), Value::text(PENDING_ACCEPT))
+        .and(Filter::eq(field!(AWA_WORK_ITEM, active), Value::Bool(true)))
+        .and(Filter::Cond(
+            field!(AWA_WORK_ITEM, timeout_on),
+            Op::Le(stamp(now)),
+        ));
     let items = &registry::AWA_WORK_ITEM;
     let mut expired = 0;
     for item in store
@@ -277,13 +283,10 @@ async fn expire(tx: &mut Tx, id: &str, now: OffsetDateTime) -> Result<bool> {
             Value::text(CONSULT_CANCELLED),
         );
     }
+    // A transfer's offer that times out is a cancelled transfer: the work stays where it was.
+    let moved = item.str("transfer_type").is_some_and(|t| !t.is_empty());
+    let reason = if moved { TRANSFER_CANCELED } else { TIME_OUT };
     let item = super::change(tx, &item, changes, now, SWEEPER).await?;
-    // A transfer (or consult) not taken in time is a cancelled transfer: the work stays with
-    // whoever had it. Any other offer timed out.
-    let reason = match item.str("transfer_type") {
-        Some(kind) if !kind.is_empty() => TRANSFER_CANCELED,
-        _ => TIME_OUT,
-    };
     super::end(tx, &item, Some(reason), now, SWEEPER).await?;
     if let (Some(agent), Some(state)) =
         (item.str("assigned_to"), item.str("after_timeout_presence"))

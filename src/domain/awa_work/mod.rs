@@ -171,8 +171,10 @@ fn display_name(table: &Table, document: &Record) -> String {
     format!("{}: {shown}", label.join(" "))
 }
 
-/// Serialises everything done to one document's work items, on every node.
-async fn lock_document(tx: &mut Tx, table: &str, id: &str) -> Result<()> {
+/// Serialises everything done to one document's work items, on every node. Whoever also
+/// locks the document's record takes this lock first (closing a document locks its record,
+/// then ends its work items; an accept, under this lock, writes the record).
+pub(crate) async fn lock_document(tx: &mut Tx, table: &str, id: &str) -> Result<()> {
     Ok(tx.lock(&format!("awa_document:{table}:{id}")).await?)
 }
 

@@ -109,7 +109,6 @@ pub async fn offer_document(
     let Some(queue) = queue(tx, queue_id).await? else {
         return Ok(Err(Refusal::NoQueue(queue_id.to_owned())));
     };
-    lock_document(tx, table.name, document_id).await?;
     let item = match main_item(tx, table.name, document_id).await? {
         Some(item) => item,
         None => new_item(tx, table, &document, &queue, now, actor, Changes::default()).await?,
@@ -168,7 +167,6 @@ pub async fn transfer(
         },
         TransferTarget::Agent(_) => None,
     };
-    lock_document(tx, table.name, document_id).await?;
     let current = match main_item(tx, table.name, document_id).await? {
         Some(item) => item,
         None => match &source {
@@ -274,11 +272,14 @@ pub(super) fn document_of(item: &Record) -> (String, String) {
     )
 }
 
-/// A routable table's active record.
+/// A routable table's active record, read under the document's lock. The lock comes first:
+/// holding the record (`FOR KEY SHARE`) while waiting for the lock would deadlock with the
+/// holder of the lock writing the record (an accept assigning the document to its agent).
 async fn active_document(tx: &mut Tx, table: &str, id: &str) -> Outcome<(&'static Table, Record)> {
     let Some(table) = super::document_table(table) else {
         return Ok(Err(Refusal::NoDocument(id.to_owned())));
     };
+    lock_document(tx, table.name, id).await?;
     let Some(document) = tx.get_held(table, id, RowLock::KeyShare).await? else {
         return Ok(Err(Refusal::NoDocument(id.to_owned())));
     };

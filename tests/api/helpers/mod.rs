@@ -6,6 +6,7 @@ mod answers;
 mod app;
 mod awa;
 mod awa_inbox_world;
+pub mod awa_states_world;
 mod backend;
 mod queries;
 mod raw;
