@@ -573,7 +573,7 @@ async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_on
     assert!(awa.active_members(&interaction).await.is_empty());
     let record = awa.record(&registry::INTERACTION, &interaction).await;
     assert_eq!(text(&record, "assigned_to"), "");
-    assert_eq!(text(&record, "state"), "new");
+    assert_eq!(text(&record, "state"), "queued");
     assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
     // A pending item transferred to a queue is cancelled, not left pending.
     offer_item(&awa, items[1].sys_id(), &awa.agents[1], t0()).await;
