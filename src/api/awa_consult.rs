@@ -41,6 +41,16 @@ struct EndRequest {
 }
 
 /// How the consult end went.
+/// A 400: a documented refusal, or, in the error envelope, a body that cannot be read at all.
+/// Named only in the OpenAPI document, which must allow both.
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ConsultBadRequest {
+    Refused(ResultEnvelope<ConsultEnded>),
+    Unreadable(ErrorEnvelope<'static>),
+}
+
 #[derive(Debug, serde::Serialize, ToSchema)]
 struct ConsultEnded {
     success: bool,
@@ -63,7 +73,7 @@ fn answer(status: StatusCode, success: bool, message: impl Into<String>) -> Resp
     request_body(content = EndRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "`{\"success\": true, \"message\": \"Consult is successfully ended.\"}`", body = ResultEnvelope<ConsultEnded>),
-        (status = 400, description = "`success` false: `document_sys_id is required`, `<hand_over> is not a valid boolean value`; or an unreadable body (the error envelope)", body = ResultEnvelope<ConsultEnded>),
+        (status = 400, description = "`success` false: `document_sys_id is required`, `<hand_over> is not a valid boolean value`; or an unreadable body (the error envelope)", body = ConsultBadRequest),
         (status = 401, description = "Not authenticated", body = ErrorEnvelope),
         (status = 403, description = "The caller lacks awa_integration_user: `User Not Authenticated`", body = ErrorEnvelope),
         (status = 404, description = "`success` false: `Cannot find the work item for document ID: <document_sys_id>`", body = ResultEnvelope<ConsultEnded>),
