@@ -6,14 +6,14 @@
 #
 #   RUN_DIR    a results directory of bench/run.sh (target/bench/<timestamp>); its database is
 #              copied first, so the run's own files stay as they were
-#   SCENARIO   create close member mapping get query query_oauth mixed
+#   SCENARIO   create close member route mapping get query query_oauth mixed
 #   SECONDS    how long wrk runs at 64 connections after a 2 s warm-up (default 8)
 #   --perf     also `perf record --call-graph dwarf` the server meanwhile, and print the
 #              top of `perf report --children` (perf.data stays in RUN_DIR/profile/)
 #   --bin      the switchboard binary (default target/release/switchboard; build it first)
 #
 # Prints one line: req/s, p99, the server's CPU per request (utime+stime from /proc), its
-# peak RSS, and the count of non-2xx answers. Close, member and mixed take interactions from
+# peak RSS, and the count of non-2xx answers. Close, member, route and mixed take interactions from
 # the run's top-up; each call starts from the same copy, so calls can be compared.
 set -euo pipefail
 
@@ -40,9 +40,9 @@ cp "$RUN/db/bench.db" "$OUT/bench.db"
 
 # shellcheck disable=SC1091
 source "$RUN/data/vars.sh"
-export BENCH_CHANNEL BENCH_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
+export BENCH_CHANNEL BENCH_QUEUE BENCH_OTHER_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
 export BENCH_AGENTS=$RUN/data/agents.txt BENCH_IDS=$RUN/data/ids.txt
-case $SCENARIO in close | member | mixed) [ -s "$RUN/data/topup/ids.txt" ] && BENCH_IDS=$RUN/data/topup/ids.txt ;; esac
+case $SCENARIO in close | member | route | mixed) [ -s "$RUN/data/topup/ids.txt" ] && BENCH_IDS=$RUN/data/topup/ids.txt ;; esac
 export BENCH_LIMIT=20 BENCH_PAGES=50
 export BENCH_QUERY="/api/now/table/interaction?sysparm_query=active%3Dtrue%5EORDERBYnumber&sysparm_limit=20"
 export BENCH_AUTH="Basic $(printf '%s:bench' "$BENCH_AGENT_USER" | base64 | tr -d '\n')"

@@ -29,15 +29,22 @@ CREATE TABLE awa_work_item (
     transfer_type TEXT
 );
 -- A document's active work item is found by document on every routing call; the sweeper
--- finds pending offers by expiry; workloads count an agent's active items.
+-- finds pending offers by expiry; workloads count an agent's active items. Every interaction
+-- opened in a queue inserts a work item, so the columns most items leave empty (a queued item
+-- has no deadline, agent, previous item...) are indexed only where they hold a value: a lookup
+-- by value (`col = ?`, `col <= ?`) can use such an index, and the insert writes no entry.
 CREATE INDEX awa_work_item_document ON awa_work_item (document_id, document_table, active);
-CREATE INDEX awa_work_item_timeout ON awa_work_item (state, timeout_on);
-CREATE INDEX awa_work_item_assigned_to ON awa_work_item (assigned_to, active);
 CREATE INDEX awa_work_item_queue ON awa_work_item (queue, state);
 CREATE INDEX awa_work_item_service_channel ON awa_work_item (service_channel);
-CREATE INDEX awa_work_item_previous ON awa_work_item (previous_work_item);
-CREATE INDEX awa_work_item_after_timeout_presence ON awa_work_item (after_timeout_presence);
-CREATE INDEX awa_work_item_allocated_by ON awa_work_item (allocated_by);
+CREATE INDEX awa_work_item_timeout ON awa_work_item (timeout_on) WHERE timeout_on IS NOT NULL;
+CREATE INDEX awa_work_item_assigned_to ON awa_work_item (assigned_to, active)
+    WHERE assigned_to IS NOT NULL;
+CREATE INDEX awa_work_item_previous ON awa_work_item (previous_work_item)
+    WHERE previous_work_item IS NOT NULL;
+CREATE INDEX awa_work_item_after_timeout_presence ON awa_work_item (after_timeout_presence)
+    WHERE after_timeout_presence IS NOT NULL;
+CREATE INDEX awa_work_item_allocated_by ON awa_work_item (allocated_by)
+    WHERE allocated_by IS NOT NULL;
 
 CREATE TABLE awa_reject_reason (
     sys_id TEXT PRIMARY KEY NOT NULL, sys_created_on TEXT NOT NULL, sys_updated_on TEXT NOT NULL,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::offer::document_of;
 use super::{
-    ACCEPTED, CONSULT_ACCEPTED, CONSULT_CANCELLED, CONSULT_ENDED, CONSULT_REQUESTED,
+    ACCEPTED, CANCELLED, CONSULT_ACCEPTED, CONSULT_CANCELLED, CONSULT_ENDED, CONSULT_REQUESTED,
     CONSULT_TRANSFERRED, DISQUALIFIED, Outcome, PENDING_ACCEPT, QUEUED, Refusal, Summary, TIME_OUT,
     TRANSFER_CANCELED, active_items, flag, lock_document, main_item, membership, new_item, queue,
     stamp,
@@ -112,25 +112,17 @@ pub async fn document_closed(
     now: OffsetDateTime,
     actor: &str,
 ) -> Result<()> {
-    // Most records that close (users, queues...) never had work: look before taking a lock.
-    let filter = Filter::eq(field!(AWA_WORK_ITEM, document_id), id.into())
-        .and(Filter::eq(
-            field!(AWA_WORK_ITEM, document_table),
-            table.into(),
-        ))
-        .and(Filter::eq(field!(AWA_WORK_ITEM, active), Value::Bool(true)));
-    let items = &registry::AWA_WORK_ITEM;
-    if tx
-        .select(items, &Select::filter(filter).limit(1))
-        .await?
-        .is_empty()
-    {
-        return Ok(());
-    }
+    // The caller's update already holds the document's lock (see `domain::update`): taken
+    // again it is free (a no-op on SQLite, a re-entry on PostgreSQL), and keeps this function
+    // right for any caller.
     lock_document(tx, table, id).await?;
     for item in active_items(tx, table, id).await? {
-        let reason = (item.str("state") != Some(ACCEPTED)).then_some(DISQUALIFIED);
-        let mut changes = Changes::default();
+        let mut changes = Changes::default().set(field!(AWA_WORK_ITEM, active), Value::Bool(false));
+        if item.str("state") != Some(ACCEPTED) {
+            changes = changes
+                .set(field!(AWA_WORK_ITEM, state), Value::text(CANCELLED))
+                .set(field!(AWA_WORK_ITEM, reason), Value::text(DISQUALIFIED));
+        }
         if flag(&item, "consult") {
             let state = match item.str("consult_state") {
                 Some(CONSULT_REQUESTED) => CONSULT_CANCELLED,
@@ -139,12 +131,6 @@ pub async fn document_closed(
             changes = changes.set(field!(AWA_WORK_ITEM, consult_state), Value::text(state));
         }
         super::change(tx, &item, changes, now, actor).await?;
-        let item = tx
-            .get_locked(&registry::AWA_WORK_ITEM, item.sys_id())
-            .await?;
-        if let Some(item) = item {
-            super::end(tx, &item, reason, now, actor).await?;
-        }
     }
     Ok(())
 }
