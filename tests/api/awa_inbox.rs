@@ -7,9 +7,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::awa::AwaWorld;
 use crate::helpers::{
-    AGENT1, INTEGRATION, InboxWorld, assert_content_type, assert_error, assert_unauthenticated,
-    assert_unreadable_request, awa_world, fetch_records, json_of,
+    INTEGRATION, assert_content_type, assert_error, assert_unauthenticated,
+    assert_unreadable_request, fetch_records, json_of, sys_id_of,
 };
 
 const UNKNOWN_ID: &str = "0000000000000000000000000000dead";
@@ -23,7 +24,7 @@ fn reasons_path(channel: &str) -> String {
     format!("/api/now/awa/inbox/actions/reject_reasons/{channel}")
 }
 
-async fn get(w: &InboxWorld, path: &str) -> (StatusCode, Value) {
+async fn get(w: &AwaWorld, path: &str) -> (StatusCode, Value) {
     json_of(
         w.app
             .as_user(INTEGRATION, Method::GET, path)
@@ -35,14 +36,14 @@ async fn get(w: &InboxWorld, path: &str) -> (StatusCode, Value) {
 }
 
 /// Asserts a 400 `Invalid request` with `detail`.
-async fn assert_invalid(w: &InboxWorld, path: &str, body: Value, detail: &str) {
+async fn assert_invalid(w: &AwaWorld, path: &str, body: Value, detail: &str) {
     let response = w.send(Method::POST, path, body.clone()).await;
     let got = assert_error(response, StatusCode::BAD_REQUEST, INVALID).await;
     assert_eq!(got, detail, "{body}");
 }
 
 /// Asserts a 404 `Record not found` with `detail`.
-async fn assert_not_found(w: &InboxWorld, path: &str, body: Value, detail: &str) {
+async fn assert_not_found(w: &AwaWorld, path: &str, body: Value, detail: &str) {
     let response = w.send(Method::POST, path, body.clone()).await;
     let got = assert_error(response, StatusCode::NOT_FOUND, NOT_FOUND).await;
     assert_eq!(got, detail, "{body}");
@@ -54,7 +55,7 @@ async fn assert_not_found(w: &InboxWorld, path: &str, body: Value, detail: &str)
 
 #[tokio::test]
 async fn reject_reasons_are_the_channels_and_every_channels_active_ones_by_order() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (status, body) = get(&w, &reasons_path(&w.chat)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
@@ -79,7 +80,7 @@ async fn reject_reasons_are_the_channels_and_every_channels_active_ones_by_order
 
 #[tokio::test]
 async fn reject_reasons_of_an_unknown_channel_are_404() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let response = w
         .app
         .as_user(INTEGRATION, Method::GET, &reasons_path(UNKNOWN_ID))
@@ -95,19 +96,19 @@ async fn reject_reasons_of_an_unknown_channel_are_404() {
 
 #[tokio::test]
 async fn every_operation_needs_awa_integration_user_and_credentials() {
-    let w = awa_world().await;
-    let item = w.offered_interaction(&w.agent1).await.1;
+    let w = AwaWorld::new().await;
+    let item = w.offered_interaction(&w.agents[0].sys_id).await.1;
     let calls = [
         (Method::GET, reasons_path(&w.chat), Value::Null),
         (
             Method::POST,
             ACCEPT_PATH.to_owned(),
-            json!({"agent_id": w.agent1, "work_item_id": item}),
+            json!({"agent_id": w.agents[0].sys_id, "work_item_id": item}),
         ),
         (
             Method::POST,
             REJECT_PATH.to_owned(),
-            json!({"agent_id": w.agent1, "work_item_id": item, "reject_reason_id": w.busy}),
+            json!({"agent_id": w.agents[0].sys_id, "work_item_id": item, "reject_reason_id": w.busy}),
         ),
         (
             Method::PUT,
@@ -119,7 +120,7 @@ async fn every_operation_needs_awa_integration_user_and_credentials() {
         // An agent is not an integration.
         let response = w
             .app
-            .as_user(AGENT1, method.clone(), &path)
+            .as_user(w.agents[0].login(), method.clone(), &path)
             .json(&body)
             .send()
             .await
@@ -140,7 +141,7 @@ async fn every_operation_needs_awa_integration_user_and_credentials() {
     }
     // Nothing changed.
     assert_eq!(
-        w.record("awa_work_item", &item).await["state"],
+        w.record_json("awa_work_item", &item).await["state"],
         "pending_accept"
     );
 }
@@ -151,14 +152,14 @@ async fn every_operation_needs_awa_integration_user_and_credentials() {
 
 #[tokio::test]
 async fn accept_makes_the_work_the_agents_and_puts_it_in_the_chat() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    assert_eq!(w.chat_workload(&w.agent1).await, 1, "an offer counts");
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1, "an offer counts");
     let (status, body) = w
         .call(
             Method::POST,
             ACCEPT_PATH,
-            json!({"agent_id": w.agent1, "work_item_id": item}),
+            json!({"agent_id": w.agents[0].sys_id, "work_item_id": item}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -166,24 +167,24 @@ async fn accept_makes_the_work_the_agents_and_puts_it_in_the_chat() {
         body,
         json!({"result": {"documentSysId": interaction, "documentTable": "interaction"}})
     );
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     assert_eq!(stored["state"], "accepted");
-    assert_eq!(stored["assigned_to"], w.agent1.as_str());
+    assert_eq!(stored["assigned_to"], w.agents[0].sys_id.as_str());
     assert_eq!(stored["active"], "true");
-    let document = w.record("interaction", &interaction).await;
-    assert_eq!(document["assigned_to"], w.agent1.as_str());
+    let document = w.record_json("interaction", &interaction).await;
+    assert_eq!(document["assigned_to"], w.agents[0].sys_id.as_str());
     assert_eq!(document["state"], "work_in_progress");
-    let members = w.memberships(&interaction, &w.agent1).await;
+    let members = w.memberships(&interaction, &w.agents[0].sys_id).await;
     assert_eq!(members.len(), 1, "{members:?}");
-    assert_eq!(members[0]["member_type"], "public_fulfiller");
-    assert_eq!(members[0]["active"], "true");
-    assert_eq!(w.chat_workload(&w.agent1).await, 1);
+    assert_eq!(members[0].0, "public_fulfiller");
+    assert!(members[0].1);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1);
 
     // Accepted: not pending any more.
     assert_invalid(
         &w,
         ACCEPT_PATH,
-        json!({"agent_id": w.agent1, "work_item_id": item}),
+        json!({"agent_id": w.agents[0].sys_id, "work_item_id": item}),
         "Work item is not in pending accept state",
     )
     .await;
@@ -191,26 +192,29 @@ async fn accept_makes_the_work_the_agents_and_puts_it_in_the_chat() {
 
 #[tokio::test]
 async fn accept_refuses_what_the_page_lists() {
-    let w = awa_world().await;
-    let (_, item) = w.offered_interaction(&w.agent1).await;
+    let w = AwaWorld::new().await;
+    let (_, item) = w.offered_interaction(&w.agents[0].sys_id).await;
     for (body, detail) in [
         (json!({"work_item_id": item}), "Missing agent ID"),
         (
             json!({"agent_id": "", "work_item_id": item}),
             "Missing agent ID",
         ),
-        (json!({"agent_id": w.agent1}), "Missing work item ID"),
         (
-            json!({"agent_id": w.agent1, "work_item_id": " "}),
+            json!({"agent_id": w.agents[0].sys_id}),
+            "Missing work item ID",
+        ),
+        (
+            json!({"agent_id": w.agents[0].sys_id, "work_item_id": " "}),
             "Missing work item ID",
         ),
         (json!({}), "Missing agent ID"),
         (
-            json!({"agent_id": w.agent1, "work_item_id": UNKNOWN_ID}),
+            json!({"agent_id": w.agents[0].sys_id, "work_item_id": UNKNOWN_ID}),
             "Wrong work item ID",
         ),
         (
-            json!({"agent_id": w.agent2, "work_item_id": item}),
+            json!({"agent_id": w.agents[1].sys_id, "work_item_id": item}),
             "Work item is assigned to a different agent",
         ),
         (
@@ -221,11 +225,11 @@ async fn accept_refuses_what_the_page_lists() {
         assert_invalid(&w, ACCEPT_PATH, body, detail).await;
     }
     // A queued work item is not pending accept.
-    let queued = w.item_of(&w.open_in_queue(&w.chat_queue).await).await;
+    let queued = sys_id_of(&w.active_work_item(&w.open_in_queue(&w.queue).await).await);
     assert_invalid(
         &w,
         ACCEPT_PATH,
-        json!({"agent_id": w.agent1, "work_item_id": queued}),
+        json!({"agent_id": w.agents[0].sys_id, "work_item_id": queued}),
         "Work item is not in pending accept state",
     )
     .await;
@@ -241,7 +245,7 @@ async fn accept_refuses_what_the_page_lists() {
     assert_unreadable_request(response).await;
     // None of it changed the offer.
     assert_eq!(
-        w.record("awa_work_item", &item).await["state"],
+        w.record_json("awa_work_item", &item).await["state"],
         "pending_accept"
     );
 }
@@ -252,16 +256,17 @@ async fn accept_refuses_what_the_page_lists() {
 
 #[tokio::test]
 async fn reject_records_why_and_puts_the_work_back_in_its_queue() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    let request = json!({"agent_id": w.agent1, "work_item_id": item, "reject_reason_id": w.busy});
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    let request =
+        json!({"agent_id": w.agents[0].sys_id, "work_item_id": item, "reject_reason_id": w.busy});
     let (status, body) = w.call(Method::POST, REJECT_PATH, request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"result": {"work_item_id": item, "reject_reason_id": w.busy, "agent_id": w.agent1}})
+        json!({"result": {"work_item_id": item, "reject_reason_id": w.busy, "agent_id": w.agents[0].sys_id}})
     );
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     assert_eq!(stored["state"], "queued");
     assert_eq!(stored["assigned_to"], "");
     assert_eq!(stored["rejected"], "true");
@@ -273,27 +278,31 @@ async fn reject_records_why_and_puts_the_work_back_in_its_queue() {
     )
     .await;
     assert_eq!(rejections.len(), 1, "{rejections:?}");
-    assert_eq!(rejections[0]["agent"], w.agent1.as_str());
+    assert_eq!(rejections[0]["agent"], w.agents[0].sys_id.as_str());
     assert_eq!(rejections[0]["reject_reason"], w.busy.as_str());
-    assert_eq!(w.chat_workload(&w.agent1).await, 0);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 0);
     // The document was never the agent's.
     assert_eq!(
-        w.record("interaction", &interaction).await["assigned_to"],
+        w.record_json("interaction", &interaction).await["assigned_to"],
         ""
     );
-    assert!(w.memberships(&interaction, &w.agent1).await.is_empty());
+    assert!(
+        w.memberships(&interaction, &w.agents[0].sys_id)
+            .await
+            .is_empty()
+    );
 
     // Offered again, to the other agent, who accepts.
-    w.offer(&item, &w.agent2).await;
-    w.accept(&w.agent2, &item).await;
-    assert_eq!(w.chat_workload(&w.agent2).await, 1);
+    w.offer(&item, &w.agents[1].sys_id).await;
+    w.accept(&w.agents[1].sys_id, &item).await;
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 1);
 }
 
 #[tokio::test]
 async fn reject_refuses_what_the_page_lists() {
-    let w = awa_world().await;
-    let (_, item) = w.offered_interaction(&w.agent1).await;
-    let (a, r) = (w.agent1.as_str(), w.busy.as_str());
+    let w = AwaWorld::new().await;
+    let (_, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    let (a, r) = (w.agents[0].sys_id.as_str(), w.busy.as_str());
     for (body, detail) in [
         (
             json!({"work_item_id": item, "reject_reason_id": r}),
@@ -312,7 +321,7 @@ async fn reject_refuses_what_the_page_lists() {
             "Missing reject reason item ID",
         ),
         (
-            json!({"agent_id": w.agent2, "work_item_id": item, "reject_reason_id": r}),
+            json!({"agent_id": w.agents[1].sys_id, "work_item_id": item, "reject_reason_id": r}),
             "Work item is assigned to a different agent",
         ),
     ] {
@@ -335,7 +344,7 @@ async fn reject_refuses_what_the_page_lists() {
         assert_not_found(&w, REJECT_PATH, body, &detail).await;
     }
     // A queued work item is not pending accept.
-    let queued = w.item_of(&w.open_in_queue(&w.chat_queue).await).await;
+    let queued = sys_id_of(&w.active_work_item(&w.open_in_queue(&w.queue).await).await);
     assert_invalid(
         &w,
         REJECT_PATH,
@@ -353,7 +362,7 @@ async fn reject_refuses_what_the_page_lists() {
         "Work item is not allowed to be declined",
     )
     .await;
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     assert_eq!(stored["state"], "pending_accept");
     assert_eq!(stored["rejected"], "false");
     let rejections = fetch_records(&w.app, "awa_work_item_rejection", "").await;
@@ -366,8 +375,8 @@ async fn reject_refuses_what_the_page_lists() {
 
 #[tokio::test]
 async fn xml_in_and_xml_out() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
     let xml = |method: Method, path: &str, body: String| {
         w.app
             .as_user(INTEGRATION, method, path)
@@ -380,7 +389,7 @@ async fn xml_in_and_xml_out() {
         ACCEPT_PATH,
         format!(
             "<request><agent_id>{}</agent_id><work_item_id>{item}</work_item_id></request>",
-            w.agent1
+            w.agents[0].sys_id
         ),
     )
     .send()
@@ -397,14 +406,14 @@ async fn xml_in_and_xml_out() {
         "{text}"
     );
 
-    let (_, second) = w.offered_interaction(&w.agent1).await;
+    let (_, second) = w.offered_interaction(&w.agents[0].sys_id).await;
     let response = xml(
         Method::POST,
         REJECT_PATH,
         format!(
             "<request><agent_id>{}</agent_id><work_item_id>{second}</work_item_id>\
              <reject_reason_id>{}</reject_reason_id></request>",
-            w.agent1, w.busy
+            w.agents[0].sys_id, w.busy
         ),
     )
     .send()
@@ -415,7 +424,7 @@ async fn xml_in_and_xml_out() {
     for element in [
         format!("<work_item_id>{second}</work_item_id>"),
         format!("<reject_reason_id>{}</reject_reason_id>", w.busy),
-        format!("<agent_id>{}</agent_id>", w.agent1),
+        format!("<agent_id>{}</agent_id>", w.agents[0].sys_id),
     ] {
         assert!(text.contains(&element), "{element} in {text}");
     }
@@ -472,7 +481,7 @@ async fn xml_in_and_xml_out() {
 
 #[tokio::test]
 async fn every_version_prefix_serves_the_inbox_and_the_consult() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     for prefix in ["/api/now", "/api/now/v1", "/api/now/v2"] {
         let (status, body) = get(
             &w,
@@ -482,15 +491,15 @@ async fn every_version_prefix_serves_the_inbox_and_the_consult() {
         assert_eq!(status, StatusCode::OK, "{prefix}: {body}");
         assert_eq!(body["result"].as_array().unwrap().len(), 2);
 
-        let (_, item) = w.offered_interaction(&w.agent1).await;
+        let (_, item) = w.offered_interaction(&w.agents[0].sys_id).await;
         let path = format!("{prefix}/awa/inbox/actions/reject");
-        let body = json!({"agent_id": w.agent1, "work_item_id": item, "reject_reason_id": w.busy});
+        let body = json!({"agent_id": w.agents[0].sys_id, "work_item_id": item, "reject_reason_id": w.busy});
         let (status, answer) = w.call(Method::POST, &path, body).await;
         assert_eq!(status, StatusCode::OK, "{prefix}: {answer}");
 
-        w.offer(&item, &w.agent1).await;
+        w.offer(&item, &w.agents[0].sys_id).await;
         let path = format!("{prefix}/awa/inbox/actions/accept");
-        let body = json!({"agent_id": w.agent1, "work_item_id": item});
+        let body = json!({"agent_id": w.agents[0].sys_id, "work_item_id": item});
         let (status, answer) = w.call(Method::POST, &path, body).await;
         assert_eq!(status, StatusCode::OK, "{prefix}: {answer}");
 
@@ -508,23 +517,23 @@ async fn every_version_prefix_serves_the_inbox_and_the_consult() {
 
 /// An interaction accepted by agent1, with a consult work item for agent2 pending accept:
 /// (interaction, agent1's item, the consult item).
-async fn consulted(w: &InboxWorld) -> (String, String, String) {
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    w.accept(&w.agent1, &item).await;
+async fn consulted(w: &AwaWorld) -> (String, String, String) {
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    w.accept(&w.agents[0].sys_id, &item).await;
     let consult = w
         .app
         .insert(
             "awa_work_item",
             json!({"document_table": "interaction", "document_id": interaction,
-                   "queue": w.chat_queue, "service_channel": w.chat, "state": "pending_accept",
-                   "assigned_to": w.agent2, "consult": true, "consult_state": "requested",
+                   "queue": w.queue, "service_channel": w.chat, "state": "pending_accept",
+                   "assigned_to": w.agents[1].sys_id, "consult": true, "consult_state": "requested",
                    "transfer_type": "consult", "previous_work_item": item}),
         )
         .await;
     (interaction, item, crate::helpers::sys_id_of(&consult))
 }
 
-async fn end_consult(w: &InboxWorld, body: Value) -> (StatusCode, Value) {
+async fn end_consult(w: &AwaWorld, body: Value) -> (StatusCode, Value) {
     w.call(Method::PUT, CONSULT_PATH, body).await
 }
 
@@ -534,16 +543,16 @@ fn ended() -> Value {
 
 #[tokio::test]
 async fn a_consult_handed_over_makes_the_consulted_agent_the_holder() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (interaction, item, consult) = consulted(&w).await;
-    w.accept(&w.agent2, &consult).await;
-    let stored = w.record("awa_work_item", &consult).await;
+    w.accept(&w.agents[1].sys_id, &consult).await;
+    let stored = w.record_json("awa_work_item", &consult).await;
     assert_eq!(stored["consult_state"], "accepted");
-    let members = w.memberships(&interaction, &w.agent2).await;
-    assert_eq!(members[0]["member_type"], "private_fulfiller");
+    let members = w.memberships(&interaction, &w.agents[1].sys_id).await;
+    assert_eq!(members[0].0, "private_fulfiller");
     assert_eq!(
-        w.record("interaction", &interaction).await["assigned_to"],
-        w.agent1.as_str(),
+        w.record_json("interaction", &interaction).await["assigned_to"],
+        w.agents[0].sys_id.as_str(),
         "a consult leaves the document with its holder"
     );
 
@@ -554,24 +563,21 @@ async fn a_consult_handed_over_makes_the_consulted_agent_the_holder() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, ended());
-    let stored = w.record("awa_work_item", &consult).await;
+    let stored = w.record_json("awa_work_item", &consult).await;
     assert_eq!(stored["consult_state"], "transferred");
     assert_eq!(stored["active"], "true");
-    let original = w.record("awa_work_item", &item).await;
+    let original = w.record_json("awa_work_item", &item).await;
     assert_eq!(original["active"], "false");
     assert_eq!(
-        w.record("interaction", &interaction).await["assigned_to"],
-        w.agent2.as_str()
+        w.record_json("interaction", &interaction).await["assigned_to"],
+        w.agents[1].sys_id.as_str()
     );
-    let members = w.memberships(&interaction, &w.agent2).await;
-    assert_eq!(members[0]["member_type"], "public_fulfiller");
-    assert_eq!(members[0]["active"], "true");
-    assert_eq!(
-        w.memberships(&interaction, &w.agent1).await[0]["active"],
-        "false"
-    );
-    assert_eq!(w.chat_workload(&w.agent1).await, 0);
-    assert_eq!(w.chat_workload(&w.agent2).await, 1);
+    let members = w.memberships(&interaction, &w.agents[1].sys_id).await;
+    assert_eq!(members[0].0, "public_fulfiller");
+    assert!(members[0].1);
+    assert!(!w.memberships(&interaction, &w.agents[0].sys_id).await[0].1);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 0);
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 1);
 
     // Nothing left to end.
     let (status, body) = end_consult(
@@ -589,10 +595,10 @@ async fn a_consult_handed_over_makes_the_consulted_agent_the_holder() {
 
 #[tokio::test]
 async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_holder() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (interaction, item, consult) = consulted(&w).await;
-    w.accept(&w.agent2, &consult).await;
-    assert_eq!(w.chat_workload(&w.agent2).await, 1);
+    w.accept(&w.agents[1].sys_id, &consult).await;
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 1);
     let (status, body) = end_consult(
         &w,
         json!({"document_sys_id": interaction, "hand_over": false}),
@@ -600,25 +606,25 @@ async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_holder() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, ended());
-    let stored = w.record("awa_work_item", &consult).await;
+    let stored = w.record_json("awa_work_item", &consult).await;
     assert_eq!(stored["consult_state"], "ended");
     assert_eq!(stored["active"], "false");
-    assert_eq!(w.record("awa_work_item", &item).await["active"], "true");
     assert_eq!(
-        w.record("interaction", &interaction).await["assigned_to"],
-        w.agent1.as_str()
+        w.record_json("awa_work_item", &item).await["active"],
+        "true"
     );
     assert_eq!(
-        w.memberships(&interaction, &w.agent2).await[0]["active"],
-        "false"
+        w.record_json("interaction", &interaction).await["assigned_to"],
+        w.agents[0].sys_id.as_str()
     );
-    assert_eq!(w.chat_workload(&w.agent2).await, 0);
-    assert_eq!(w.chat_workload(&w.agent1).await, 1);
+    assert!(!w.memberships(&interaction, &w.agents[1].sys_id).await[0].1);
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 0);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1);
 }
 
 #[tokio::test]
 async fn a_requested_consult_is_cancelled_whatever_hand_over_says() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     for hand_over in [json!("yes"), json!("0"), json!(1)] {
         let (interaction, item, consult) = consulted(&w).await;
         let (status, body) = end_consult(
@@ -628,21 +634,24 @@ async fn a_requested_consult_is_cancelled_whatever_hand_over_says() {
         .await;
         assert_eq!(status, StatusCode::OK, "{hand_over}: {body}");
         assert_eq!(body, ended());
-        let stored = w.record("awa_work_item", &consult).await;
+        let stored = w.record_json("awa_work_item", &consult).await;
         assert_eq!(stored["consult_state"], "cancelled");
         assert_eq!(stored["state"], "cancelled");
         assert_eq!(stored["active"], "false");
-        assert_eq!(w.record("awa_work_item", &item).await["active"], "true");
         assert_eq!(
-            w.record("interaction", &interaction).await["assigned_to"],
-            w.agent1.as_str()
+            w.record_json("awa_work_item", &item).await["active"],
+            "true"
+        );
+        assert_eq!(
+            w.record_json("interaction", &interaction).await["assigned_to"],
+            w.agents[0].sys_id.as_str()
         );
     }
 }
 
 #[tokio::test]
 async fn consult_end_refuses_a_missing_document_and_a_bad_flag() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (interaction, _, consult) = consulted(&w).await;
     for (body, message) in [
         (
@@ -670,7 +679,7 @@ async fn consult_end_refuses_a_missing_document_and_a_bad_flag() {
         );
     }
     // A document without a consult.
-    let (other, _) = w.offered_interaction(&w.agent1).await;
+    let (other, _) = w.offered_interaction(&w.agents[0].sys_id).await;
     let (status, answer) = end_consult(&w, json!({"document_sys_id": other})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
     assert_eq!(
@@ -678,7 +687,7 @@ async fn consult_end_refuses_a_missing_document_and_a_bad_flag() {
         format!("Cannot find the work item for document ID: {other}")
     );
     assert_eq!(
-        w.record("awa_work_item", &consult).await["consult_state"],
+        w.record_json("awa_work_item", &consult).await["consult_state"],
         "requested"
     );
 }
@@ -689,37 +698,37 @@ async fn consult_end_refuses_a_missing_document_and_a_bad_flag() {
 
 #[tokio::test]
 async fn closing_an_interaction_ends_its_work_items() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     // Queued: cancelled as disqualified.
-    let queued = w.open_in_queue(&w.chat_queue).await;
-    let queued_item = w.item_of(&queued).await;
+    let queued = w.open_in_queue(&w.queue).await;
+    let queued_item = sys_id_of(&w.active_work_item(&queued).await);
     // Offered: cancelled too, and the offer no longer weighs on the agent.
-    let (offered, offered_item) = w.offered_interaction(&w.agent2).await;
+    let (offered, offered_item) = w.offered_interaction(&w.agents[1].sys_id).await;
     // Accepted: ended.
-    let (accepted, accepted_item) = w.offered_interaction(&w.agent1).await;
-    w.accept(&w.agent1, &accepted_item).await;
-    assert_eq!(w.chat_workload(&w.agent1).await, 1);
-    assert_eq!(w.chat_workload(&w.agent2).await, 1);
+    let (accepted, accepted_item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    w.accept(&w.agents[0].sys_id, &accepted_item).await;
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1);
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 1);
 
     for interaction in [&queued, &offered, &accepted] {
         w.close(interaction).await;
     }
     for item in [&queued_item, &offered_item] {
-        let stored = w.record("awa_work_item", item).await;
+        let stored = w.record_json("awa_work_item", item).await;
         assert_eq!(stored["state"], "cancelled", "{stored}");
         assert_eq!(stored["reason"], "disqualified", "{stored}");
         assert_eq!(stored["active"], "false", "{stored}");
     }
-    let stored = w.record("awa_work_item", &accepted_item).await;
+    let stored = w.record_json("awa_work_item", &accepted_item).await;
     assert_eq!(stored["state"], "accepted");
     assert_eq!(stored["active"], "false");
-    assert_eq!(w.chat_workload(&w.agent1).await, 0);
-    assert_eq!(w.chat_workload(&w.agent2).await, 0);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 0);
+    assert_eq!(w.workload(&w.agents[1].sys_id).await, 0);
     // Closed: nothing pending to accept.
     assert_invalid(
         &w,
         ACCEPT_PATH,
-        json!({"agent_id": w.agent2, "work_item_id": offered_item}),
+        json!({"agent_id": w.agents[1].sys_id, "work_item_id": offered_item}),
         "Work item is not in pending accept state",
     )
     .await;
@@ -731,10 +740,11 @@ async fn closing_an_interaction_ends_its_work_items() {
 
 #[tokio::test]
 async fn concurrent_accepts_and_rejects_of_one_offer_decide_it_once() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    let accept = json!({"agent_id": w.agent1, "work_item_id": item});
-    let reject = json!({"agent_id": w.agent1, "work_item_id": item, "reject_reason_id": w.busy});
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    let accept = json!({"agent_id": w.agents[0].sys_id, "work_item_id": item});
+    let reject =
+        json!({"agent_id": w.agents[0].sys_id, "work_item_id": item, "reject_reason_id": w.busy});
     let mut requests = tokio::task::JoinSet::new();
     for i in 0..8 {
         let (path, body) = if i % 2 == 0 {
@@ -761,14 +771,14 @@ async fn concurrent_accepts_and_rejects_of_one_offer_decide_it_once() {
             );
         }
     }
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     let rejections = fetch_records(
         &w.app,
         "awa_work_item_rejection",
         &format!("work_item={item}"),
     )
     .await;
-    let members = w.memberships(&interaction, &w.agent1).await;
+    let members = w.memberships(&interaction, &w.agents[0].sys_id).await;
     if won[0]["result"]["documentSysId"].is_string() {
         assert_eq!(stored["state"], "accepted");
         assert!(rejections.is_empty(), "{rejections:?}");

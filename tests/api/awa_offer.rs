@@ -11,11 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard::domain::awa_work::{format_offered_on, parse_offered_on};
 
-use crate::helpers::{
-    AwaWorld, INTEGRATION, TestApp, active_work_item, assert_content_type, awa_agent, awa_app,
-    fetch_record, json_of, membership, presence_of, queued_interaction, set_presence, text_of,
-    unrouted_interaction, work_items, workload, world,
-};
+use crate::helpers::awa::AwaWorld;
+use crate::helpers::{INTEGRATION, TestApp, assert_content_type, fetch_record, json_of, text_of};
 
 const REQUESTED: &str = "Manual assignment successfully requested.";
 const UNKNOWN_ID: &str = "0000000000000000000000000000dead";
@@ -85,13 +82,11 @@ async fn interaction(app: &TestApp, id: &str) -> Value {
 }
 
 /// A world and one queued interaction in its queue; the interaction and its work item.
-async fn queued() -> (TestApp, AwaWorld, String, String) {
-    let app = awa_app().await;
-    let w = world(&app).await;
-    let interaction = queued_interaction(&app, &w, &w.queue).await;
-    let work_item = active_work_item(&app, &interaction).await;
+async fn queued() -> (AwaWorld, String, String) {
+    let w = AwaWorld::new().await;
+    let interaction = w.open_in_queue(&w.queue).await;
+    let work_item = w.active_work_item(&interaction).await;
     (
-        app,
         w,
         interaction,
         work_item["sys_id"].as_str().unwrap().to_owned(),
@@ -104,16 +99,17 @@ async fn queued() -> (TestApp, AwaWorld, String, String) {
 
 #[tokio::test]
 async fn offer_work_offers_a_queued_interaction_to_an_agent_with_a_timeout() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
-    let integration = crate::helpers::user_sys_id(&app, INTEGRATION.0).await;
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 0);
+    let integration = crate::helpers::user_sys_id(app, INTEGRATION.0).await;
+    assert_eq!(w.workload(&alice.sys_id).await, 0);
     let body = json!({"external_segment_id": "segment-1", "queue_id": w.queue,
         "assignment": {"agent_sys_id": alice.sys_id, "allowed_to_decline": "true",
                        "enable_auto_assign": "false", "timeout": 30}});
-    let (status, body) = post(&app, &offer_path("interaction", &interaction_id), body).await;
+    let (status, body) = post(app, &offer_path("interaction", &interaction_id), body).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let number = interaction(&app, &interaction_id).await["number"]
+    let number = interaction(app, &interaction_id).await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -123,7 +119,7 @@ async fn offer_work_offers_a_queued_interaction_to_an_agent_with_a_timeout() {
             "sys_id": item_id, "document_id": interaction_id, "document_table": "interaction",
             "queue": w.queue}, "success": true, "message": REQUESTED}})
     );
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["state"], "pending_accept", "{stored}");
     assert_eq!(stored["assigned_to"], alice.sys_id);
     assert_eq!(stored["offer_count"], "1");
@@ -132,19 +128,19 @@ async fn offer_work_offers_a_queued_interaction_to_an_agent_with_a_timeout() {
     assert_eq!(stored["external_segment_id"], "segment-1");
     assert_eq!(stored["allowed_to_decline"], "true");
     assert_eq!(stored["auto_assign"], "false");
-    assert_eq!(stored["service_channel"], w.channel);
+    assert_eq!(stored["service_channel"], w.chat);
     assert_ne!(stored["timeout_on"], "", "{stored}");
     assert!(stored["timeout_on"].as_str() > stored["offered_on"].as_str());
     // Offered, not accepted: the interaction is nobody's yet, and the agent is not in the chat.
-    let record = interaction(&app, &interaction_id).await;
+    let record = interaction(app, &interaction_id).await;
     assert_eq!(record["assigned_to"], "", "{record}");
-    assert_eq!(membership(&app, &interaction_id, &alice.sys_id).await, None);
+    assert_eq!(w.membership(&interaction_id, &alice.sys_id).await, None);
     // A pending offer is workload.
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 1);
+    assert_eq!(w.workload(&alice.sys_id).await, 1);
 
     // Offered again, to anyone: it is already assigned.
     let bob = &w.agents[1];
-    let again = offer(&app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
+    let again = offer(app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
     let message = format!("Work Item is already assigned to {}", alice.sys_id);
     assert_refused(again, StatusCode::CONFLICT, &message);
 }
@@ -152,14 +148,14 @@ async fn offer_work_offers_a_queued_interaction_to_an_agent_with_a_timeout() {
 #[tokio::test]
 async fn offer_work_makes_the_work_item_of_a_document_without_one_in_the_queue_named_by_provider_id()
  {
-    let app = awa_app().await;
-    let w = world(&app).await;
-    let interaction_id = unrouted_interaction(&app, &w).await;
-    assert!(work_items(&app, &interaction_id).await.is_empty());
+    let w = AwaWorld::new().await;
+    let app = &w.app;
+    let interaction_id = w.open_unrouted().await;
+    assert!(w.work_items(&interaction_id).await.is_empty());
     let alice = &w.agents[0];
     // No timeout: no time limit.
     let answer = offer(
-        &app,
+        app,
         &interaction_id,
         &w.queue_external_id,
         &alice.sys_id,
@@ -170,7 +166,7 @@ async fn offer_work_makes_the_work_item_of_a_document_without_one_in_the_queue_n
     let summary = &answer.1["result"]["work_item"];
     assert_eq!(summary["queue"], w.queue, "the queue's sys_id: {summary}");
     assert_eq!(summary["document_id"], interaction_id);
-    let stored = active_work_item(&app, &interaction_id).await;
+    let stored = w.active_work_item(&interaction_id).await;
     assert_eq!(stored["sys_id"], summary["sys_id"]);
     assert_eq!(stored["queue"], w.queue);
     assert_eq!(stored["state"], "pending_accept");
@@ -180,19 +176,20 @@ async fn offer_work_makes_the_work_item_of_a_document_without_one_in_the_queue_n
     app.state.clock.advance(Duration::from_secs(86_400));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 0);
     assert_eq!(
-        item(&app, summary["sys_id"].as_str().unwrap()).await["state"],
+        item(app, summary["sys_id"].as_str().unwrap()).await["state"],
         "pending_accept"
     );
 }
 
 #[tokio::test]
 async fn auto_assign_accepts_at_once_and_the_agent_joins_the_chat_as_its_public_fulfiller() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let terms = json!({"enable_auto_assign": true, "display_option": "card_and_tab",
                        "timeout": 30, "allowed_to_decline": false});
-    assert_requested(&offer(&app, &interaction_id, &w.queue, &alice.sys_id, terms).await);
-    let stored = item(&app, &item_id).await;
+    assert_requested(&offer(app, &interaction_id, &w.queue, &alice.sys_id, terms).await);
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["state"], "accepted", "{stored}");
     assert_eq!(stored["assigned_to"], alice.sys_id);
     assert_eq!(stored["auto_assign"], "true");
@@ -200,25 +197,25 @@ async fn auto_assign_accepts_at_once_and_the_agent_joins_the_chat_as_its_public_
     assert_eq!(stored["allowed_to_decline"], "false");
     // The timeout is ignored: nothing to expire.
     assert_eq!(stored["timeout_on"], "");
-    let record = interaction(&app, &interaction_id).await;
+    let record = interaction(app, &interaction_id).await;
     assert_eq!(record["assigned_to"], alice.sys_id, "{record}");
     assert_eq!(record["state"], "work_in_progress", "{record}");
     assert_eq!(
-        membership(&app, &interaction_id, &alice.sys_id).await,
+        w.membership(&interaction_id, &alice.sys_id).await,
         Some(("public_fulfiller".into(), true))
     );
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 1);
+    assert_eq!(w.workload(&alice.sys_id).await, 1);
 
     // Accepted work cannot be offered again: Offer Work's words and Manual Assignment's.
     let bob = &w.agents[1];
-    let again = offer(&app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
+    let again = offer(app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
     assert_refused(
         again,
         StatusCode::CONFLICT,
         "Work Item accepted can not be assigned",
     );
     let manual = post(
-        &app,
+        app,
         &assignment_path(&item_id),
         json!({"agent_sys_id": bob.sys_id}),
     )
@@ -229,9 +226,10 @@ async fn auto_assign_accepts_at_once_and_the_agent_joins_the_chat_as_its_public_
 
 #[tokio::test]
 async fn offer_work_checks_the_agent_after_the_body_and_before_the_work_item() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let offer_to = |agent: String| {
-        let app = &app;
+        let app = &w.app;
         let interaction_id = interaction_id.clone();
         let queue = w.queue.clone();
         async move { offer(app, &interaction_id, &queue, &agent, json!({})).await }
@@ -243,19 +241,15 @@ async fn offer_work_checks_the_agent_after_the_body_and_before_the_work_item() {
         StatusCode::CONFLICT,
         &format!("{UNKNOWN_ID} is not a valid agent"),
     );
-    let plain = app
-        .user("plain", "plain-password", &["interaction_agent"])
-        .await;
+    let plain = w.not_agent.clone();
     let answer = offer_to(plain.clone()).await;
     assert_refused(
         answer,
         StatusCode::CONFLICT,
         &format!("{plain} is not a valid agent"),
     );
-    // An agent without awa_external_user.
-    let internal = app
-        .user("internal", "internal-password", &["awa_agent"])
-        .await;
+    // An agent without awa_external_user (Available on Chat).
+    let internal = w.internal_agent.clone();
     assert_refused(
         offer_to(internal).await,
         StatusCode::CONFLICT,
@@ -263,29 +257,24 @@ async fn offer_work_checks_the_agent_after_the_body_and_before_the_work_item() {
     );
     // Away; available but not on the work item's channel (Chat).
     let carol = &w.agents[2];
-    set_presence(&app, &carol.sys_id, &w.away, &[]).await;
+    w.set_presence(&carol.sys_id, &w.away, &[]).await;
     assert_refused(
         offer_to(carol.sys_id.clone()).await,
         StatusCode::CONFLICT,
         "Agent is not available",
     );
-    let dave = awa_agent(&app, "awa.dave").await;
-    set_presence(
-        &app,
-        &dave.sys_id,
-        &w.available,
-        &[(&w.other_channel, true)],
-    )
-    .await;
+    let dave = w.add_agent("awa.dave").await;
+    w.set_presence(&dave.sys_id, &w.available, &[(&w.phone, true)])
+        .await;
     assert_refused(
         offer_to(dave.sys_id.clone()).await,
         StatusCode::CONFLICT,
         "Agent is not available",
     );
     // Alice is available on Chat, not on Phone: not for a work item in the Phone queue.
-    let phone_call = queued_interaction(&app, &w, &w.phone_queue).await;
+    let phone_call = w.open_in_queue(&w.phone_queue).await;
     let answer = offer(
-        &app,
+        app,
         &phone_call,
         &w.phone_queue,
         &w.agents[0].sys_id,
@@ -294,21 +283,22 @@ async fn offer_work_checks_the_agent_after_the_body_and_before_the_work_item() {
     .await;
     assert_refused(answer, StatusCode::CONFLICT, "Agent is not available");
     // Nothing was changed by the refusals.
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["state"], "queued", "{stored}");
     assert_eq!(stored["offer_count"], "0");
 }
 
 #[tokio::test]
 async fn offer_work_refuses_unknown_documents_and_queues_with_404_before_reading_the_body() {
-    let (app, w, interaction_id, _) = queued().await;
+    let (w, interaction_id, _) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     // An unknown document, in an existing and an unknown table: 404, whatever the body.
     for path in [
         offer_path("interaction", UNKNOWN_ID),
         offer_path("no_such_table", &interaction_id),
     ] {
-        let answer = post(&app, &path, json!({})).await;
+        let answer = post(app, &path, json!({})).await;
         let document = path.split('/').nth_back(1).unwrap();
         assert_refused(
             answer,
@@ -317,21 +307,21 @@ async fn offer_work_refuses_unknown_documents_and_queues_with_404_before_reading
         );
     }
     // The queue is named in the body: its 404 comes after the body's checks.
-    let answer = offer(&app, &interaction_id, UNKNOWN_ID, &alice.sys_id, json!({})).await;
+    let answer = offer(app, &interaction_id, UNKNOWN_ID, &alice.sys_id, json!({})).await;
     assert_refused(
         answer,
         StatusCode::NOT_FOUND,
         &format!("{UNKNOWN_ID} is not a valid queue"),
     );
     let path = offer_path("interaction", &interaction_id);
-    let answer = post(&app, &path, json!({"queue_id": UNKNOWN_ID})).await;
+    let answer = post(app, &path, json!({"queue_id": UNKNOWN_ID})).await;
     assert_refused(
         answer,
         StatusCode::BAD_REQUEST,
         "assignment.agent_sys_id is required",
     );
     let answer = post(
-        &app,
+        app,
         &path,
         json!({"assignment": {"agent_sys_id": alice.sys_id}}),
     )
@@ -341,7 +331,8 @@ async fn offer_work_refuses_unknown_documents_and_queues_with_404_before_reading
 
 #[tokio::test]
 async fn an_inactive_document_is_refused_with_409() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let path = format!("/api/now/table/interaction/{interaction_id}");
     let response = app
         .admin(Method::PATCH, &path)
@@ -352,9 +343,9 @@ async fn an_inactive_document_is_refused_with_409() {
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Closing it cancelled its queued work item.
-    assert_eq!(item(&app, &item_id).await["active"], "false");
+    assert_eq!(item(app, &item_id).await["active"], "false");
     let answer = offer(
-        &app,
+        app,
         &interaction_id,
         &w.queue,
         &w.agents[0].sys_id,
@@ -370,7 +361,8 @@ async fn an_inactive_document_is_refused_with_409() {
 
 #[tokio::test]
 async fn the_terms_are_checked_with_the_pages_messages() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let path = assignment_path(&item_id);
     let now = app.state.clock.now();
@@ -427,7 +419,7 @@ async fn the_terms_are_checked_with_the_pages_messages() {
         ),
     ];
     for (body, message) in cases {
-        let answer = post(&app, &path, body.clone()).await;
+        let answer = post(app, &path, body.clone()).await;
         assert_refused(answer, StatusCode::BAD_REQUEST, &message);
         // Offer Work's `assignment` says the same (its keys named with their object).
         let assignment = body.clone();
@@ -435,7 +427,7 @@ async fn the_terms_are_checked_with_the_pages_messages() {
             continue;
         }
         let answer = post(
-            &app,
+            app,
             &offer_path("interaction", &interaction_id),
             json!({"queue_id": w.queue, "assignment": assignment}),
         )
@@ -444,12 +436,12 @@ async fn the_terms_are_checked_with_the_pages_messages() {
         assert_refused(answer, StatusCode::BAD_REQUEST, &message);
     }
     // After all that, the item is as it was.
-    assert_eq!(item(&app, &item_id).await["state"], "queued");
+    assert_eq!(item(app, &item_id).await["state"], "queued");
     // Without a timeout, the offer time and the presence after it are not read.
     let body = json!({"agent_sys_id": alice.sys_id, "offered_on": "whenever",
                       "after_timeout_presence": UNKNOWN_ID, "timeout": "0"});
-    assert_requested(&post(&app, &path, body).await);
-    let stored = item(&app, &item_id).await;
+    assert_requested(&post(app, &path, body).await);
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["after_timeout_presence"], "", "{stored}");
     assert_eq!(stored["timeout_on"], "");
 }
@@ -460,12 +452,13 @@ async fn the_terms_are_checked_with_the_pages_messages() {
 
 #[tokio::test]
 async fn manual_assignment_offers_a_work_item_and_answers_without_it() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     // The page's second sample: a timeout as text, an offer time a moment ago.
     let offered_on = format_offered_on(app.state.clock.now() - time::Duration::seconds(4));
     let body = json!({"agent_sys_id": alice.sys_id, "timeout": "10", "offered_on": offered_on});
-    let answer = post(&app, &assignment_path(&item_id), body).await;
+    let answer = post(app, &assignment_path(&item_id), body).await;
     assert_eq!(
         answer,
         (
@@ -473,7 +466,7 @@ async fn manual_assignment_offers_a_work_item_and_answers_without_it() {
             json!({"result": {"success": true, "message": REQUESTED}})
         )
     );
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["state"], "pending_accept", "{stored}");
     assert_eq!(stored["assigned_to"], alice.sys_id);
     assert_eq!(stored["offer_timeout"], "10");
@@ -488,12 +481,12 @@ async fn manual_assignment_offers_a_work_item_and_answers_without_it() {
     };
     let expires = format_offered_on(rounded_up)[..19].replace('T', " ");
     assert_eq!(stored["timeout_on"], expires.as_str(), "{stored}");
-    assert!(active_work_item(&app, &interaction_id).await["sys_id"] == item_id.as_str());
+    assert!(w.active_work_item(&interaction_id).await["sys_id"] == item_id.as_str());
 
     // Another agent: the item is already assigned. An unknown one: not a valid agent.
     let bob = &w.agents[1];
     let answer = post(
-        &app,
+        app,
         &assignment_path(&item_id),
         json!({"agent_sys_id": bob.sys_id}),
     )
@@ -501,7 +494,7 @@ async fn manual_assignment_offers_a_work_item_and_answers_without_it() {
     let message = format!("Work Item is already assigned to {}", alice.sys_id);
     assert_refused(answer, StatusCode::CONFLICT, &message);
     let answer = post(
-        &app,
+        app,
         &assignment_path(&item_id),
         json!({"agent_sys_id": UNKNOWN_ID}),
     )
@@ -512,34 +505,34 @@ async fn manual_assignment_offers_a_work_item_and_answers_without_it() {
 
 #[tokio::test]
 async fn manual_assignment_does_not_ask_for_awa_external_user_and_checks_availability() {
-    let (app, w, _, item_id) = queued().await;
+    let (w, _, item_id) = queued().await;
+    let app = &w.app;
     let path = assignment_path(&item_id);
     // Unknown work item: 404, before the body is read.
-    let answer = post(&app, &assignment_path(UNKNOWN_ID), json!({})).await;
+    let answer = post(app, &assignment_path(UNKNOWN_ID), json!({})).await;
     let message = format!("{UNKNOWN_ID} is not a valid work item");
     assert_refused(answer, StatusCode::NOT_FOUND, &message);
     let carol = &w.agents[2];
-    set_presence(&app, &carol.sys_id, &w.away, &[]).await;
-    let answer = post(&app, &path, json!({"agent_sys_id": carol.sys_id})).await;
+    w.set_presence(&carol.sys_id, &w.away, &[]).await;
+    let answer = post(app, &path, json!({"agent_sys_id": carol.sys_id})).await;
     assert_refused(answer, StatusCode::CONFLICT, "Agent is not available");
-    let internal = app
-        .user("internal", "internal-password", &["awa_agent"])
-        .await;
-    set_presence(&app, &internal, &w.available, &[(&w.channel, true)]).await;
-    assert_requested(&post(&app, &path, json!({"agent_sys_id": internal})).await);
-    assert_eq!(item(&app, &item_id).await["assigned_to"], internal);
+    // An agent without awa_external_user, Available on Chat: manual assignment takes it.
+    let internal = w.internal_agent.clone();
+    assert_requested(&post(app, &path, json!({"agent_sys_id": internal})).await);
+    assert_eq!(item(app, &item_id).await["assigned_to"], internal);
 }
 
 #[tokio::test]
 async fn manual_assignment_of_a_cancelled_work_item_is_refused() {
-    let (app, w, _, item_id) = queued().await;
+    let (w, _, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let body = json!({"agent_sys_id": alice.sys_id, "timeout": 5});
-    assert_requested(&post(&app, &assignment_path(&item_id), body).await);
+    assert_requested(&post(app, &assignment_path(&item_id), body).await);
     app.state.clock.advance(Duration::from_secs(6));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 1);
     let answer = post(
-        &app,
+        app,
         &assignment_path(&item_id),
         json!({"agent_sys_id": w.agents[1].sys_id}),
     )
@@ -554,47 +547,49 @@ async fn manual_assignment_of_a_cancelled_work_item_is_refused() {
 
 #[tokio::test]
 async fn an_offer_not_accepted_in_time_is_cancelled_and_the_agent_moved_to_the_state_named() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let terms = json!({"timeout": 10, "after_timeout_presence": w.away});
-    assert_requested(&offer(&app, &interaction_id, &w.queue, &alice.sys_id, terms).await);
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 1);
-    assert_eq!(presence_of(&app, &alice.sys_id).await, w.available);
+    assert_requested(&offer(app, &interaction_id, &w.queue, &alice.sys_id, terms).await);
+    assert_eq!(w.workload(&alice.sys_id).await, 1);
+    assert_eq!(w.presence_of(&alice.sys_id).await, w.available);
 
     // Not yet due.
     app.state.clock.advance(Duration::from_secs(5));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 0);
-    assert_eq!(item(&app, &item_id).await["state"], "pending_accept");
+    assert_eq!(item(app, &item_id).await["state"], "pending_accept");
 
     app.state.clock.advance(Duration::from_secs(6));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 1);
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["state"], "cancelled", "{stored}");
     assert_eq!(stored["reason"], "time_out");
     assert_eq!(stored["timed_out"], "true");
     assert_eq!(stored["active"], "false");
-    assert_eq!(presence_of(&app, &alice.sys_id).await, w.away);
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 0);
+    assert_eq!(w.presence_of(&alice.sys_id).await, w.away);
+    assert_eq!(w.workload(&alice.sys_id).await, 0);
     // Once only.
     assert_eq!(app.state.sweep_offers().await.unwrap(), 0);
 
     // The document's work goes on: a new offer makes a new work item.
     let bob = &w.agents[1];
-    let answer = offer(&app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
+    let answer = offer(app, &interaction_id, &w.queue, &bob.sys_id, json!({})).await;
     assert_requested(&answer);
     assert_ne!(answer.1["result"]["work_item"]["sys_id"], item_id.as_str());
 }
 
 #[tokio::test]
 async fn a_timeout_without_a_presence_state_leaves_the_agents_presence() {
-    let (app, w, _, item_id) = queued().await;
+    let (w, _, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let body = json!({"agent_sys_id": alice.sys_id, "timeout": 1});
-    assert_requested(&post(&app, &assignment_path(&item_id), body).await);
+    assert_requested(&post(app, &assignment_path(&item_id), body).await);
     app.state.clock.advance(Duration::from_secs(2));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 1);
-    assert_eq!(item(&app, &item_id).await["reason"], "time_out");
-    assert_eq!(presence_of(&app, &alice.sys_id).await, w.available);
+    assert_eq!(item(app, &item_id).await["reason"], "time_out");
+    assert_eq!(w.presence_of(&alice.sys_id).await, w.available);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,13 +597,14 @@ async fn a_timeout_without_a_presence_state_leaves_the_agents_presence() {
 // ---------------------------------------------------------------------------------------------
 
 /// A world with an interaction whose work alice accepted (auto-assigned); its work item.
-async fn accepted_by_alice() -> (TestApp, AwaWorld, String, String) {
-    let (app, w, interaction_id, item_id) = queued().await;
+async fn accepted_by_alice() -> (AwaWorld, String, String) {
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let terms = json!({"enable_auto_assign": "yes"});
     let alice = w.agents[0].sys_id.clone();
-    assert_requested(&offer(&app, &interaction_id, &w.queue, &alice, terms).await);
-    assert_eq!(item(&app, &item_id).await["state"], "accepted");
-    (app, w, interaction_id, item_id)
+    assert_requested(&offer(app, &interaction_id, &w.queue, &alice, terms).await);
+    assert_eq!(item(app, &item_id).await["state"], "accepted");
+    (w, interaction_id, item_id)
 }
 
 fn transfer(target: &str, target_type: &str, transfer_type: &str) -> Value {
@@ -618,19 +614,20 @@ fn transfer(target: &str, target_type: &str, transfer_type: &str) -> Value {
 
 #[tokio::test]
 async fn a_blind_transfer_to_an_agent_offers_a_new_work_item_and_its_accept_ends_the_old() {
-    let (app, w, interaction_id, first) = accepted_by_alice().await;
+    let (w, interaction_id, first) = accepted_by_alice().await;
+    let app = &w.app;
     let (alice, bob) = (&w.agents[0], &w.agents[1]);
     let path = offer_path("interaction", &interaction_id);
     let mut body = transfer(&bob.sys_id, "agent", "blind");
     body["assignment"] = json!({"timeout": 20});
-    let answer = post(&app, &path, body).await;
+    let answer = post(app, &path, body).await;
     assert_requested(&answer);
     let second = answer.1["result"]["work_item"]["sys_id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_ne!(second, first);
-    let stored = item(&app, &second).await;
+    let stored = item(app, &second).await;
     assert_eq!(stored["state"], "pending_accept", "{stored}");
     assert_eq!(stored["assigned_to"], bob.sys_id);
     assert_eq!(stored["previous_work_item"], first);
@@ -638,72 +635,73 @@ async fn a_blind_transfer_to_an_agent_offers_a_new_work_item_and_its_accept_ends
     assert_eq!(stored["queue"], w.queue);
     assert_eq!(stored["offer_timeout"], "20");
     // Until bob accepts, the work is alice's.
-    assert_eq!(item(&app, &first).await["state"], "accepted");
+    assert_eq!(item(app, &first).await["state"], "accepted");
     assert_eq!(
-        interaction(&app, &interaction_id).await["assigned_to"],
+        interaction(app, &interaction_id).await["assigned_to"],
         alice.sys_id
     );
 
     // The transfer times out: it is cancelled as a transfer, and alice keeps the work.
     app.state.clock.advance(Duration::from_secs(21));
     assert_eq!(app.state.sweep_offers().await.unwrap(), 1);
-    let stored = item(&app, &second).await;
+    let stored = item(app, &second).await;
     assert_eq!(stored["state"], "cancelled", "{stored}");
     assert_eq!(stored["reason"], "transfer_canceled", "{stored}");
     assert_eq!(stored["timed_out"], "true");
-    assert_eq!(item(&app, &first).await["active"], "true");
+    assert_eq!(item(app, &first).await["active"], "true");
 
     // Again, accepted at once this time: bob takes over, alice leaves the chat.
     let mut body = transfer(&bob.sys_id, "agent", "blind");
     body["assignment"] = json!({"enable_auto_assign": "1"});
-    let answer = post(&app, &path, body).await;
+    let answer = post(app, &path, body).await;
     assert_requested(&answer);
     let third = answer.1["result"]["work_item"]["sys_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(item(&app, &third).await["state"], "accepted");
-    let old = item(&app, &first).await;
+    assert_eq!(item(app, &third).await["state"], "accepted");
+    let old = item(app, &first).await;
     assert_eq!(old["active"], "false", "{old}");
     assert_eq!(
         old["state"], "accepted",
         "an accepted item ends, not cancelled: {old}"
     );
-    let record = interaction(&app, &interaction_id).await;
+    let record = interaction(app, &interaction_id).await;
     assert_eq!(record["assigned_to"], bob.sys_id, "{record}");
     assert_eq!(
-        membership(&app, &interaction_id, &bob.sys_id).await,
+        w.membership(&interaction_id, &bob.sys_id).await,
         Some(("public_fulfiller".into(), true))
     );
     assert_eq!(
-        membership(&app, &interaction_id, &alice.sys_id)
+        w.membership(&interaction_id, &alice.sys_id)
             .await
             .map(|m| m.1),
         Some(false)
     );
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 0);
-    assert_eq!(workload(&app, &bob.sys_id, &w.channel).await, 1);
+    assert_eq!(w.workload(&alice.sys_id).await, 0);
+    assert_eq!(w.workload(&bob.sys_id).await, 1);
 }
 
 #[tokio::test]
 async fn a_blind_transfer_to_an_unavailable_agent_fails_and_leaves_nothing() {
-    let (app, w, interaction_id, first) = accepted_by_alice().await;
+    let (w, interaction_id, first) = accepted_by_alice().await;
+    let app = &w.app;
     let carol = &w.agents[2];
-    set_presence(&app, &carol.sys_id, &w.away, &[]).await;
+    w.set_presence(&carol.sys_id, &w.away, &[]).await;
     let path = offer_path("interaction", &interaction_id);
-    let answer = post(&app, &path, transfer(&carol.sys_id, "agent", "blind")).await;
+    let answer = post(app, &path, transfer(&carol.sys_id, "agent", "blind")).await;
     assert_refused(
         answer,
         StatusCode::CONFLICT,
         "Transfer failed - couldn't blind transfer to agent",
     );
     // A consult to her is refused as an offer is.
-    let answer = post(&app, &path, transfer(&carol.sys_id, "agent", "consult")).await;
+    let answer = post(app, &path, transfer(&carol.sys_id, "agent", "consult")).await;
     assert_refused(answer, StatusCode::CONFLICT, "Agent is not available");
-    let answer = post(&app, &path, transfer(UNKNOWN_ID, "agent", "blind")).await;
+    let answer = post(app, &path, transfer(UNKNOWN_ID, "agent", "blind")).await;
     let message = format!("{UNKNOWN_ID} is not a valid agent");
     assert_refused(answer, StatusCode::CONFLICT, &message);
-    let items = work_items(&app, &interaction_id).await;
+    let items = w.work_items(&interaction_id).await;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["sys_id"], first);
     assert_eq!(items[0]["state"], "accepted");
@@ -711,116 +709,124 @@ async fn a_blind_transfer_to_an_unavailable_agent_fails_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_transfer_to_a_queue_ends_the_agents_work_and_queues_a_new_work_item() {
-    let (app, w, interaction_id, first) = accepted_by_alice().await;
+    let (w, interaction_id, first) = accepted_by_alice().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let path = offer_path("interaction", &interaction_id);
     // The target queue by its provider queue id.
-    let answer = post(&app, &path, transfer("ext-chat-2", "queue", "blind")).await;
+    let answer = post(
+        app,
+        &path,
+        transfer(&w.other_queue_external_id, "queue", "blind"),
+    )
+    .await;
     assert_requested(&answer);
     let summary = &answer.1["result"]["work_item"];
     assert_eq!(summary["queue"], w.other_queue, "{summary}");
     let second = summary["sys_id"].as_str().unwrap();
-    let stored = item(&app, second).await;
+    let stored = item(app, second).await;
     assert_eq!(stored["state"], "queued", "{stored}");
     assert_eq!(stored["assigned_to"], "");
     assert_eq!(stored["is_queue_transferred"], "true");
     assert_eq!(stored["previous_work_item"], first);
     assert_eq!(stored["active"], "true");
-    let old = item(&app, &first).await;
+    let old = item(app, &first).await;
     assert_eq!(old["active"], "false", "{old}");
-    let record = interaction(&app, &interaction_id).await;
+    let record = interaction(app, &interaction_id).await;
     assert_eq!(record["assigned_to"], "", "{record}");
     assert_eq!(record["state"], "queued", "{record}");
     assert_eq!(
-        membership(&app, &interaction_id, &alice.sys_id)
+        w.membership(&interaction_id, &alice.sys_id)
             .await
             .map(|m| m.1),
         Some(false)
     );
-    assert_eq!(workload(&app, &alice.sys_id, &w.channel).await, 0);
+    assert_eq!(w.workload(&alice.sys_id).await, 0);
 
     // The queued item can then be offered, in the new queue.
     let bob = &w.agents[1];
     let answer = post(
-        &app,
+        app,
         &assignment_path(second),
         json!({"agent_sys_id": bob.sys_id}),
     )
     .await;
     assert_requested(&answer);
     // An unknown target queue: 404.
-    let answer = post(&app, &path, transfer(UNKNOWN_ID, "queue", "blind")).await;
+    let answer = post(app, &path, transfer(UNKNOWN_ID, "queue", "blind")).await;
     let message = format!("{UNKNOWN_ID} is not a valid queue");
     assert_refused(answer, StatusCode::NOT_FOUND, &message);
 }
 
 #[tokio::test]
 async fn a_consult_offers_a_consult_work_item_and_leaves_the_work_with_its_agent() {
-    let (app, w, interaction_id, first) = accepted_by_alice().await;
+    let (w, interaction_id, first) = accepted_by_alice().await;
+    let app = &w.app;
     let (alice, bob) = (&w.agents[0], &w.agents[1]);
     let path = offer_path("interaction", &interaction_id);
-    let answer = post(&app, &path, transfer(&bob.sys_id, "agent", "consult")).await;
+    let answer = post(app, &path, transfer(&bob.sys_id, "agent", "consult")).await;
     assert_requested(&answer);
     let consult = answer.1["result"]["work_item"]["sys_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let stored = item(&app, &consult).await;
+    let stored = item(app, &consult).await;
     assert_eq!(stored["consult"], "true", "{stored}");
     assert_eq!(stored["consult_state"], "requested");
     assert_eq!(stored["transfer_type"], "consult");
     assert_eq!(stored["state"], "pending_accept");
     assert_eq!(stored["assigned_to"], bob.sys_id);
     assert_eq!(stored["previous_work_item"], first);
-    assert_eq!(item(&app, &first).await["state"], "accepted");
+    assert_eq!(item(app, &first).await["state"], "accepted");
     assert_eq!(
-        interaction(&app, &interaction_id).await["assigned_to"],
+        interaction(app, &interaction_id).await["assigned_to"],
         alice.sys_id
     );
     // Auto-assigned, a consult joins the chat privately.
     let carol = &w.agents[2];
     let mut body = transfer(&carol.sys_id, "agent", "consult");
     body["assignment"] = json!({"enable_auto_assign": true});
-    let answer = post(&app, &path, body).await;
+    let answer = post(app, &path, body).await;
     assert_requested(&answer);
     let consult = answer.1["result"]["work_item"]["sys_id"].as_str().unwrap();
-    let stored = item(&app, consult).await;
+    let stored = item(app, consult).await;
     assert_eq!(stored["state"], "accepted", "{stored}");
     assert_eq!(stored["consult_state"], "accepted");
     assert_eq!(
-        membership(&app, &interaction_id, &carol.sys_id).await,
+        w.membership(&interaction_id, &carol.sys_id).await,
         Some(("private_fulfiller".into(), true))
     );
     assert_eq!(
-        membership(&app, &interaction_id, &alice.sys_id).await,
+        w.membership(&interaction_id, &alice.sys_id).await,
         Some(("public_fulfiller".into(), true))
     );
     assert_eq!(
-        interaction(&app, &interaction_id).await["assigned_to"],
+        interaction(app, &interaction_id).await["assigned_to"],
         alice.sys_id
     );
 }
 
 #[tokio::test]
 async fn a_consult_to_a_queue_queues_a_consult_work_item() {
-    let (app, w, interaction_id, first) = accepted_by_alice().await;
+    let (w, interaction_id, first) = accepted_by_alice().await;
+    let app = &w.app;
     let path = offer_path("interaction", &interaction_id);
-    let answer = post(&app, &path, transfer(&w.other_queue, "queue", "consult")).await;
+    let answer = post(app, &path, transfer(&w.other_queue, "queue", "consult")).await;
     assert_requested(&answer);
     let consult = answer.1["result"]["work_item"]["sys_id"].as_str().unwrap();
-    let stored = item(&app, consult).await;
+    let stored = item(app, consult).await;
     assert_eq!(stored["state"], "queued", "{stored}");
     assert_eq!(stored["consult"], "true");
     assert_eq!(stored["queue"], w.other_queue);
     assert_eq!(stored["is_queue_transferred"], "false");
-    assert_eq!(item(&app, &first).await["active"], "true");
+    assert_eq!(item(app, &first).await["active"], "true");
 }
 
 #[tokio::test]
 async fn a_transfer_needs_its_keys_and_a_work_item_or_a_source_queue() {
-    let app = awa_app().await;
-    let w = world(&app).await;
-    let interaction_id = unrouted_interaction(&app, &w).await;
+    let w = AwaWorld::new().await;
+    let app = &w.app;
+    let interaction_id = w.open_unrouted().await;
     let bob = &w.agents[1];
     let path = offer_path("interaction", &interaction_id);
     let refusals = [
@@ -850,24 +856,24 @@ async fn a_transfer_needs_its_keys_and_a_work_item_or_a_source_queue() {
     ];
     for (body, message) in refusals {
         assert_refused(
-            post(&app, &path, body).await,
+            post(app, &path, body).await,
             StatusCode::BAD_REQUEST,
             message,
         );
     }
-    assert!(work_items(&app, &interaction_id).await.is_empty());
+    assert!(w.work_items(&interaction_id).await.is_empty());
     let mut body = transfer(&bob.sys_id, "agent", "blind");
     body["transfer"]["source_queue_id"] = json!(w.queue_external_id);
-    let answer = post(&app, &path, body).await;
+    let answer = post(app, &path, body).await;
     assert_requested(&answer);
-    let items = work_items(&app, &interaction_id).await;
+    let items = w.work_items(&interaction_id).await;
     assert_eq!(
         items.len(),
         2,
         "the source item, and the transfer's: {items:?}"
     );
     let offered = item(
-        &app,
+        app,
         answer.1["result"]["work_item"]["sys_id"].as_str().unwrap(),
     )
     .await;
@@ -882,7 +888,8 @@ async fn a_transfer_needs_its_keys_and_a_work_item_or_a_source_queue() {
 
 #[tokio::test]
 async fn callers_need_awa_manager_or_awa_integration_user() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     let agent_only = app
         .user(
@@ -902,7 +909,7 @@ async fn callers_need_awa_manager_or_awa_integration_user() {
         offer_path("interaction", &interaction_id),
         offer_path("interaction", UNKNOWN_ID),
     ] {
-        let answer = post_as(&app, who, &path, body.clone()).await;
+        let answer = post_as(app, who, &path, body.clone()).await;
         assert_refused(answer, StatusCode::FORBIDDEN, &message);
     }
     // An agent (awa_agent, awa_external_user) cannot offer work either.
@@ -910,13 +917,7 @@ async fn callers_need_awa_manager_or_awa_integration_user() {
         "Caller {} does not have the awa_manager or awa_integration_user role",
         alice.sys_id
     );
-    let answer = post_as(
-        &app,
-        alice.login(),
-        &assignment_path(&item_id),
-        body.clone(),
-    )
-    .await;
+    let answer = post_as(app, alice.login(), &assignment_path(&item_id), body.clone()).await;
     assert_refused(answer, StatusCode::FORBIDDEN, &message);
     // Unauthenticated: the platform's 401.
     let response = app
@@ -932,18 +933,18 @@ async fn callers_need_awa_manager_or_awa_integration_user() {
         .await;
     app.user("awa.admin", "awa-admin-password", &["awa_admin"])
         .await;
-    let manager = crate::helpers::user_sys_id(&app, "manager").await;
+    let manager = crate::helpers::user_sys_id(app, "manager").await;
     let answer = post_as(
-        &app,
+        app,
         ("manager", "manager-password"),
         &assignment_path(&item_id),
         body,
     )
     .await;
     assert_requested(&answer);
-    assert_eq!(item(&app, &item_id).await["allocated_by"], manager);
+    assert_eq!(item(app, &item_id).await["allocated_by"], manager);
     for who in [("awa.admin", "awa-admin-password"), crate::helpers::ADMIN] {
-        let answer = post_as(&app, who, &assignment_path(UNKNOWN_ID), json!({})).await;
+        let answer = post_as(app, who, &assignment_path(UNKNOWN_ID), json!({})).await;
         let message = format!("{UNKNOWN_ID} is not a valid work item");
         assert_refused(answer, StatusCode::NOT_FOUND, &message);
     }
@@ -951,7 +952,8 @@ async fn callers_need_awa_manager_or_awa_integration_user() {
 
 #[tokio::test]
 async fn xml_bodies_and_answers_under_every_prefix() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let alice = &w.agents[0];
     // Offer Work in XML under /api/now/v1, its assignment a nested element.
     let xml = format!(
@@ -985,7 +987,7 @@ async fn xml_bodies_and_answers_under_every_prefix() {
         text.contains("<document_table>interaction</document_table>"),
         "{text}"
     );
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["allowed_to_decline"], "false", "{stored}");
     assert_eq!(stored["offer_timeout"], "30");
 
@@ -1014,22 +1016,23 @@ async fn xml_bodies_and_answers_under_every_prefix() {
     assert!(text.contains(&message), "{text}");
 
     // JSON under /api/now/v2 and /api/now/v1 too: a second interaction, a second item.
-    let other = queued_interaction(&app, &w, &w.queue).await;
-    let other_item = active_work_item(&app, &other).await;
+    let other = w.open_in_queue(&w.queue).await;
+    let other_item = w.active_work_item(&other).await;
     let path = format!(
         "/api/now/v1/awa/workitems/{}/assignments",
         other_item["sys_id"].as_str().unwrap()
     );
-    assert_requested(&post(&app, &path, json!({"agent_sys_id": bob.sys_id})).await);
-    let third = queued_interaction(&app, &w, &w.queue).await;
+    assert_requested(&post(app, &path, json!({"agent_sys_id": bob.sys_id})).await);
+    let third = w.open_in_queue(&w.queue).await;
     let path = format!("/api/now/v2/awa/documents/interaction/{third}/offer");
     let body = json!({"queue_id": w.queue, "assignment": {"agent_sys_id": w.agents[2].sys_id}});
-    assert_requested(&post(&app, &path, body).await);
+    assert_requested(&post(app, &path, body).await);
 }
 
 #[tokio::test]
 async fn an_unreadable_body_is_the_platforms_400() {
-    let (app, _, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     for path in [
         assignment_path(&item_id),
         offer_path("interaction", &interaction_id),
@@ -1047,11 +1050,12 @@ async fn an_unreadable_body_is_the_platforms_400() {
 
 #[tokio::test]
 async fn a_queued_work_item_offered_in_another_queue_moves_to_it() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let answer = offer(
-        &app,
+        app,
         &interaction_id,
-        "ext-chat-2",
+        &w.other_queue_external_id,
         &w.agents[0].sys_id,
         json!({}),
     )
@@ -1059,12 +1063,13 @@ async fn a_queued_work_item_offered_in_another_queue_moves_to_it() {
     assert_requested(&answer);
     assert_eq!(answer.1["result"]["work_item"]["sys_id"], item_id.as_str());
     assert_eq!(answer.1["result"]["work_item"]["queue"], w.other_queue);
-    assert_eq!(item(&app, &item_id).await["queue"], w.other_queue);
+    assert_eq!(item(app, &item_id).await["queue"], w.other_queue);
 }
 
 #[tokio::test]
 async fn concurrent_offers_of_one_work_item_give_it_to_one_agent() {
-    let (app, w, interaction_id, item_id) = queued().await;
+    let (w, interaction_id, item_id) = queued().await;
+    let app = &w.app;
     let mut offers = tokio::task::JoinSet::new();
     for (i, agent) in w.agents.iter().enumerate() {
         let (client, url) = (app.client.clone(), app.url(""));
@@ -1103,7 +1108,7 @@ async fn concurrent_offers_of_one_work_item_give_it_to_one_agent() {
         }
     }
     assert_eq!(granted, 1);
-    let stored = item(&app, &item_id).await;
+    let stored = item(app, &item_id).await;
     assert_eq!(stored["offer_count"], "1", "{stored}");
-    assert_eq!(work_items(&app, &interaction_id).await.len(), 1);
+    assert_eq!(w.work_items(&interaction_id).await.len(), 1);
 }

@@ -21,9 +21,7 @@ use switchboard::storage::Storage;
 use time::OffsetDateTime;
 use tokio::sync::Barrier;
 
-use crate::helpers::awa_states_world::{
-    ACTOR, Awa, flag, int, offer, t0, text, timed_offer, where_eq,
-};
+use crate::helpers::awa::{ACTOR, AwaWorld, flag, int, offer, t0, text, timed_offer, where_eq};
 use crate::helpers::{TestApp, assert_postgres_pass};
 
 /// Races per test.
@@ -79,7 +77,7 @@ type Answer = (Result<Done, Refusal>, u32);
 
 /// The fixture, and the store each side of a race uses: the same node twice, or two nodes.
 struct Race {
-    awa: Awa,
+    awa: AwaWorld,
     stores: [Arc<dyn Storage>; 2],
     /// The second node, kept running.
     _other: Option<TestApp>,
@@ -87,7 +85,7 @@ struct Race {
 
 impl Race {
     async fn new(two_nodes: bool) -> Race {
-        let awa = Awa::new().await;
+        let awa = AwaWorld::new().await;
         let first = awa.app.state.store.clone();
         let other = match two_nodes {
             true => Some(awa.app.another_node(|_| {}).await),
@@ -105,7 +103,7 @@ impl Race {
 
     /// A new interaction in the queue, and its queued work item.
     async fn queued(&self) -> (String, String) {
-        let interaction = self.awa.interaction(Some(&self.awa.queue)).await;
+        let interaction = self.awa.open_in_queue(&self.awa.queue).await;
         let item = self.awa.item(&interaction).await.sys_id().to_owned();
         (interaction, item)
     }
@@ -248,7 +246,7 @@ fn report(test: &str, conflicts: u32, wins: [usize; 2]) {
 
 async fn two_offers_of_one_item(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agents = &r.awa.agents;
+    let agents = r.awa.agent_ids();
     let (mut conflicts, mut wins) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (_, item) = r.queued().await;
@@ -292,7 +290,7 @@ async fn two_offers_of_one_work_item_on_two_nodes_offer_it_once() {
 
 async fn accept_against_reject(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agent = r.awa.agents[0].clone();
+    let agent = r.awa.agents[0].sys_id.clone();
     let (mut conflicts, mut wins) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (interaction, item) = r.queued().await;
@@ -363,7 +361,7 @@ impl Race {
         Context {
             caller: self.awa.caller.clone(),
             queue: self.awa.queue.clone(),
-            reason: self.awa.reason.clone(),
+            reason: self.awa.busy.clone(),
             now,
         }
     }
@@ -388,7 +386,7 @@ async fn accept_racing_reject_on_two_nodes_ends_one_way() {
 async fn accept_against_expiry(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
     let awa = &r.awa;
-    let agent = awa.agents[0].clone();
+    let agent = awa.agents[0].sys_id.clone();
     let (mut conflicts, mut wins) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (interaction, item) = r.queued().await;
@@ -464,7 +462,7 @@ async fn accept_racing_the_timeout_on_two_nodes_ends_one_way() {
 
 async fn two_accepts(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agents = &r.awa.agents;
+    let agents = r.awa.agent_ids();
     let (mut conflicts, mut orders) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (interaction, item) = r.queued().await;
@@ -523,10 +521,10 @@ async fn two_agents_accepting_one_offer_on_two_nodes_leave_it_with_its_agent() {
 
 async fn two_document_offers(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agents = &r.awa.agents;
+    let agents = r.awa.agent_ids();
     let (mut conflicts, mut wins) = (0, [0, 0]);
     for round in 0..ROUNDS {
-        let document = r.awa.interaction(None).await;
+        let document = r.awa.open_unrouted().await;
         assert!(r.awa.items(&document).await.is_empty());
         let calls = [0, 1].map(|i| Call::OfferDocument {
             document: document.clone(),
@@ -576,7 +574,7 @@ async fn offer_work_twice_for_a_document_without_a_work_item_on_two_nodes_makes_
 /// the accept writes the document under that lock: the two must not wait for each other.
 async fn accept_against_offer_work(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agents = &r.awa.agents;
+    let agents = r.awa.agent_ids();
     let (mut conflicts, mut orders) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (interaction, item) = r.queued().await;
@@ -645,7 +643,7 @@ async fn accept_racing_offer_work_of_its_document_on_two_nodes_ends_one_way() {
 /// takes the document's lock and then writes the interaction: they must not deadlock.
 async fn accept_against_close(two_nodes: bool) {
     let r = Race::new(two_nodes).await;
-    let agent = r.awa.agents[0].clone();
+    let agent = r.awa.agents[0].sys_id.clone();
     let (mut conflicts, mut orders) = (0, [0, 0]);
     for round in 0..ROUNDS {
         let (interaction, item) = r.queued().await;

@@ -6,9 +6,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::awa::AwaWorld;
 use crate::helpers::{
-    AGENT1, INTEGRATION, InboxWorld, assert_content_type, assert_error, assert_unauthenticated,
-    assert_unreadable_request, awa_world, is_sys_id, sys_id_of,
+    INTEGRATION, assert_content_type, assert_error, assert_unauthenticated,
+    assert_unreadable_request, is_sys_id, sys_id_of,
 };
 
 const UNKNOWN_ID: &str = "0000000000000000000000000000dead";
@@ -17,12 +18,12 @@ fn route_path(queue: &str) -> String {
     format!("/api/now/awa/queues/{queue}/work_item")
 }
 
-async fn route(w: &InboxWorld, queue: &str, body: Value) -> (StatusCode, Value) {
+async fn route(w: &AwaWorld, queue: &str, body: Value) -> (StatusCode, Value) {
     w.call(Method::POST, &route_path(queue), body).await
 }
 
 /// An active incident; (sys_id, number).
-async fn incident(w: &InboxWorld, active: bool) -> (String, String) {
+async fn incident(w: &AwaWorld, active: bool) -> (String, String) {
     let record = w
         .app
         .insert(
@@ -38,11 +39,11 @@ async fn incident(w: &InboxWorld, active: bool) -> (String, String) {
 
 #[tokio::test]
 async fn routing_a_document_makes_a_queued_work_item() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (id, number) = incident(&w, true).await;
     let (status, body) = route(
         &w,
-        &w.chat_queue,
+        &w.queue,
         json!({"document_sys_id": id, "document_table": "incident"}),
     )
     .await;
@@ -52,13 +53,13 @@ async fn routing_a_document_makes_a_queued_work_item() {
     assert_eq!(
         body,
         json!({"result": {"sys_id": result["sys_id"], "document_table": "incident",
-            "document_sys_id": id, "queue_sys_id": w.chat_queue,
+            "document_sys_id": id, "queue_sys_id": w.queue,
             "display_name": format!("Incident: {number}")}})
     );
-    let item = w.record("awa_work_item", &sys_id_of(result)).await;
+    let item = w.record_json("awa_work_item", &sys_id_of(result)).await;
     assert_eq!(item["state"], "queued");
     assert_eq!(item["active"], "true");
-    assert_eq!(item["queue"], w.chat_queue.as_str());
+    assert_eq!(item["queue"], w.queue.as_str());
     assert_eq!(item["service_channel"], w.chat.as_str());
     assert_eq!(item["document_table"], "incident");
     assert_eq!(item["document_id"], id.as_str());
@@ -67,9 +68,9 @@ async fn routing_a_document_makes_a_queued_work_item() {
 
 #[tokio::test]
 async fn routing_again_moves_the_work_item_and_withdraws_its_offer() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    assert_eq!(w.chat_workload(&w.agent1).await, 1);
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1);
     let (status, body) = route(
         &w,
         &w.phone_queue,
@@ -85,20 +86,20 @@ async fn routing_again_moves_the_work_item_and_withdraws_its_offer() {
     assert_eq!(body["result"]["queue_sys_id"], w.phone_queue.as_str());
     let display = body["result"]["display_name"].as_str().unwrap();
     assert!(display.starts_with("Interaction: IMS"), "{display}");
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     assert_eq!(stored["state"], "queued");
     assert_eq!(stored["assigned_to"], "");
     assert_eq!(stored["queue"], w.phone_queue.as_str());
     assert_eq!(stored["service_channel"], w.phone.as_str());
-    assert_eq!(w.items_of(&interaction).await.len(), 1);
-    assert_eq!(w.chat_workload(&w.agent1).await, 0);
+    assert_eq!(w.work_items(&interaction).await.len(), 1);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 0);
 }
 
 #[tokio::test]
 async fn routing_an_accepted_work_item_moves_it_and_leaves_it_with_its_agent() {
-    let w = awa_world().await;
-    let (interaction, item) = w.offered_interaction(&w.agent1).await;
-    w.accept(&w.agent1, &item).await;
+    let w = AwaWorld::new().await;
+    let (interaction, item) = w.offered_interaction(&w.agents[0].sys_id).await;
+    w.accept(&w.agents[0].sys_id, &item).await;
     let (status, body) = route(
         &w,
         &w.other_queue,
@@ -107,21 +108,21 @@ async fn routing_an_accepted_work_item_moves_it_and_leaves_it_with_its_agent() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["result"]["sys_id"], item.as_str());
-    let stored = w.record("awa_work_item", &item).await;
+    let stored = w.record_json("awa_work_item", &item).await;
     assert_eq!(stored["state"], "accepted");
-    assert_eq!(stored["assigned_to"], w.agent1.as_str());
+    assert_eq!(stored["assigned_to"], w.agents[0].sys_id.as_str());
     assert_eq!(stored["queue"], w.other_queue.as_str());
-    assert_eq!(w.chat_workload(&w.agent1).await, 1);
+    assert_eq!(w.workload(&w.agents[0].sys_id).await, 1);
 }
 
 #[tokio::test]
 async fn an_interaction_opened_with_a_queue_waits_in_it() {
-    let w = awa_world().await;
-    let interaction = w.open_in_queue(&w.chat_queue).await;
-    let items = w.items_of(&interaction).await;
+    let w = AwaWorld::new().await;
+    let interaction = w.open_in_queue(&w.queue).await;
+    let items = w.work_items(&interaction).await;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["state"], "queued");
-    assert_eq!(items[0]["queue"], w.chat_queue.as_str());
+    assert_eq!(items[0]["queue"], w.queue.as_str());
     assert_eq!(items[0]["service_channel"], w.chat.as_str());
     assert_eq!(items[0]["document_table"], "interaction");
     assert_eq!(items[0]["active"], "true");
@@ -129,26 +130,26 @@ async fn an_interaction_opened_with_a_queue_waits_in_it() {
 
 #[tokio::test]
 async fn routing_refuses_what_it_cannot_route() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     let (id, _) = incident(&w, true).await;
     let (closed, _) = incident(&w, false).await;
     for (queue, body, status, message, detail) in [
         (
-            &w.chat_queue,
+            &w.queue,
             json!({"document_table": "incident"}),
             StatusCode::BAD_REQUEST,
             "Invalid request",
             "document_sys_id is required".to_owned(),
         ),
         (
-            &w.chat_queue,
+            &w.queue,
             json!({"document_sys_id": id, "document_table": ""}),
             StatusCode::BAD_REQUEST,
             "Invalid request",
             "document_table is required".to_owned(),
         ),
         (
-            &w.chat_queue,
+            &w.queue,
             json!({"document_sys_id": closed, "document_table": "incident"}),
             StatusCode::BAD_REQUEST,
             "Invalid request",
@@ -162,14 +163,14 @@ async fn routing_refuses_what_it_cannot_route() {
             format!("{UNKNOWN_ID} is not a valid queue"),
         ),
         (
-            &w.chat_queue,
+            &w.queue,
             json!({"document_sys_id": UNKNOWN_ID, "document_table": "incident"}),
             StatusCode::NOT_FOUND,
             "Record not found",
             format!("{UNKNOWN_ID} is not a valid document"),
         ),
         (
-            &w.chat_queue,
+            &w.queue,
             json!({"document_sys_id": id, "document_table": "no_such_table"}),
             StatusCode::NOT_FOUND,
             "Record not found",
@@ -182,7 +183,7 @@ async fn routing_refuses_what_it_cannot_route() {
     }
     let response = w
         .app
-        .as_user(INTEGRATION, Method::POST, &route_path(&w.chat_queue))
+        .as_user(INTEGRATION, Method::POST, &route_path(&w.queue))
         .header(CONTENT_TYPE, "application/json")
         .body("[1, 2")
         .send()
@@ -190,13 +191,13 @@ async fn routing_refuses_what_it_cannot_route() {
         .unwrap();
     assert_unreadable_request(response).await;
     // Nothing was routed.
-    assert!(w.items_of(&id).await.is_empty());
-    assert!(w.items_of(&closed).await.is_empty());
+    assert!(w.work_items(&id).await.is_empty());
+    assert!(w.work_items(&closed).await.is_empty());
 
     let body = json!({"document_sys_id": id, "document_table": "incident"});
     let response = w
         .app
-        .as_user(AGENT1, Method::POST, &route_path(&w.chat_queue))
+        .as_user(w.agents[0].login(), Method::POST, &route_path(&w.queue))
         .json(&body)
         .send()
         .await
@@ -208,18 +209,18 @@ async fn routing_refuses_what_it_cannot_route() {
     );
     let response = w
         .app
-        .anonymous(Method::POST, &route_path(&w.chat_queue))
+        .anonymous(Method::POST, &route_path(&w.queue))
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_unauthenticated(response).await;
-    assert!(w.items_of(&id).await.is_empty());
+    assert!(w.work_items(&id).await.is_empty());
 }
 
 #[tokio::test]
 async fn xml_in_and_out_under_every_prefix() {
-    let w = awa_world().await;
+    let w = AwaWorld::new().await;
     for prefix in ["/api/now", "/api/now/v1", "/api/now/v2"] {
         let (id, number) = incident(&w, true).await;
         let response = w
@@ -227,7 +228,7 @@ async fn xml_in_and_out_under_every_prefix() {
             .as_user(
                 INTEGRATION,
                 Method::POST,
-                &format!("{prefix}/awa/queues/{}/work_item", w.chat_queue),
+                &format!("{prefix}/awa/queues/{}/work_item", w.queue),
             )
             .header(CONTENT_TYPE, "application/xml")
             .header(ACCEPT, "application/xml")
@@ -245,10 +246,10 @@ async fn xml_in_and_out_under_every_prefix() {
             format!("<display_name>Incident: {number}</display_name>"),
             format!("<document_sys_id>{id}</document_sys_id>"),
             "<document_table>incident</document_table>".to_owned(),
-            format!("<queue_sys_id>{}</queue_sys_id>", w.chat_queue),
+            format!("<queue_sys_id>{}</queue_sys_id>", w.queue),
         ] {
             assert!(text.contains(&element), "{prefix}: {element} in {text}");
         }
-        assert_eq!(w.items_of(&id).await.len(), 1);
+        assert_eq!(w.work_items(&id).await.len(), 1);
     }
 }

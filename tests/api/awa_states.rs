@@ -12,9 +12,7 @@ use switchboard::domain::awa_work::{
 use switchboard::model::registry;
 use time::Duration;
 
-use crate::helpers::awa_states_world::{
-    ACTOR, Awa, flag, int, offer, t0, text, timed_offer, where_eq,
-};
+use crate::helpers::awa::{ACTOR, AwaWorld, flag, int, offer, t0, text, timed_offer, where_eq};
 
 /// Runs a domain call (`Outcome<T>`) in a transaction of its own: committed when it succeeds,
 /// rolled back when it refuses. A storage error fails the test.
@@ -35,7 +33,7 @@ macro_rules! call {
 
 const INTERACTION: &str = "interaction";
 
-async fn offer_item(awa: &Awa, item: &str, agent: &str, now: time::OffsetDateTime) {
+async fn offer_item(awa: &AwaWorld, item: &str, agent: &str, now: time::OffsetDateTime) {
     let offered = call!(awa, |tx| awa_work::offer_work_item(
         tx,
         item,
@@ -47,23 +45,23 @@ async fn offer_item(awa: &Awa, item: &str, agent: &str, now: time::OffsetDateTim
     offered.expect("offered");
 }
 
-async fn accept(awa: &Awa, agent: &str, item: &str) -> Result<(String, String), Refusal> {
+async fn accept(awa: &AwaWorld, agent: &str, item: &str) -> Result<(String, String), Refusal> {
     call!(awa, |tx| awa_work::accept(tx, agent, item, t0(), ACTOR))
 }
 
-async fn reject(awa: &Awa, agent: &str, item: &str) -> Result<(), Refusal> {
+async fn reject(awa: &AwaWorld, agent: &str, item: &str) -> Result<(), Refusal> {
     call!(awa, |tx| awa_work::reject(
         tx,
         agent,
         item,
-        &awa.reason,
+        &awa.busy,
         t0(),
         ACTOR
     ))
 }
 
 async fn transfer(
-    awa: &Awa,
+    awa: &AwaWorld,
     document: &str,
     target: TransferTarget,
     kind: TransferKind,
@@ -90,7 +88,7 @@ async fn transfer(
     ))
 }
 
-async fn workloads(awa: &Awa, agent: &str) -> Vec<(Option<String>, i64)> {
+async fn workloads(awa: &AwaWorld, agent: &str) -> Vec<(Option<String>, i64)> {
     let mut tx = awa.store().begin().await.unwrap();
     let loads = awa_work::workloads(&mut tx, agent).await.unwrap();
     tx.commit().await.unwrap();
@@ -98,8 +96,8 @@ async fn workloads(awa: &Awa, agent: &str) -> Vec<(Option<String>, i64)> {
 }
 
 /// An interaction in the queue whose item is accepted by `agent`: (interaction, item).
-async fn accepted_by(awa: &Awa, agent: &str) -> (String, String) {
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+async fn accepted_by(awa: &AwaWorld, agent: &str) -> (String, String) {
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let item = awa.item(&interaction).await.sys_id().to_owned();
     offer_item(awa, &item, agent, t0()).await;
     accept(awa, agent, &item).await.expect("accepted");
@@ -120,8 +118,8 @@ fn private(agent: &str) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interaction_opened_with_a_queue_waits_in_it_as_a_queued_item() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let item = awa.item(&interaction).await;
     assert_eq!(text(&item, "state"), QUEUED);
     assert!(flag(&item, "active"));
@@ -139,12 +137,12 @@ async fn an_interaction_opened_with_a_queue_waits_in_it_as_a_queued_item() {
         format!("Interaction: {number}")
     );
     // Without a queue there is nothing to route.
-    let unrouted = awa.interaction(None).await;
+    let unrouted = awa.open_unrouted().await;
     assert!(awa.items(&unrouted).await.is_empty());
     // route() moves the item to another queue; a new document gets a queued item.
     let moved = call!(awa, |tx| awa_work::route(
         tx,
-        "ext-Escalations",
+        &awa.other_queue_external_id,
         INTERACTION,
         &interaction,
         t0(),
@@ -168,11 +166,11 @@ async fn an_interaction_opened_with_a_queue_waits_in_it_as_a_queued_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let id = awa.item(&interaction).await.sys_id().to_owned();
     let now = t0();
-    let terms = timed_offer(&awa.agents[0], now, 30, Some(&awa.away));
+    let terms = timed_offer(&awa.agents[0].sys_id, now, 30, Some(&awa.away));
     let offered = call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &id,
@@ -185,7 +183,7 @@ async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout(
     assert_eq!(offered.sys_id, id);
     let item = awa.item(&interaction).await;
     assert_eq!(text(&item, "state"), PENDING_ACCEPT);
-    assert_eq!(text(&item, "assigned_to"), awa.agents[0]);
+    assert_eq!(text(&item, "assigned_to"), awa.agents[0].sys_id);
     assert_eq!(int(&item, "offer_count"), 1);
     assert_eq!(int(&item, "offer_timeout"), 30);
     let stamp = |t| switchboard::model::value::format_date_time(t);
@@ -197,7 +195,7 @@ async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout(
     assert_eq!(text(&item, "after_timeout_presence"), awa.away);
     assert_eq!(text(&item, "allocated_by"), awa.caller);
     assert_eq!(
-        workloads(&awa, &awa.agents[0]).await,
+        workloads(&awa, &awa.agents[0].sys_id).await,
         vec![(Some(awa.chat.clone()), 1)]
     );
 
@@ -207,22 +205,22 @@ async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout(
     let early = awa_work::expire_offers(store, due - Duration::seconds(1));
     assert_eq!(early.await.unwrap(), 0);
     assert_eq!(text(&awa.item(&interaction).await, "state"), PENDING_ACCEPT);
-    assert_eq!(awa.presence_of(&awa.agents[0]).await, awa.available);
+    assert_eq!(awa.presence_of(&awa.agents[0].sys_id).await, awa.available);
     assert_eq!(awa_work::expire_offers(store, due).await.unwrap(), 1);
     let item = awa.item(&interaction).await;
     assert_eq!(text(&item, "state"), CANCELLED);
     assert_eq!(text(&item, "reason"), "time_out");
     assert!(flag(&item, "timed_out"));
     assert!(!flag(&item, "active"));
-    assert_eq!(awa.presence_of(&awa.agents[0]).await, awa.away);
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
+    assert_eq!(awa.presence_of(&awa.agents[0].sys_id).await, awa.away);
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
     // Once only.
     assert_eq!(awa_work::expire_offers(store, due).await.unwrap(), 0);
     // A timed-out item cannot be offered again.
     let refused = call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &id,
-        &offer(&awa.agents[1]),
+        &offer(&awa.agents[1].sys_id),
         &awa.caller,
         now,
         ACTOR
@@ -233,14 +231,14 @@ async fn an_offer_makes_the_item_pending_accept_for_the_agent_until_its_timeout(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_without_after_timeout_presence_leaves_the_presence_and_no_timeout_never_expires()
 {
-    let awa = Awa::new().await;
+    let awa = AwaWorld::new().await;
     let (timed, untimed) = (
-        awa.interaction(Some(&awa.queue)).await,
-        awa.interaction(Some(&awa.queue)).await,
+        awa.open_in_queue(&awa.queue).await,
+        awa.open_in_queue(&awa.queue).await,
     );
     let now = t0();
     let timed_item = awa.item(&timed).await.sys_id().to_owned();
-    let terms = timed_offer(&awa.agents[0], now, 10, None);
+    let terms = timed_offer(&awa.agents[0].sys_id, now, 10, None);
     call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &timed_item,
@@ -251,14 +249,14 @@ async fn an_offer_without_after_timeout_presence_leaves_the_presence_and_no_time
     ))
     .unwrap();
     let untimed_item = awa.item(&untimed).await.sys_id().to_owned();
-    offer_item(&awa, &untimed_item, &awa.agents[0], now).await;
+    offer_item(&awa, &untimed_item, &awa.agents[0].sys_id, now).await;
     assert_eq!(text(&awa.item(&untimed).await, "timeout_on"), "");
     let later = now + Duration::days(365);
     assert_eq!(
         awa_work::expire_offers(awa.store(), later).await.unwrap(),
         1
     );
-    assert_eq!(awa.presence_of(&awa.agents[0]).await, awa.available);
+    assert_eq!(awa.presence_of(&awa.agents[0].sys_id).await, awa.available);
     assert_eq!(text(&awa.item(&untimed).await, "state"), PENDING_ACCEPT);
 }
 
@@ -268,11 +266,11 @@ async fn an_offer_without_after_timeout_presence_leaves_the_presence_and_no_time
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let id = awa.item(&interaction).await.sys_id().to_owned();
     let now = t0();
-    let terms = timed_offer(&awa.agents[0], now, 30, Some(&awa.away));
+    let terms = timed_offer(&awa.agents[0].sys_id, now, 30, Some(&awa.away));
     call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &id,
@@ -282,34 +280,34 @@ async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
         ACTOR
     ))
     .unwrap();
-    let answer = accept(&awa, &awa.agents[0], &id).await;
+    let answer = accept(&awa, &awa.agents[0].sys_id, &id).await;
     assert_eq!(answer, Ok((INTERACTION.to_owned(), interaction.clone())));
     let item = awa.item(&interaction).await;
     assert_eq!(text(&item, "state"), ACCEPTED);
     assert!(flag(&item, "active"));
     assert_eq!(text(&item, "timeout_on"), "");
     let record = awa.record(&registry::INTERACTION, &interaction).await;
-    assert_eq!(text(&record, "assigned_to"), awa.agents[0]);
+    assert_eq!(text(&record, "assigned_to"), awa.agents[0].sys_id);
     assert_eq!(text(&record, "state"), "work_in_progress");
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
     // Accepted work does not time out, and is no longer anyone's to answer or be offered.
     let due = now + Duration::seconds(30);
     assert_eq!(awa_work::expire_offers(awa.store(), due).await.unwrap(), 0);
     assert_eq!(
-        accept(&awa, &awa.agents[0], &id).await,
+        accept(&awa, &awa.agents[0].sys_id, &id).await,
         Err(Refusal::NotPendingAccept)
     );
     assert_eq!(
-        reject(&awa, &awa.agents[0], &id).await,
+        reject(&awa, &awa.agents[0].sys_id, &id).await,
         Err(Refusal::NotPendingAccept)
     );
     let manual = call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &id,
-        &offer(&awa.agents[1]),
+        &offer(&awa.agents[1].sys_id),
         &awa.caller,
         now,
         ACTOR
@@ -320,7 +318,7 @@ async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
         INTERACTION,
         &interaction,
         &awa.queue,
-        &offer(&awa.agents[1]),
+        &offer(&awa.agents[1].sys_id),
         None,
         &awa.caller,
         now,
@@ -328,18 +326,18 @@ async fn accept_makes_the_work_the_agents_and_the_agent_a_public_fulfiller() {
     ));
     assert_eq!(offer_work, Err(Refusal::AcceptedCannotBeAssigned));
     assert_eq!(
-        workloads(&awa, &awa.agents[0]).await,
+        workloads(&awa, &awa.agents[0].sys_id).await,
         vec![(Some(awa.chat.clone()), 1)]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_records_the_reason_and_puts_the_item_back_in_its_queue() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let id = awa.item(&interaction).await.sys_id().to_owned();
     let now = t0();
-    let terms = timed_offer(&awa.agents[0], now, 30, None);
+    let terms = timed_offer(&awa.agents[0].sys_id, now, 30, None);
     call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &id,
@@ -349,7 +347,7 @@ async fn reject_records_the_reason_and_puts_the_item_back_in_its_queue() {
         ACTOR
     ))
     .unwrap();
-    assert_eq!(reject(&awa, &awa.agents[0], &id).await, Ok(()));
+    assert_eq!(reject(&awa, &awa.agents[0].sys_id, &id).await, Ok(()));
     let item = awa.item(&interaction).await;
     assert_eq!(text(&item, "state"), QUEUED);
     assert!(flag(&item, "active"));
@@ -364,31 +362,31 @@ async fn reject_records_the_reason_and_puts_the_item_back_in_its_queue() {
     )
     .await;
     assert_eq!(rejections.len(), 1);
-    assert_eq!(text(&rejections[0], "agent"), awa.agents[0]);
-    assert_eq!(text(&rejections[0], "reject_reason"), awa.reason);
+    assert_eq!(text(&rejections[0], "agent"), awa.agents[0].sys_id);
+    assert_eq!(text(&rejections[0], "reject_reason"), awa.busy);
     assert!(awa.active_members(&interaction).await.is_empty());
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
     // The old timeout is gone with the offer.
     let due = now + Duration::seconds(30);
     assert_eq!(awa_work::expire_offers(awa.store(), due).await.unwrap(), 0);
     // Offered again, to another agent: the second offer.
-    offer_item(&awa, &id, &awa.agents[1], now).await;
+    offer_item(&awa, &id, &awa.agents[1].sys_id, now).await;
     let item = awa.item(&interaction).await;
-    assert_eq!(text(&item, "assigned_to"), awa.agents[1]);
+    assert_eq!(text(&item, "assigned_to"), awa.agents[1].sys_id);
     assert_eq!(int(&item, "offer_count"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_assign_accepts_at_once() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(None).await;
-    let mut terms = offer(&awa.agents[0]);
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_unrouted().await;
+    let mut terms = offer(&awa.agents[0].sys_id);
     terms.auto_assign = true;
     let offered = call!(awa, |tx| awa_work::offer_document(
         tx,
         INTERACTION,
         &interaction,
-        "ext-Support",
+        &awa.queue_external_id,
         &terms,
         Some("segment-1"),
         &awa.caller,
@@ -404,10 +402,10 @@ async fn auto_assign_accepts_at_once() {
     assert_eq!(text(&item, "external_segment_id"), "segment-1");
     assert_eq!(int(&item, "offer_count"), 1);
     let record = awa.record(&registry::INTERACTION, &interaction).await;
-    assert_eq!(text(&record, "assigned_to"), awa.agents[0]);
+    assert_eq!(text(&record, "assigned_to"), awa.agents[0].sys_id);
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
 }
 
@@ -417,9 +415,9 @@ async fn auto_assign_accepts_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() {
-    let awa = Awa::new().await;
-    let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
-    let target = TransferTarget::Agent(awa.agents[1].clone());
+    let awa = AwaWorld::new().await;
+    let (interaction, first) = accepted_by(&awa, &awa.agents[0].sys_id).await;
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
     let moved = transfer(&awa, &interaction, target, TransferKind::Blind)
         .await
         .unwrap();
@@ -428,7 +426,7 @@ async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() 
     let new = &items[1];
     assert_eq!(moved.sys_id, new.sys_id());
     assert_eq!(text(new, "state"), PENDING_ACCEPT);
-    assert_eq!(text(new, "assigned_to"), awa.agents[1]);
+    assert_eq!(text(new, "assigned_to"), awa.agents[1].sys_id);
     assert_eq!(text(new, "previous_work_item"), first);
     assert_eq!(text(new, "transfer_type"), "blind");
     assert_eq!(text(new, "queue"), awa.queue);
@@ -436,31 +434,35 @@ async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() 
     assert!(flag(&items[0], "active"));
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
-    accept(&awa, &awa.agents[1], new.sys_id()).await.unwrap();
+    accept(&awa, &awa.agents[1].sys_id, new.sys_id())
+        .await
+        .unwrap();
     let items = awa.items(&interaction).await;
     assert!(!flag(&items[0], "active"));
     assert_eq!(text(&items[0], "state"), ACCEPTED);
     assert_eq!(text(&items[1], "state"), ACCEPTED);
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[1])]
+        vec![public(&awa.agents[1].sys_id)]
     );
     let record = awa.record(&registry::INTERACTION, &interaction).await;
-    assert_eq!(text(&record, "assigned_to"), awa.agents[1]);
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
+    assert_eq!(text(&record, "assigned_to"), awa.agents[1].sys_id);
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_rejected_is_cancelled_and_the_previous_item_stays() {
-    let awa = Awa::new().await;
-    let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
-    let target = TransferTarget::Agent(awa.agents[1].clone());
+    let awa = AwaWorld::new().await;
+    let (interaction, first) = accepted_by(&awa, &awa.agents[0].sys_id).await;
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
     let moved = transfer(&awa, &interaction, target, TransferKind::Blind)
         .await
         .unwrap();
-    reject(&awa, &awa.agents[1], &moved.sys_id).await.unwrap();
+    reject(&awa, &awa.agents[1].sys_id, &moved.sys_id)
+        .await
+        .unwrap();
     let items = awa.items(&interaction).await;
     assert_eq!(items[0].sys_id(), first);
     assert!(flag(&items[0], "active"));
@@ -470,20 +472,20 @@ async fn a_blind_transfer_rejected_is_cancelled_and_the_previous_item_stays() {
     assert!(!flag(&items[1], "active"));
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_that_times_out_is_transfer_canceled() {
-    let awa = Awa::new().await;
-    let (interaction, _) = accepted_by(&awa, &awa.agents[0]).await;
+    let awa = AwaWorld::new().await;
+    let (interaction, _) = accepted_by(&awa, &awa.agents[0].sys_id).await;
     let now = t0();
     let request = Transfer {
         source_queue: None,
-        target: TransferTarget::Agent(awa.agents[1].clone()),
+        target: TransferTarget::Agent(awa.agents[1].sys_id.clone()),
         kind: TransferKind::Blind,
-        terms: timed_offer(&awa.agents[1], now, 20, None),
+        terms: timed_offer(&awa.agents[1].sys_id, now, 20, None),
         external_segment_id: None,
     };
     call!(awa, |tx| awa_work::transfer(
@@ -509,17 +511,17 @@ async fn a_blind_transfer_that_times_out_is_transfer_canceled() {
     assert!(flag(&items[0], "active"));
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_of_a_pending_offer_accepted_cancels_that_offer() {
-    let awa = Awa::new().await;
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let awa = AwaWorld::new().await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let first = awa.item(&interaction).await.sys_id().to_owned();
     let now = t0();
-    let terms = timed_offer(&awa.agents[0], now, 30, Some(&awa.away));
+    let terms = timed_offer(&awa.agents[0].sys_id, now, 30, Some(&awa.away));
     call!(awa, |tx| awa_work::offer_work_item(
         tx,
         &first,
@@ -529,11 +531,13 @@ async fn a_blind_transfer_of_a_pending_offer_accepted_cancels_that_offer() {
         ACTOR
     ))
     .unwrap();
-    let target = TransferTarget::Agent(awa.agents[1].clone());
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
     let moved = transfer(&awa, &interaction, target, TransferKind::Blind)
         .await
         .unwrap();
-    accept(&awa, &awa.agents[1], &moved.sys_id).await.unwrap();
+    accept(&awa, &awa.agents[1].sys_id, &moved.sys_id)
+        .await
+        .unwrap();
     let previous = awa.record(&registry::AWA_WORK_ITEM, &first).await;
     assert!(!flag(&previous, "active"));
     assert_eq!(
@@ -544,18 +548,18 @@ async fn a_blind_transfer_of_a_pending_offer_accepted_cancels_that_offer() {
     // Its timeout is gone with it: the agent is not sent away.
     let due = now + Duration::seconds(30);
     assert_eq!(awa_work::expire_offers(awa.store(), due).await.unwrap(), 0);
-    assert_eq!(awa.presence_of(&awa.agents[0]).await, awa.available);
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
+    assert_eq!(awa.presence_of(&awa.agents[0].sys_id).await, awa.available);
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[1])]
+        vec![public(&awa.agents[1].sys_id)]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_one() {
-    let awa = Awa::new().await;
-    let (interaction, first) = accepted_by(&awa, &awa.agents[0]).await;
+    let awa = AwaWorld::new().await;
+    let (interaction, first) = accepted_by(&awa, &awa.agents[0].sys_id).await;
     let target = TransferTarget::Queue(awa.other_queue.clone());
     let moved = transfer(&awa, &interaction, target, TransferKind::Blind)
         .await
@@ -574,9 +578,9 @@ async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_on
     let record = awa.record(&registry::INTERACTION, &interaction).await;
     assert_eq!(text(&record, "assigned_to"), "");
     assert_eq!(text(&record, "state"), "queued");
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
     // A pending item transferred to a queue is cancelled, not left pending.
-    offer_item(&awa, items[1].sys_id(), &awa.agents[1], t0()).await;
+    offer_item(&awa, items[1].sys_id(), &awa.agents[1].sys_id, t0()).await;
     let target = TransferTarget::Queue(awa.queue.clone());
     transfer(&awa, &interaction, target, TransferKind::Blind)
         .await
@@ -584,13 +588,13 @@ async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_on
     let items = awa.items(&interaction).await;
     assert_eq!(text(&items[1], "state"), CANCELLED);
     assert_eq!(text(&items[1], "reason"), "transfer_canceled");
-    assert!(workloads(&awa, &awa.agents[1]).await.is_empty());
+    assert!(workloads(&awa, &awa.agents[1].sys_id).await.is_empty());
 }
 
 /// An accepted interaction and a consult of it with `agents[1]`: (interaction, original, consult).
-async fn consulted(awa: &Awa, accepted: bool) -> (String, String, String) {
-    let (interaction, first) = accepted_by(awa, &awa.agents[0]).await;
-    let target = TransferTarget::Agent(awa.agents[1].clone());
+async fn consulted(awa: &AwaWorld, accepted: bool) -> (String, String, String) {
+    let (interaction, first) = accepted_by(awa, &awa.agents[0].sys_id).await;
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
     let consult = transfer(awa, &interaction, target, TransferKind::Consult)
         .await
         .unwrap();
@@ -600,28 +604,33 @@ async fn consulted(awa: &Awa, accepted: bool) -> (String, String, String) {
     assert_eq!(text(&item, "transfer_type"), "consult");
     assert_eq!(text(&item, "state"), PENDING_ACCEPT);
     if accepted {
-        accept(awa, &awa.agents[1], &consult.sys_id).await.unwrap();
+        accept(awa, &awa.agents[1].sys_id, &consult.sys_id)
+            .await
+            .unwrap();
         let item = awa.record(&registry::AWA_WORK_ITEM, &consult.sys_id).await;
         assert_eq!(text(&item, "consult_state"), "accepted");
         assert_eq!(text(&item, "state"), ACCEPTED);
         // In the chat privately; the work stays with the original agent.
         assert_eq!(
             awa.active_members(&interaction).await,
-            vec![public(&awa.agents[0]), private(&awa.agents[1])]
-                .into_iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
+            vec![
+                public(&awa.agents[0].sys_id),
+                private(&awa.agents[1].sys_id)
+            ]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
         );
         let record = awa.record(&registry::INTERACTION, &interaction).await;
-        assert_eq!(text(&record, "assigned_to"), awa.agents[0]);
+        assert_eq!(text(&record, "assigned_to"), awa.agents[0].sys_id);
         let original = awa.record(&registry::AWA_WORK_ITEM, &first).await;
         assert!(flag(&original, "active"));
     }
     (interaction, first, consult.sys_id)
 }
 
-async fn end_consult(awa: &Awa, interaction: &str, hand_over: bool) -> Result<(), Refusal> {
+async fn end_consult(awa: &AwaWorld, interaction: &str, hand_over: bool) -> Result<(), Refusal> {
     call!(awa, |tx| awa_work::end_consult(
         tx,
         interaction,
@@ -633,7 +642,7 @@ async fn end_consult(awa: &Awa, interaction: &str, hand_over: bool) -> Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_handed_over_makes_the_consulted_agent_the_primary() {
-    let awa = Awa::new().await;
+    let awa = AwaWorld::new().await;
     let (interaction, first, consult) = consulted(&awa, true).await;
     end_consult(&awa, &interaction, true).await.unwrap();
     let item = awa.record(&registry::AWA_WORK_ITEM, &consult).await;
@@ -643,12 +652,12 @@ async fn a_consult_handed_over_makes_the_consulted_agent_the_primary() {
     assert!(!flag(&original, "active"));
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[1])]
+        vec![public(&awa.agents[1].sys_id)]
     );
     let record = awa.record(&registry::INTERACTION, &interaction).await;
-    assert_eq!(text(&record, "assigned_to"), awa.agents[1]);
-    assert!(workloads(&awa, &awa.agents[0]).await.is_empty());
-    assert_eq!(workloads(&awa, &awa.agents[1]).await.len(), 1);
+    assert_eq!(text(&record, "assigned_to"), awa.agents[1].sys_id);
+    assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
+    assert_eq!(workloads(&awa, &awa.agents[1].sys_id).await.len(), 1);
     // No consult left to end.
     assert_eq!(
         end_consult(&awa, &interaction, true).await,
@@ -658,7 +667,7 @@ async fn a_consult_handed_over_makes_the_consulted_agent_the_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_agent() {
-    let awa = Awa::new().await;
+    let awa = AwaWorld::new().await;
     let (interaction, first, consult) = consulted(&awa, true).await;
     end_consult(&awa, &interaction, false).await.unwrap();
     let item = awa.record(&registry::AWA_WORK_ITEM, &consult).await;
@@ -668,17 +677,17 @@ async fn a_consult_ended_without_hand_over_leaves_the_work_with_its_agent() {
     assert!(flag(&original, "active"));
     assert_eq!(
         awa.active_members(&interaction).await,
-        vec![public(&awa.agents[0])]
+        vec![public(&awa.agents[0].sys_id)]
     );
     let record = awa.record(&registry::INTERACTION, &interaction).await;
-    assert_eq!(text(&record, "assigned_to"), awa.agents[0]);
-    assert!(workloads(&awa, &awa.agents[1]).await.is_empty());
+    assert_eq!(text(&record, "assigned_to"), awa.agents[0].sys_id);
+    assert!(workloads(&awa, &awa.agents[1].sys_id).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_still_requested_is_cancelled_whichever_the_end() {
     for hand_over in [true, false] {
-        let awa = Awa::new().await;
+        let awa = AwaWorld::new().await;
         let (interaction, first, consult) = consulted(&awa, false).await;
         end_consult(&awa, &interaction, hand_over).await.unwrap();
         let item = awa.record(&registry::AWA_WORK_ITEM, &consult).await;
@@ -691,14 +700,16 @@ async fn a_consult_still_requested_is_cancelled_whichever_the_end() {
         ));
         assert_eq!(
             awa.active_members(&interaction).await,
-            vec![public(&awa.agents[0])]
+            vec![public(&awa.agents[0].sys_id)]
         );
         // A rejected consult is cancelled too, and leaves nothing to end.
-        let target = TransferTarget::Agent(awa.agents[2].clone());
+        let target = TransferTarget::Agent(awa.agents[2].sys_id.clone());
         let again = transfer(&awa, &interaction, target, TransferKind::Consult)
             .await
             .unwrap();
-        reject(&awa, &awa.agents[2], &again.sys_id).await.unwrap();
+        reject(&awa, &awa.agents[2].sys_id, &again.sys_id)
+            .await
+            .unwrap();
         let item = awa.record(&registry::AWA_WORK_ITEM, &again.sys_id).await;
         assert_eq!(text(&item, "consult_state"), "cancelled");
         assert_eq!(text(&item, "reason"), "transfer_canceled");
@@ -715,16 +726,16 @@ async fn a_consult_still_requested_is_cancelled_whichever_the_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_ones() {
-    let awa = Awa::new().await;
+    let awa = AwaWorld::new().await;
     // Accepted, with a consult pending.
     let (accepted, first, consult) = consulted(&awa, false).await;
     // Pending, and queued.
-    let pending = awa.interaction(Some(&awa.queue)).await;
+    let pending = awa.open_in_queue(&awa.queue).await;
     let pending_item = awa.item(&pending).await.sys_id().to_owned();
-    offer_item(&awa, &pending_item, &awa.agents[2], t0()).await;
-    let queued = awa.interaction(Some(&awa.queue)).await;
+    offer_item(&awa, &pending_item, &awa.agents[2].sys_id, t0()).await;
+    let queued = awa.open_in_queue(&awa.queue).await;
     assert_eq!(
-        workloads(&awa, &awa.agents[0]).await,
+        workloads(&awa, &awa.agents[0].sys_id).await,
         vec![(Some(awa.chat.clone()), 1)]
     );
     for interaction in [&accepted, &pending, &queued] {
@@ -744,7 +755,7 @@ async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_on
         assert_eq!(text(&item, "state"), CANCELLED);
         assert_eq!(text(&item, "reason"), "disqualified");
     }
-    for agent in &awa.agents {
+    for agent in &awa.agent_ids() {
         assert!(workloads(&awa, agent).await.is_empty(), "{agent}");
     }
     // A closed document takes no more work.
@@ -753,7 +764,7 @@ async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_on
         INTERACTION,
         &queued,
         &awa.queue,
-        &offer(&awa.agents[0]),
+        &offer(&awa.agents[0].sys_id),
         None,
         &awa.caller,
         t0(),
@@ -764,11 +775,11 @@ async fn closing_the_document_cancels_its_waiting_items_and_ends_its_accepted_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity() {
-    let awa = Awa::new().await;
-    let agent = &awa.agents[0];
+    let awa = AwaWorld::new().await;
+    let agent = &awa.agents[0].sys_id;
     // Accepted (size 1), pending (size 3), queued, and one rejected back to its queue.
     accepted_by(&awa, agent).await;
-    let pending = awa.interaction(Some(&awa.queue)).await;
+    let pending = awa.open_in_queue(&awa.queue).await;
     let pending_item = awa.item(&pending).await.sys_id().to_owned();
     let mut tx = awa.store().begin().await.unwrap();
     let size: switchboard::model::value::Record =
@@ -780,8 +791,8 @@ async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity(
         .unwrap();
     tx.commit().await.unwrap();
     offer_item(&awa, &pending_item, agent, t0()).await;
-    awa.interaction(Some(&awa.queue)).await;
-    let rejected = awa.interaction(Some(&awa.queue)).await;
+    awa.open_in_queue(&awa.queue).await;
+    let rejected = awa.open_in_queue(&awa.queue).await;
     let rejected_item = awa.item(&rejected).await.sys_id().to_owned();
     offer_item(&awa, &rejected_item, agent, t0()).await;
     reject(&awa, agent, &rejected_item).await.unwrap();
@@ -801,7 +812,7 @@ async fn workloads_sum_pending_and_accepted_sizes_per_channel_past_the_capacity(
         .find(|c| c.channel == awa.chat)
         .unwrap();
     assert_eq!((chat.max_capacity, chat.workload), (2, 4));
-    assert!(workloads(&awa, &awa.agents[1]).await.is_empty());
+    assert!(workloads(&awa, &awa.agents[1].sys_id).await.is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -812,9 +823,9 @@ const UNKNOWN: &str = "0000000000000000000000000000dead";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_comes_in_the_situation_that_causes_it() {
-    let awa = Awa::new().await;
+    let awa = AwaWorld::new().await;
     let now = t0();
-    let interaction = awa.interaction(Some(&awa.queue)).await;
+    let interaction = awa.open_in_queue(&awa.queue).await;
     let id = awa.item(&interaction).await.sys_id().to_owned();
     let manual = |agent: &str| offer(agent);
     macro_rules! manual {
@@ -846,15 +857,15 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
     }
     // Targets that are not there.
     assert_eq!(
-        manual!(UNKNOWN, manual(&awa.agents[0])),
+        manual!(UNKNOWN, manual(&awa.agents[0].sys_id)),
         Err(Refusal::NoWorkItem(UNKNOWN.into()))
     );
     assert_eq!(
-        accept(&awa, &awa.agents[0], UNKNOWN).await,
+        accept(&awa, &awa.agents[0].sys_id, UNKNOWN).await,
         Err(Refusal::NoWorkItem(UNKNOWN.into()))
     );
     assert_eq!(
-        reject(&awa, &awa.agents[0], UNKNOWN).await,
+        reject(&awa, &awa.agents[0].sys_id, UNKNOWN).await,
         Err(Refusal::NoWorkItem(UNKNOWN.into()))
     );
     assert_eq!(
@@ -862,16 +873,26 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
             "no_such_table",
             &interaction,
             &awa.queue,
-            offer(&awa.agents[0])
+            offer(&awa.agents[0].sys_id)
         ),
         Err(Refusal::NoDocument(interaction.clone()))
     );
     assert_eq!(
-        offer_work!(INTERACTION, UNKNOWN, &awa.queue, offer(&awa.agents[0])),
+        offer_work!(
+            INTERACTION,
+            UNKNOWN,
+            &awa.queue,
+            offer(&awa.agents[0].sys_id)
+        ),
         Err(Refusal::NoDocument(UNKNOWN.into()))
     );
     assert_eq!(
-        offer_work!(INTERACTION, &interaction, UNKNOWN, offer(&awa.agents[0])),
+        offer_work!(
+            INTERACTION,
+            &interaction,
+            UNKNOWN,
+            offer(&awa.agents[0].sys_id)
+        ),
         Err(Refusal::NoQueue(UNKNOWN.into()))
     );
     let routed = call!(awa, |tx| awa_work::route(
@@ -886,13 +907,15 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
     let reasons = call!(awa, |tx| awa_work::reject_reasons(tx, UNKNOWN));
     assert_eq!(reasons, Err(Refusal::NoChannel(UNKNOWN.into())));
     let reasons = call!(awa, |tx| awa_work::reject_reasons(tx, &awa.chat)).unwrap();
-    assert_eq!(reasons.len(), 1);
-    assert_eq!(reasons[0].sys_id, awa.reason);
+    // Chat's own (Busy), then every channel's (Not my expertise); not the inactive one.
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0].sys_id, awa.busy);
+    assert_eq!(reasons[1].sys_id, awa.not_my_expertise);
     assert_eq!(
         end_consult(&awa, &interaction, true).await,
         Err(Refusal::NoConsult(interaction.clone()))
     );
-    let bad_presence = timed_offer(&awa.agents[0], now, 30, Some(UNKNOWN));
+    let bad_presence = timed_offer(&awa.agents[0].sys_id, now, 30, Some(UNKNOWN));
     assert_eq!(
         manual!(&id, bad_presence),
         Err(Refusal::NoPresenceState(UNKNOWN.into()))
@@ -921,10 +944,10 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
         Err(Refusal::AgentNotAvailable)
     );
     // Available, but not on the work item's channel.
-    let calls = awa.interaction(Some(&awa.phone_queue)).await;
+    let calls = awa.open_in_queue(&awa.phone_queue).await;
     let call_item = awa.item(&calls).await.sys_id().to_owned();
     assert_eq!(
-        manual!(&call_item, manual(&awa.agents[0])),
+        manual!(&call_item, manual(&awa.agents[0].sys_id)),
         Err(Refusal::AgentNotAvailable)
     );
     // Manual Assignment does not need awa_external_user.
@@ -932,28 +955,28 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
 
     // The work item's state.
     assert_eq!(
-        manual!(&id, manual(&awa.agents[0])),
+        manual!(&id, manual(&awa.agents[0].sys_id)),
         Err(Refusal::AlreadyAssignedTo(awa.internal_agent.clone()))
     );
     assert_eq!(
-        offer_work!(INTERACTION, &interaction, &awa.queue, offer(&awa.agents[0])),
+        offer_work!(
+            INTERACTION,
+            &interaction,
+            &awa.queue,
+            offer(&awa.agents[0].sys_id)
+        ),
         Err(Refusal::AlreadyAssignedTo(awa.internal_agent.clone()))
     );
     assert_eq!(
-        accept(&awa, &awa.agents[0], &id).await,
+        accept(&awa, &awa.agents[0].sys_id, &id).await,
         Err(Refusal::AssignedToOther)
     );
     assert_eq!(
-        reject(&awa, &awa.agents[0], &id).await,
+        reject(&awa, &awa.agents[0].sys_id, &id).await,
         Err(Refusal::AssignedToOther)
     );
     let reject_unknown_user = call!(awa, |tx| awa_work::reject(
-        tx,
-        UNKNOWN,
-        &id,
-        &awa.reason,
-        now,
-        ACTOR
+        tx, UNKNOWN, &id, &awa.busy, now, ACTOR
     ));
     assert_eq!(reject_unknown_user, Err(Refusal::NoUser(UNKNOWN.into())));
     let reject_unknown_reason = call!(awa, |tx| awa_work::reject(
@@ -968,27 +991,27 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
         reject_unknown_reason,
         Err(Refusal::NoRejectReason(UNKNOWN.into()))
     );
-    let queued = awa.interaction(Some(&awa.queue)).await;
+    let queued = awa.open_in_queue(&awa.queue).await;
     let queued_item = awa.item(&queued).await.sys_id().to_owned();
     assert_eq!(
-        accept(&awa, &awa.agents[0], &queued_item).await,
+        accept(&awa, &awa.agents[0].sys_id, &queued_item).await,
         Err(Refusal::NotPendingAccept)
     );
     assert_eq!(
-        reject(&awa, &awa.agents[0], &queued_item).await,
+        reject(&awa, &awa.agents[0].sys_id, &queued_item).await,
         Err(Refusal::NotPendingAccept)
     );
     // An offer the agent may not decline.
-    let mut binding = offer(&awa.agents[0]);
+    let mut binding = offer(&awa.agents[0].sys_id);
     binding.allowed_to_decline = false;
     manual!(&queued_item, binding).unwrap();
     assert_eq!(
-        reject(&awa, &awa.agents[0], &queued_item).await,
+        reject(&awa, &awa.agents[0].sys_id, &queued_item).await,
         Err(Refusal::MayNotDecline)
     );
 
     // Transfers.
-    let (accepted, _) = accepted_by(&awa, &awa.agents[1]).await;
+    let (accepted, _) = accepted_by(&awa, &awa.agents[1].sys_id).await;
     let to_away = TransferTarget::Agent(awa.away_agent.clone());
     assert_eq!(
         transfer(&awa, &accepted, to_away.clone(), TransferKind::Blind).await,
@@ -1018,8 +1041,8 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
         1,
         "refusals wrote nothing"
     );
-    let fresh = awa.interaction(None).await;
-    let to_agent = TransferTarget::Agent(awa.agents[2].clone());
+    let fresh = awa.open_unrouted().await;
+    let to_agent = TransferTarget::Agent(awa.agents[2].sys_id.clone());
     assert_eq!(
         transfer(&awa, &fresh, to_agent, TransferKind::Blind).await,
         Err(Refusal::Missing("transfer.source_queue_id".into()))
@@ -1028,7 +1051,12 @@ async fn every_refusal_comes_in_the_situation_that_causes_it() {
     // A closed document.
     awa.close(&accepted).await;
     assert_eq!(
-        offer_work!(INTERACTION, &accepted, &awa.queue, offer(&awa.agents[0])),
+        offer_work!(
+            INTERACTION,
+            &accepted,
+            &awa.queue,
+            offer(&awa.agents[0].sys_id)
+        ),
         Err(Refusal::DocumentNotActive)
     );
     let target = TransferTarget::Queue(awa.queue.clone());

@@ -4,9 +4,7 @@
 
 mod answers;
 mod app;
-mod awa;
-mod awa_inbox_world;
-pub mod awa_states_world;
+pub mod awa;
 mod backend;
 mod queries;
 mod raw;
@@ -16,8 +14,6 @@ mod seed;
 
 pub use answers::*;
 pub use app::*;
-pub use awa::*;
-pub use awa_inbox_world::*;
 pub use backend::*;
 pub use queries::*;
 pub use raw::*;
