@@ -403,7 +403,14 @@ async fn put_agent(
         .map_err(bad_request)?;
     let mut tx = state.store.begin().await?;
     found(awa_presence::agent(&mut tx, &user).await?, &user)?;
-    let presence = awa_presence::set_presence(&mut tx, &user, request, &caller.user_name).await?;
+    let presence = awa_presence::set_presence(
+        &mut tx,
+        &user,
+        request,
+        state.clock.now(),
+        &caller.user_name,
+    )
+    .await?;
     let presence = found(presence, &user)?;
     tx.commit().await?;
     Ok(respond::typed(

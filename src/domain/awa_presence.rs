@@ -11,6 +11,7 @@ use crate::model::registry::{self, UNIVERSAL_CAPACITY, field};
 use crate::model::roles::AWA_AGENT;
 use crate::model::value::{self, Record, Value};
 use crate::storage::Tx;
+use time::OffsetDateTime;
 
 /// Why a request names nothing the API can act on: every one is the page's "Record Not Found".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +239,8 @@ async fn lock_agent(tx: &mut Tx, agent: &str) -> Result<()> {
     Ok(tx.lock(&format!("awa_agent:{agent}")).await?)
 }
 
-/// Sets the agent's presence state and, in an available state, its channels' availability.
+/// Sets the agent's presence state and, in an available state, its channels' availability, as
+/// of `now` (the server's clock: the AWA sweeper's changes follow a clock tests move).
 /// Channels named with an unavailable state are not written (the agent has no channels there):
 /// the agent finds them as they were when it is next available. Every name is checked before
 /// anything is written.
@@ -246,6 +248,7 @@ pub async fn set_presence(
     tx: &mut Tx,
     agent: &str,
     request: SetPresence,
+    now: OffsetDateTime,
     actor: &str,
 ) -> Outcome<Presence> {
     let Some(state) = tx
@@ -274,7 +277,7 @@ pub async fn set_presence(
         .select(presences, &Select::filter(filter).limit(1).locked())
         .await?
         .pop();
-    let now = Value::Text(value::now());
+    let now = Value::Text(value::format_date_time(now));
     match existing {
         Some(record) if record.str("current_presence_state") == Some(state.sys_id()) => {}
         Some(record) => {

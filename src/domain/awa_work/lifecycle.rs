@@ -282,7 +282,7 @@ async fn expire(tx: &mut Tx, id: &str, now: OffsetDateTime) -> Result<bool> {
             channels: Vec::new(),
         };
         // A state deleted since the offer leaves the presence as it is.
-        let _ = awa_presence::set_presence(tx, agent, request, SWEEPER).await?;
+        let _ = awa_presence::set_presence(tx, agent, request, now, SWEEPER).await?;
     }
     Ok(true)
 }
