@@ -324,7 +324,7 @@ def test_failures(ansible):
 - name: A table switchboard does not have
   servicenow.itsm.api_info:
     instance: "{{ sn }}"
-    resource: incident
+    resource: change_request
   register: unknown_table
   ignore_errors: true
 
