@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard::domain::RecordError;
-use switchboard::domain::awa_work::{self, ACCEPTED, CANCELLED, PENDING_ACCEPT, QUEUED, Refusal};
+use switchboard::domain::awa_work::{
+    self, ACCEPTED, CANCELLED, Offer, PENDING_ACCEPT, QUEUED, Refusal, Transfer, TransferKind,
+    TransferTarget,
+};
 use switchboard::model::registry;
 use switchboard::storage::Storage;
 use time::OffsetDateTime;
@@ -58,6 +61,17 @@ enum Call {
     Close {
         interaction: String,
     },
+    /// Offer Work's transfer of the document to the terms' agent.
+    Transfer {
+        document: String,
+        kind: TransferKind,
+        terms: Offer,
+    },
+    /// Agent Consult's end of the document's consult.
+    EndConsult {
+        document: String,
+        hand_over: bool,
+    },
 }
 
 /// What a call that was not refused did.
@@ -70,6 +84,9 @@ enum Done {
     /// A sweeper pass: how many offers it cancelled.
     Expired(usize),
     Closed,
+    /// Transferred: the new work item's sys_id.
+    Transferred(String),
+    ConsultEnded,
 }
 
 /// A side's answer and how many conflicts it lost first.
@@ -192,6 +209,28 @@ async fn attempt(
             switchboard::domain::interactions::close(tx, interaction, &c.caller, ACTOR).await?;
             Ok(Done::Closed)
         }
+        Call::Transfer {
+            document,
+            kind,
+            terms,
+        } => {
+            let request = Transfer {
+                source_queue: None,
+                target: TransferTarget::Agent(terms.agent.clone()),
+                kind: *kind,
+                terms: terms.clone(),
+                external_segment_id: None,
+            };
+            awa_work::transfer(tx, INTERACTION, document, &request, &c.caller, c.now, ACTOR)
+                .await?
+                .map(|s| Done::Transferred(s.sys_id))
+        }
+        Call::EndConsult {
+            document,
+            hand_over,
+        } => awa_work::end_consult(tx, document, *hand_over, c.now, ACTOR)
+            .await?
+            .map(|()| Done::ConsultEnded),
         Call::Expire => unreachable!("handled above"),
     };
     if outcome.is_ok() {
@@ -701,4 +740,374 @@ async fn accept_racing_the_documents_close_ends_one_way() {
 async fn accept_racing_the_documents_close_on_two_nodes_ends_one_way() {
     assert_postgres_pass();
     accept_against_close(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfers and consults: the fixtures
+// ---------------------------------------------------------------------------------------------
+
+impl Race {
+    /// Runs the call outside any race at `now`, asserting it was not refused.
+    async fn setup(&self, call: Call, now: OffsetDateTime) -> Done {
+        let (answer, _) = run(self.awa.store(), &call, &self.context(now)).await;
+        answer.unwrap_or_else(|refusal| panic!("{call:?} was refused: {refusal:?}"))
+    }
+
+    /// A new interaction whose work item `agent` has accepted: (interaction, item).
+    async fn accepted_by(&self, agent: &str) -> (String, String) {
+        let (interaction, item) = self.queued().await;
+        assert!(self.race_free_offer(&item, agent).await);
+        let accept = Call::Accept {
+            item: item.clone(),
+            agent: agent.to_owned(),
+        };
+        assert_eq!(self.setup(accept, t0()).await, Done::Accepted);
+        (interaction, item)
+    }
+
+    /// The document transferred to the terms' agent outside any race, at `now`: the new item.
+    async fn transferred(
+        &self,
+        document: &str,
+        kind: TransferKind,
+        terms: Offer,
+        now: OffsetDateTime,
+    ) -> String {
+        let call = Call::Transfer {
+            document: document.to_owned(),
+            kind,
+            terms,
+        };
+        match self.setup(call, now).await {
+            Done::Transferred(item) => item,
+            other => panic!("the transfer answered {other:?}"),
+        }
+    }
+
+    /// A new interaction whose work item the first agent has accepted, and a consult of the
+    /// second agent it has accepted: (interaction, the first item, the consult item).
+    async fn consulting(&self) -> (String, String, String) {
+        let agents = self.awa.agent_ids();
+        let (interaction, first) = self.accepted_by(&agents[0]).await;
+        let terms = offer(&agents[1]);
+        let consult = self
+            .transferred(&interaction, TransferKind::Consult, terms, t0())
+            .await;
+        let accept = Call::Accept {
+            item: consult.clone(),
+            agent: agents[1].clone(),
+        };
+        assert_eq!(self.setup(accept, t0()).await, Done::Accepted);
+        (interaction, first, consult)
+    }
+}
+
+fn public(agent: &str) -> (String, String) {
+    (agent.to_owned(), "public_fulfiller".to_owned())
+}
+
+fn private(agent: &str) -> (String, String) {
+    (agent.to_owned(), "private_fulfiller".to_owned())
+}
+
+/// Members as `active_members` lists them.
+fn sorted(mut members: Vec<(String, String)>) -> Vec<(String, String)> {
+    members.sort();
+    members
+}
+
+/// The calls in the order the round runs them: swapped on odd rounds, so each side starts
+/// every other round. [`unflip`] puts the answers back.
+fn flip(round: usize, calls: [Call; 2]) -> [Call; 2] {
+    let [a, b] = calls;
+    if round % 2 == 1 { [b, a] } else { [a, b] }
+}
+
+fn unflip(round: usize, mut answers: [Answer; 2]) -> [Answer; 2] {
+    if round % 2 == 1 {
+        answers.swap(0, 1);
+    }
+    answers
+}
+
+// ---------------------------------------------------------------------------------------------
+// A consult handed over against the document's close
+// ---------------------------------------------------------------------------------------------
+
+/// The consulted agent takes the work while the interaction is closed. Serially the close
+/// always succeeds: after the hand-over (which it ends: the consult item, now the work, and the
+/// first item both accepted and inactive) or before it (the hand-over finds no active consult).
+async fn hand_over_against_close(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let agents = r.awa.agent_ids();
+    let (mut conflicts, mut orders) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, first, consult) = r.consulting().await;
+        let calls = [
+            Call::EndConsult {
+                document: interaction.clone(),
+                hand_over: true,
+            },
+            Call::Close {
+                interaction: interaction.clone(),
+            },
+        ];
+        let answers = unflip(round, r.race(flip(round, calls), t0()).await);
+        assert_eq!(answers[1].0, Ok(Done::Closed), "round {round}");
+        let document = r.awa.record(&registry::INTERACTION, &interaction).await;
+        assert!(!flag(&document, "active"), "round {round}");
+        let stored = r.awa.record(&registry::AWA_WORK_ITEM, &consult).await;
+        let previous = r.awa.record(&registry::AWA_WORK_ITEM, &first).await;
+        for item in [&stored, &previous] {
+            assert!(!flag(item, "active"), "round {round}: {item:?}");
+            assert_eq!(text(item, "state"), ACCEPTED, "round {round}");
+        }
+        assert_eq!(text(&stored, "consult_state"), "ended", "round {round}");
+        assert_eq!(r.active_items(&interaction).await, 0, "round {round}");
+        let members = r.awa.active_members(&interaction).await;
+        match &answers[0].0 {
+            Ok(Done::ConsultEnded) => {
+                assert_eq!(text(&document, "assigned_to"), agents[1], "round {round}");
+                assert_eq!(members, vec![public(&agents[1])], "round {round}");
+                orders[0] += 1;
+            }
+            Err(Refusal::NoConsult(d)) if *d == interaction => {
+                assert_eq!(text(&document, "assigned_to"), agents[0], "round {round}");
+                let both = sorted(vec![public(&agents[0]), private(&agents[1])]);
+                assert_eq!(members, both, "round {round}");
+                orders[1] += 1;
+            }
+            other => panic!("round {round}: the hand-over answered {other:?}"),
+        }
+        conflicts += answers[0].1 + answers[1].1;
+    }
+    report(
+        "consult hand-over against close (hand-over first, close first)",
+        conflicts,
+        orders,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consult_handed_over_racing_the_documents_close_ends_one_way() {
+    hand_over_against_close(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn a_consult_handed_over_racing_the_documents_close_on_two_nodes_ends_one_way() {
+    assert_postgres_pass();
+    hand_over_against_close(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two blind transfers of one document to two agents
+// ---------------------------------------------------------------------------------------------
+
+/// The first agent's document is blind-transferred to the second and the third agent at once.
+/// Serially the first transfer offers a new item; the second finds that pending transfer as
+/// the document's work and is refused as a second offer of a pending item is: one new item,
+/// never two.
+async fn two_blind_transfers(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let agents = r.awa.agent_ids();
+    let (mut conflicts, mut wins) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, first) = r.accepted_by(&agents[0]).await;
+        // Which side transfers to which agent alternates.
+        let targets = [0, 1].map(|i| agents[1 + (i + round) % 2].clone());
+        let calls = targets.clone().map(|agent| Call::Transfer {
+            document: interaction.clone(),
+            kind: TransferKind::Blind,
+            terms: offer(&agent),
+        });
+        let answers = r.race(calls, t0()).await;
+        let w = winner(round, &answers);
+        assert_eq!(
+            answers[1 - w].0,
+            Err(Refusal::AlreadyAssignedTo(targets[w].clone())),
+            "round {round}"
+        );
+        let Ok(Done::Transferred(moved)) = &answers[w].0 else {
+            panic!("round {round}: the transfer answered {:?}", answers[w]);
+        };
+        let items = r.awa.items(&interaction).await;
+        assert_eq!(items.len(), 2, "round {round}: one new item, not two");
+        let moved = r.awa.record(&registry::AWA_WORK_ITEM, moved).await;
+        assert_eq!(text(&moved, "state"), PENDING_ACCEPT, "round {round}");
+        assert_eq!(text(&moved, "assigned_to"), targets[w], "round {round}");
+        assert_eq!(text(&moved, "previous_work_item"), first);
+        assert_eq!(text(&moved, "transfer_type"), "blind");
+        assert_eq!(int(&moved, "offer_count"), 1);
+        let previous = r.awa.record(&registry::AWA_WORK_ITEM, &first).await;
+        assert!(flag(&previous, "active"), "round {round}");
+        assert_eq!(text(&previous, "state"), ACCEPTED);
+        let document = r.awa.record(&registry::INTERACTION, &interaction).await;
+        assert_eq!(text(&document, "assigned_to"), agents[0], "round {round}");
+        assert_eq!(
+            r.awa.active_members(&interaction).await,
+            vec![public(&agents[0])],
+            "round {round}"
+        );
+        conflicts += answers[0].1 + answers[1].1;
+        wins[w] += 1;
+    }
+    report("two blind transfers", conflicts, wins);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_blind_transfers_of_one_document_offer_one_new_item() {
+    two_blind_transfers(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn two_blind_transfers_of_one_document_on_two_nodes_offer_one_new_item() {
+    assert_postgres_pass();
+    two_blind_transfers(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accepting a blind transfer against its timeout
+// ---------------------------------------------------------------------------------------------
+
+/// The target accepts a blind transfer's offer as it times out. Serially: accepted (the work
+/// moves: the previous item ends, its agent leaves) and nothing to expire; or cancelled as a
+/// transfer (the work stays with the first agent; the target goes Away) and the accept refused.
+async fn accept_transfer_against_expiry(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let awa = &r.awa;
+    let agents = awa.agent_ids();
+    let (mut conflicts, mut wins) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, first) = r.accepted_by(&agents[0]).await;
+        let now = t0();
+        let terms = timed_offer(&agents[1], now, 5, Some(&awa.away));
+        let moved = r
+            .transferred(&interaction, TransferKind::Blind, terms, now)
+            .await;
+        let due = now + time::Duration::seconds(5);
+        let calls = [
+            Call::Accept {
+                item: moved.clone(),
+                agent: agents[1].clone(),
+            },
+            Call::Expire,
+        ];
+        let answers = unflip(round, r.race(flip(round, calls), due).await);
+        let stored = awa.record(&registry::AWA_WORK_ITEM, &moved).await;
+        let previous = awa.record(&registry::AWA_WORK_ITEM, &first).await;
+        let document = awa.record(&registry::INTERACTION, &interaction).await;
+        let members = awa.active_members(&interaction).await;
+        let presence = awa.presence_of(&agents[1]).await;
+        match (&answers[0].0, &answers[1].0) {
+            (Ok(Done::Accepted), Ok(Done::Expired(0))) => {
+                assert_eq!(text(&stored, "state"), ACCEPTED, "round {round}");
+                assert!(flag(&stored, "active") && !flag(&stored, "timed_out"));
+                assert!(!flag(&previous, "active"), "round {round}");
+                assert_eq!(text(&previous, "state"), ACCEPTED);
+                assert_eq!(text(&document, "assigned_to"), agents[1]);
+                assert_eq!(members, vec![public(&agents[1])], "round {round}");
+                assert_eq!(presence, awa.available, "round {round}");
+                wins[0] += 1;
+            }
+            (Err(Refusal::NotPendingAccept), Ok(Done::Expired(1))) => {
+                assert_eq!(text(&stored, "state"), CANCELLED, "round {round}");
+                assert_eq!(text(&stored, "reason"), "transfer_canceled");
+                assert!(flag(&stored, "timed_out") && !flag(&stored, "active"));
+                assert!(flag(&previous, "active"), "round {round}");
+                assert_eq!(text(&previous, "state"), ACCEPTED);
+                assert_eq!(text(&document, "assigned_to"), agents[0]);
+                assert_eq!(members, vec![public(&agents[0])], "round {round}");
+                assert_eq!(presence, awa.away, "round {round}");
+                awa.make_available(&agents[1]).await;
+                wins[1] += 1;
+            }
+            other => panic!("round {round}: no serial order answers {other:?}"),
+        }
+        assert_eq!(r.active_items(&interaction).await, 1, "round {round}");
+        conflicts += answers[0].1 + answers[1].1;
+    }
+    report(
+        "accept a blind transfer against expiry (accept, sweeper)",
+        conflicts,
+        wins,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_a_blind_transfer_racing_its_timeout_ends_one_way() {
+    accept_transfer_against_expiry(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn accepting_a_blind_transfer_racing_its_timeout_on_two_nodes_ends_one_way() {
+    assert_postgres_pass();
+    accept_transfer_against_expiry(true).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A consult handed over against the same consult ended
+// ---------------------------------------------------------------------------------------------
+
+/// Agent Consult's end, with and without hand-over, of one accepted consult. Serially one ends
+/// it; the other finds no consult in progress.
+async fn hand_over_against_end(two_nodes: bool) {
+    let r = Race::new(two_nodes).await;
+    let agents = r.awa.agent_ids();
+    let (mut conflicts, mut wins) = (0, [0, 0]);
+    for round in 0..ROUNDS {
+        let (interaction, first, consult) = r.consulting().await;
+        let calls = [true, false].map(|hand_over| Call::EndConsult {
+            document: interaction.clone(),
+            hand_over,
+        });
+        let answers = unflip(round, r.race(flip(round, calls), t0()).await);
+        let w = winner(round, &answers);
+        assert_eq!(answers[w].0, Ok(Done::ConsultEnded));
+        assert_eq!(
+            answers[1 - w].0,
+            Err(Refusal::NoConsult(interaction.clone())),
+            "round {round}"
+        );
+        let stored = r.awa.record(&registry::AWA_WORK_ITEM, &consult).await;
+        let previous = r.awa.record(&registry::AWA_WORK_ITEM, &first).await;
+        let document = r.awa.record(&registry::INTERACTION, &interaction).await;
+        let members = r.awa.active_members(&interaction).await;
+        assert_eq!(text(&stored, "state"), ACCEPTED, "round {round}");
+        assert_eq!(text(&previous, "state"), ACCEPTED, "round {round}");
+        if w == 0 {
+            // Handed over: the consult is the document's work.
+            assert_eq!(text(&stored, "consult_state"), "transferred");
+            assert!(flag(&stored, "active") && !flag(&previous, "active"));
+            assert_eq!(text(&document, "assigned_to"), agents[1], "round {round}");
+            assert_eq!(members, vec![public(&agents[1])], "round {round}");
+        } else {
+            assert_eq!(text(&stored, "consult_state"), "ended");
+            assert!(!flag(&stored, "active") && flag(&previous, "active"));
+            assert_eq!(text(&document, "assigned_to"), agents[0], "round {round}");
+            assert_eq!(members, vec![public(&agents[0])], "round {round}");
+        }
+        assert_eq!(r.active_items(&interaction).await, 1, "round {round}");
+        conflicts += answers[0].1 + answers[1].1;
+        wins[w] += 1;
+    }
+    report(
+        "consult hand-over against consult end (hand-over, end)",
+        conflicts,
+        wins,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consult_handed_over_racing_its_end_ends_one_way() {
+    hand_over_against_end(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn a_consult_handed_over_racing_its_end_on_two_nodes_ends_one_way() {
+    assert_postgres_pass();
+    hand_over_against_end(true).await;
 }

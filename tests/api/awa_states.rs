@@ -452,6 +452,27 @@ async fn a_blind_transfer_accepted_ends_the_previous_item_and_drops_its_agent() 
     assert!(workloads(&awa, &awa.agents[0].sys_id).await.is_empty());
 }
 
+/// Found by the race of two blind transfers (`awa_races`): a second transfer made two pending
+/// items for one document, the second naming the first's offer as its previous item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_to_an_agent_while_a_transfer_is_pending_is_refused() {
+    let awa = AwaWorld::new().await;
+    let (interaction, _) = accepted_by(&awa, &awa.agents[0].sys_id).await;
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
+    transfer(&awa, &interaction, target, TransferKind::Blind)
+        .await
+        .unwrap();
+    for kind in [TransferKind::Blind, TransferKind::Consult] {
+        let other = TransferTarget::Agent(awa.agents[2].sys_id.clone());
+        assert_eq!(
+            transfer(&awa, &interaction, other, kind).await,
+            Err(Refusal::AlreadyAssignedTo(awa.agents[1].sys_id.clone())),
+            "{kind:?}"
+        );
+    }
+    assert_eq!(awa.items(&interaction).await.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_rejected_is_cancelled_and_the_previous_item_stays() {
     let awa = AwaWorld::new().await;

@@ -219,6 +219,13 @@ pub async fn transfer(
             let TransferTarget::Agent(target) = &transfer.target else {
                 unreachable!("a transfer without a target queue is to an agent")
             };
+            // A transfer's offer still pending is the document's work in flight: a second
+            // transfer to an agent is refused as a second offer of a pending item is (it would
+            // make a second pending item for one document, each ending the other's previous).
+            if current.str("state") == Some(PENDING_ACCEPT) && is_transfer(&current) {
+                let holder = current.str("assigned_to").unwrap_or_default().to_owned();
+                return Ok(Err(Refusal::AlreadyAssignedTo(holder)));
+            }
             // Checked before anything is written: a refused transfer leaves no work item.
             let agent_record = match agent(tx, target).await? {
                 Ok(a) => a,
@@ -253,6 +260,11 @@ pub async fn transfer(
             }
         }
     }
+}
+
+/// Whether the item was made by a transfer (blind or consult) rather than routed in.
+fn is_transfer(item: &Record) -> bool {
+    item.str("transfer_type").is_some_and(|t| !t.is_empty())
 }
 
 /// How an item that is being left ends: an accepted one is simply over, any other is
