@@ -612,6 +612,37 @@ async fn a_transfer_to_a_queue_ends_the_item_drops_its_agent_and_queues_a_new_on
     assert!(workloads(&awa, &awa.agents[1].sys_id).await.is_empty());
 }
 
+/// A transfer to a queue while a blind transfer to an agent is pending ends both: the pending
+/// offer (cancelled) and the accepted item it was to take over; its agent leaves the chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_to_a_queue_during_a_pending_blind_transfer_ends_both_items() {
+    let awa = AwaWorld::new().await;
+    let (interaction, first) = accepted_by(&awa, &awa.agents[0].sys_id).await;
+    let target = TransferTarget::Agent(awa.agents[1].sys_id.clone());
+    let pending = transfer(&awa, &interaction, target, TransferKind::Blind)
+        .await
+        .unwrap();
+    let target = TransferTarget::Queue(awa.other_queue.clone());
+    let queued = transfer(&awa, &interaction, target, TransferKind::Blind)
+        .await
+        .unwrap();
+    let first = awa.record(&registry::AWA_WORK_ITEM, &first).await;
+    assert!(!flag(&first, "active"), "{first:?}");
+    assert_eq!(text(&first, "state"), ACCEPTED);
+    let pending = awa.record(&registry::AWA_WORK_ITEM, &pending.sys_id).await;
+    assert!(!flag(&pending, "active"), "{pending:?}");
+    assert_eq!(text(&pending, "state"), CANCELLED);
+    assert_eq!(text(&pending, "reason"), "transfer_canceled");
+    let queued = awa.record(&registry::AWA_WORK_ITEM, &queued.sys_id).await;
+    assert_eq!(text(&queued, "state"), QUEUED);
+    assert!(awa.active_members(&interaction).await.is_empty());
+    let record = awa.record(&registry::INTERACTION, &interaction).await;
+    assert_eq!(text(&record, "assigned_to"), "");
+    for agent in [&awa.agents[0], &awa.agents[1]] {
+        assert!(workloads(&awa, &agent.sys_id).await.is_empty());
+    }
+}
+
 /// An accepted interaction and a consult of it with `agents[1]`: (interaction, original, consult).
 async fn consulted(awa: &AwaWorld, accepted: bool) -> (String, String, String) {
     let (interaction, first) = accepted_by(awa, &awa.agents[0].sys_id).await;

@@ -123,11 +123,13 @@ pub async fn document_closed(
                 .set(field!(AWA_WORK_ITEM, state), Value::text(CANCELLED))
                 .set(field!(AWA_WORK_ITEM, reason), Value::text(DISQUALIFIED));
         }
-        if flag(&item, "consult") {
-            let state = match item.str("consult_state") {
-                Some(CONSULT_REQUESTED) => CONSULT_CANCELLED,
-                _ => CONSULT_ENDED,
-            };
+        // A consult in progress ends with its document; one handed over stays `transferred`.
+        let consult_end = match item.str("consult_state") {
+            Some(CONSULT_REQUESTED) => Some(CONSULT_CANCELLED),
+            Some(CONSULT_ACCEPTED) => Some(CONSULT_ENDED),
+            _ => None,
+        };
+        if let Some(state) = consult_end.filter(|_| flag(&item, "consult")) {
             changes = changes.set(field!(AWA_WORK_ITEM, consult_state), Value::text(state));
         }
         super::change(tx, &item, changes, now, actor).await?;

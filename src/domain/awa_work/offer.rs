@@ -206,9 +206,16 @@ pub async fn transfer(
                     field!(AWA_WORK_ITEM, is_queue_transferred),
                     Value::Bool(true),
                 );
-                super::end(tx, &current, end_reason(&current), now, actor).await?;
-                if let Some(holder) = current.str("assigned_to") {
-                    membership::leave(tx, table.name, document_id, holder, actor).await?;
+                // Every item doing the document's work ends: the current one, and, when it
+                // is a transfer's pending offer, the accepted item it was to take over.
+                for item in super::active_items(tx, table.name, document_id).await? {
+                    if flag(&item, "consult") && !is_handed_over(&item) {
+                        continue;
+                    }
+                    super::end(tx, &item, end_reason(&item), now, actor).await?;
+                    if let Some(holder) = item.str("assigned_to") {
+                        membership::leave(tx, table.name, document_id, holder, actor).await?;
+                    }
                 }
                 membership::assign(tx, table.name, document_id, None, actor).await?;
             }
@@ -265,6 +272,11 @@ pub async fn transfer(
 /// Whether the item was made by a transfer (blind or consult) rather than routed in.
 fn is_transfer(item: &Record) -> bool {
     item.str("transfer_type").is_some_and(|t| !t.is_empty())
+}
+
+/// A consult whose agent took the work over: the document's work, no longer a consult.
+fn is_handed_over(item: &Record) -> bool {
+    item.str("consult_state") == Some(super::CONSULT_TRANSFERRED)
 }
 
 /// How an item that is being left ends: an accepted one is simply over, any other is
