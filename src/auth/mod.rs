@@ -469,6 +469,8 @@ roles! {
     InteractionAgent = crate::model::roles::INTERACTION_AGENT;
     /// Manages conversation members for a CCaaS integration.
     AwaIntegrationUser = crate::model::roles::AWA_INTEGRATION_USER;
+    /// Reads and writes external id mappings (Contact Center Integration Core).
+    CtrItCoreAdmin = crate::model::roles::SN_CT_CTR_IT_CORE_ADMIN;
 }
 
 #[cfg(test)]

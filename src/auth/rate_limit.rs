@@ -48,10 +48,11 @@ pub enum Api {
     AwaRouting,
     AwaInboxActions,
     AwaAgentConsult,
+    ExternalIdMapping,
 }
 
 impl Api {
-    pub const ALL: [Api; 15] = [
+    pub const ALL: [Api; 16] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -67,6 +68,7 @@ impl Api {
         Api::AwaRouting,
         Api::AwaInboxActions,
         Api::AwaAgentConsult,
+        Api::ExternalIdMapping,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -87,6 +89,7 @@ impl Api {
             Api::AwaRouting => "awa_routing",
             Api::AwaInboxActions => "awa_inbox_actions",
             Api::AwaAgentConsult => "awa_agent_consult",
+            Api::ExternalIdMapping => "external_id_mapping",
         }
     }
 
@@ -108,6 +111,7 @@ impl Api {
             Api::AwaRouting => "AWA Routing API",
             Api::AwaInboxActions => "AWA Inbox Actions API",
             Api::AwaAgentConsult => "AWA Agent Consult API",
+            Api::ExternalIdMapping => "External ID Mapping API",
         }
     }
 

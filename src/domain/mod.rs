@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod awa_presence;
 pub mod awa_work;
+pub mod external_ids;
 pub mod grants;
 pub mod input;
 pub mod interactions;

@@ -3,7 +3,9 @@
 //! The Table API, rendering, query translation, the SQL schema check and the record rules all
 //! read this one description, so a table or field is added here and nowhere else.
 
-use super::roles::{AWA_AGENT, AWA_INTEGRATION_USER, AWA_MANAGER, INTERACTION_AGENT};
+use super::roles::{
+    AWA_AGENT, AWA_INTEGRATION_USER, AWA_MANAGER, INTERACTION_AGENT, SN_CT_CTR_IT_CORE_ADMIN,
+};
 
 /// What a field holds, which decides how it is validated, stored, compared and rendered.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -301,6 +303,7 @@ pub static TABLES: &[&Table] = &[
     &AWA_REJECT_REASON,
     &AWA_WORK_ITEM_REJECTION,
     &AWA_AGENT_PRESENCE_HISTORY,
+    &CCAAS_EXTERNAL_ID_MAPPING,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -476,6 +479,21 @@ pub static EXTERNAL_AGENT_MAPPING: Table = Table {
     display: &[],
     unique: &[&["user", "provider_application"]],
     read: ReadAccess::Roles(&[INTERACTION_AGENT, AWA_INTEGRATION_USER]),
+};
+
+/// The CCaaS External ID Mappings table (the platform's name): a CCaaS provider's routing id
+/// for a record of any table, one per (table, document, provider).
+pub static CCAAS_EXTERNAL_ID_MAPPING: Table = Table {
+    name: "sn_ct_ctr_it_core_ccaas_external_id_mapping",
+    fields: sys_fields![
+        string("document_table"),
+        string("document_id"),
+        string("external_id"),
+        string("external_provider"),
+    ],
+    display: &[],
+    unique: &[&["document_table", "document_id", "external_provider"]],
+    read: ReadAccess::Roles(&[SN_CT_CTR_IT_CORE_ADMIN]),
 };
 
 pub static OAUTH_ENTITY: Table = Table {

@@ -17,6 +17,8 @@ pub const AWA_ADMIN: &str = "awa_admin";
 /// API offers work only to agents holding it and `awa_agent`. The platform's installed
 /// components list no containment for it, so it contains nothing and nothing contains it.
 pub const AWA_EXTERNAL_USER: &str = "awa_external_user";
+/// Administers the Contact Center Integration Core: reads and writes external id mappings.
+pub const SN_CT_CTR_IT_CORE_ADMIN: &str = "sn_ct_ctr_it_core.admin";
 
 /// Roles present in every database, with their descriptions.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -36,6 +38,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         AWA_EXTERNAL_USER,
         "Receives work routed by an external contact center",
+    ),
+    (
+        SN_CT_CTR_IT_CORE_ADMIN,
+        "Administers the Contact Center Integration Core (external id mappings)",
     ),
 ];
 

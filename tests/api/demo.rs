@@ -304,6 +304,31 @@ async fn the_agent_mapping_samples_insert_then_update() {
     server.stop();
 }
 
+#[tokio::test]
+async fn the_external_id_mapping_samples_answer_as_the_page_shows() {
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
+    let path = "/api/sn_ct_ctr_it_core/external_id_mapping/table/sn_customerservice_case/documentId/f584a7b23b3d3e10c524c59a04e45a6f";
+    let page_get = json!({"result": {"data": {
+        "document_table": "sn_customerservice_case",
+        "document_id": "f584a7b23b3d3e10c524c59a04e45a6f",
+        "external_id": "200",
+        "external_provider": "8b592fb64f140210c0338ef0b1ce0b18"
+    }}});
+    let (status, body) = sample(&server, Method::GET, path, None, ADMIN).await;
+    assert_eq!((status, body), (StatusCode::OK, page_get.clone()));
+    let put_body = "{\n    \"external_id\": \"200\",\n    \"external_provider\": \"8b592fb64f140210c0338ef0b1ce0b18\"\n}";
+    let (status, body) = sample(&server, Method::PUT, path, Some(put_body), ADMIN).await;
+    let page_put = json!({"result": {
+        "message": "External ID mapping record updated for sn_customerservice_case [f584a7b23b3d3e10c524c59a04e45a6f]",
+        "status": "success"
+    }});
+    assert_eq!((status, body), (StatusCode::OK, page_put));
+    let (status, body) = sample(&server, Method::GET, path, None, ADMIN).await;
+    assert_eq!((status, body), (StatusCode::OK, page_get));
+    server.stop();
+}
+
 /// The page's two mapping samples: 201 "inserted", then 200 "updated" with the same id.
 async fn mapping_samples(server: &DemoServer) {
     let path = format!(

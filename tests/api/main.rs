@@ -22,6 +22,7 @@ mod crash;
 mod demo;
 mod dot_walking;
 mod durability;
+mod external_id_mapping;
 mod hostile;
 mod http2;
 mod interaction_api;
