@@ -1,5 +1,5 @@
-//! OAuth 2.0 as the platform does it: `POST /oauth_token.do` (password, refresh_token and
-//! client_credentials grants) and `POST /oauth_revoke_token.do`, form-encoded only, answering
+//! OAuth 2.0 as the platform does it: `POST /oauth_token.do` (password, refresh_token,
+//! client_credentials and JWT bearer grants) and `POST /oauth_revoke_token.do`, form-encoded only, answering
 //! in the platform's OAuth shapes rather than the REST envelope.
 
 use std::collections::HashMap;
@@ -32,7 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// the platform has one scope. An empty parameter counts as missing.
 #[derive(Debug, Default, ToSchema)]
 struct TokenRequest {
-    /// `password`, `refresh_token` or `client_credentials`.
+    /// `password`, `refresh_token`, `client_credentials` or
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer`.
     #[schema(value_type = String)]
     grant_type: Option<String>,
     /// Or in a Basic `Authorization` header, with the secret (RFC 6749 §2.3.1); the header wins.
@@ -44,6 +45,9 @@ struct TokenRequest {
     password: Option<String>,
     /// `refresh_token` grant.
     refresh_token: Option<String>,
+    /// JWT bearer grant: the signed JWT (RFC 7523), verified against the application's JWT
+    /// profile.
+    assertion: Option<String>,
 }
 
 /// The parameters of a revocation request (form-encoded).
@@ -63,7 +67,11 @@ enum GrantType {
     Password,
     RefreshToken,
     ClientCredentials,
+    JwtBearer,
 }
+
+/// The JWT bearer grant's `grant_type` (RFC 7523 §2.1).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 impl GrantType {
     fn parse(name: &str) -> Result<Self, OAuthError> {
@@ -71,6 +79,7 @@ impl GrantType {
             "password" => Ok(GrantType::Password),
             "refresh_token" => Ok(GrantType::RefreshToken),
             "client_credentials" => Ok(GrantType::ClientCredentials),
+            JWT_BEARER => Ok(GrantType::JwtBearer),
             other => Err(OAuthError::new(
                 "unsupported_grant_type",
                 format!("Unsupported grant type: {other}"),
@@ -268,6 +277,7 @@ impl TokenRequest {
             username: take(&mut form, "username"),
             password: take(&mut form, "password"),
             refresh_token: take(&mut form, "refresh_token"),
+            assertion: take(&mut form, "assertion"),
         })
     }
 }
@@ -319,7 +329,8 @@ async fn authenticate_client(
     Ok(client)
 }
 
-/// Issue tokens: `password`, `refresh_token` and `client_credentials` grants.
+/// Issue tokens: `password`, `refresh_token`, `client_credentials` and JWT bearer
+/// (`urn:ietf:params:oauth:grant-type:jwt-bearer`) grants.
 #[utoipa::path(
     post,
     path = "/oauth_token.do",
@@ -328,7 +339,7 @@ async fn authenticate_client(
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 400, description = "invalid_request or unsupported_grant_type", body = OAuthErrorBody),
-        (status = 401, description = "Wrong client or user credentials, or an unusable refresh token", body = OAuthErrorBody),
+        (status = 401, description = "Wrong client or user credentials, an unusable refresh token, or a refused JWT assertion", body = OAuthErrorBody),
         (status = 429, description = "Locked after too many failed logins, or over the oauth rate limit (see Retry-After)", body = OAuthErrorBody),
         (status = 500, description = "A fault of switchboard's", body = OAuthErrorBody),
         (status = 503, description = "Storage is unavailable (see Retry-After)", body = OAuthErrorBody),
@@ -366,6 +377,15 @@ async fn token(
             Grant::RefreshToken(required(request.refresh_token, "refresh_token")?)
         }
         GrantType::ClientCredentials => Grant::ClientCredentials,
+        GrantType::JwtBearer => {
+            let assertion = required(request.assertion, "assertion")?;
+            let from = origin.connection.as_ref().map(|Extension(c)| c.peer.ip());
+            let (user, verified) = state.auth.assertion(&client, &assertion, from).await?;
+            Grant::JwtBearer {
+                user: user.sys_id().to_owned(),
+                jti: verified.jti,
+            }
+        }
     };
     let mut tx = state.store.begin().await?;
     let granted = grants::grant(&mut tx, &client, grant).await?;

@@ -1,6 +1,7 @@
 //! Who is calling: Basic authentication against `sys_user`, and role guards.
 
 pub mod cache;
+pub mod jwt;
 pub mod rate_limit;
 pub mod throttle;
 
@@ -167,7 +168,7 @@ impl Authenticator {
                     retry_after,
                     "login refused: locked after too many failures"
                 ),
-                Account::Client(_) => tracing::info!(
+                Account::Client(_) | Account::Assertion(_) => tracing::info!(
                     client_id = ?account.name(),
                     address = %address,
                     retry_after,
@@ -231,6 +232,51 @@ impl Authenticator {
         from: Option<IpAddr>,
     ) -> Result<Caller, LoginError> {
         Ok(self.password(user_name, password, from).await?.caller)
+    }
+
+    /// The user a JWT bearer grant's `assertion` signs in, for `client` (already authenticated
+    /// with its secret), from `from`. Refused, logged and counted against the application as a
+    /// failed login, when the assertion does not verify against the application's JWT profile
+    /// (`jwt::verify`) or its `sub` names no one active in the profile's user field (or more
+    /// than one user). The `jti` is recorded by the grant, in its transaction.
+    pub async fn assertion(
+        &self,
+        client: &Record,
+        assertion: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(Record, jwt::Assertion), LoginError> {
+        let client_id = client.str("client_id").unwrap_or_default();
+        let account = Account::Assertion(client_id);
+        self.admit(account, from)?;
+        let refuse = |reason: &str| {
+            let address = throttle::show_address(from);
+            tracing::info!(client_id = ?account.name(), address = %address, reason, "OAuth JWT bearer assertion refused");
+            self.throttle.failed(account, from);
+            LoginError::Refused
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let verified = jwt::verify(client, assertion, now).map_err(refuse)?;
+        let field = registry::SYS_USER
+            .field(jwt::user_field(client))
+            .filter(|f| f.access != registry::Access::WriteOnly)
+            .ok_or_else(|| refuse("the JWT profile's user field is not a sys_user field"))?;
+        let select = Select::filter(Filter::eq(
+            field,
+            crate::model::value::Value::text(verified.sub.clone()),
+        ))
+        .limit(2);
+        let mut found = self.store.select(&registry::SYS_USER, &select).await?;
+        if found.len() != 1 {
+            return Err(refuse("sub matches no user, or more than one"));
+        }
+        let user = found.pop().expect("one user");
+        if user.get("active") != &crate::model::value::Value::Bool(true) {
+            return Err(refuse("the user is inactive"));
+        }
+        let address = throttle::show_address(from);
+        tracing::info!(client_id = ?account.name(), user = ?user.str("user_name"), address = %address, "OAuth JWT bearer assertion verified");
+        self.throttle.succeeded(account);
+        Ok((user, verified))
     }
 
     /// Like [`Self::basic`], with the password hash the password was verified against, for a

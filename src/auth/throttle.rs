@@ -58,12 +58,14 @@ impl LoginLimits {
     }
 }
 
-/// Who is logging in: a user (Basic, or the OAuth password grant) or an OAuth application.
-/// The two never share a counter.
+/// Who is logging in: a user (Basic, or the OAuth password grant), an OAuth application, or
+/// an application's JWT bearer assertions (counted apart from its secret: the secret's
+/// success must not forget the assertions' failures). None shares a counter.
 #[derive(Debug, Clone, Copy)]
 pub enum Account<'a> {
     User(&'a str),
     Client(&'a str),
+    Assertion(&'a str),
 }
 
 impl Account<'_> {
@@ -71,6 +73,7 @@ impl Account<'_> {
         let (domain, name) = match self {
             Account::User(name) => (b"user\0", name),
             Account::Client(name) => (b"clnt\0", name),
+            Account::Assertion(name) => (b"jwtb\0", name),
         };
         let mut h = Sha256::new();
         h.update(domain);
@@ -81,7 +84,7 @@ impl Account<'_> {
     /// The name as a log shows it: at most 64 characters.
     pub fn name(&self) -> &str {
         let name = match self {
-            Account::User(name) | Account::Client(name) => name,
+            Account::User(name) | Account::Client(name) | Account::Assertion(name) => name,
         };
         match name.char_indices().nth(64) {
             Some((end, _)) => &name[..end],
@@ -93,6 +96,7 @@ impl Account<'_> {
         match self {
             Account::User(_) => "user",
             Account::Client(_) => "OAuth client",
+            Account::Assertion(_) => "OAuth JWT bearer assertion",
         }
     }
 }

@@ -13,10 +13,12 @@
 use std::sync::Arc;
 
 use super::tokens::{self, Issued, Kind};
-use super::{RecordError, Result};
-use crate::model::filter::RowLock;
-use crate::model::registry;
-use crate::model::value::{Record, Value};
+use super::{Changes, RecordError, Result};
+use time::OffsetDateTime;
+
+use crate::model::filter::{Filter, Op, RowLock, Select};
+use crate::model::registry::{self, field};
+use crate::model::value::{self, Record, Value};
 use crate::storage::{StorageError, Tx};
 
 /// What a token request asks for, its secrets already verified.
@@ -32,6 +34,14 @@ pub enum Grant {
     RefreshToken(String),
     /// `client_credentials`: the application acts as its own user. Issues an access token.
     ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer`: a user whose assertion was verified
+    /// against the application's JWT profile, and the assertion's `jti` with its `exp` (Unix
+    /// seconds) when the profile verifies `jti`s: used once, it is refused after. Issues an
+    /// access token.
+    JwtBearer {
+        user: String,
+        jti: Option<(String, i64)>,
+    },
 }
 
 /// Tokens issued by a grant (no `Debug`: they are secrets).
@@ -101,6 +111,14 @@ pub async fn grant(
             }
             (user, client, None, None)
         }
+        Grant::JwtBearer { user, jti } => {
+            let user = hold_user(tx, &user, None).await?;
+            let client = hold_client(tx, client).await?;
+            if let Some((jti, exp)) = jti {
+                use_jti(tx, &client, &jti, exp, &user).await?;
+            }
+            (user, client, None, None)
+        }
     };
     let access = issue(tx, &client, &user, Kind::Access, made_from.as_deref()).await?;
     Ok(Granted {
@@ -108,6 +126,52 @@ pub async fn grant(
         refresh,
         lifespan: tokens::lifespan(&client, Kind::Access),
     })
+}
+
+/// Records that `jti` was used with `client` until `exp` (Unix seconds), refusing it if it
+/// already was; first prunes the application's `jti`s whose assertions have expired. The
+/// unique index on (client, jti) refuses a concurrent second use on any node.
+async fn use_jti(
+    tx: &mut Tx,
+    client: &Record,
+    jti: &str,
+    exp: i64,
+    user: &Record,
+) -> std::result::Result<(), GrantError> {
+    let t = &registry::OAUTH_JWT_JTI;
+    let now = value::format_date_time(OffsetDateTime::now_utc());
+    let of_client = Filter::eq(field!(OAUTH_JWT_JTI, client), Value::text(client.sys_id()));
+    let expired = of_client.clone().and(Filter::Cond(
+        field!(OAUTH_JWT_JTI, expires),
+        Op::Lt(Value::Text(now)),
+    ));
+    tx.delete_where(t, &expired).await?;
+    let used = of_client.and(Filter::eq(field!(OAUTH_JWT_JTI, jti), Value::text(jti)));
+    if !tx
+        .select(t, &Select::filter(used).limit(1))
+        .await?
+        .is_empty()
+    {
+        tracing::info!(client_id = ?client.str("client_id"), jti, "OAuth JWT bearer assertion replayed; refused");
+        return Err(GrantError::Denied);
+    }
+    let expires = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(OffsetDateTime::now_utc());
+    let changes = Changes::default()
+        .set(field!(OAUTH_JWT_JTI, client), Value::text(client.sys_id()))
+        .set(field!(OAUTH_JWT_JTI, jti), Value::text(jti))
+        .set(
+            field!(OAUTH_JWT_JTI, expires),
+            Value::Text(value::format_date_time(expires)),
+        );
+    let actor = user.str("user_name").unwrap_or_default();
+    match super::insert(tx, t, None, changes, actor).await {
+        Ok(_) => Ok(()),
+        Err(RecordError::Storage(StorageError::Unique { .. })) => {
+            tracing::info!(client_id = ?client.str("client_id"), jti, "OAuth JWT bearer assertion replayed; refused");
+            Err(GrantError::Denied)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A token of `kind` for `user`, written by that user.
@@ -150,7 +214,10 @@ async fn hold_client(tx: &mut Tx, verified: &Record) -> std::result::Result<Reco
     let held = tx
         .get_held(&registry::OAUTH_ENTITY, verified.sys_id(), RowLock::Share)
         .await?;
-    held.filter(|now| now.str("client_secret") == verified.str("client_secret"))
+    held.filter(|now| {
+        now.str("client_secret") == verified.str("client_secret")
+            && now.str("jwt_key") == verified.str("jwt_key")
+    })
         .ok_or_else(|| {
             tracing::info!(client_id = ?verified.str("client_id"), "application changed during the grant; refused");
             GrantError::Denied

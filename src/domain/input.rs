@@ -53,6 +53,7 @@ pub async fn from_json(
         }
         let mut pending = convert(field, raw)?;
         if field.access == Access::WriteOnly
+            && !field.kept
             && let Pending::Ready(Value::Text(secret)) = &pending
         {
             pending = Pending::Ready(Value::Text(password::hash(secret.clone()).await?));

@@ -70,6 +70,9 @@ pub struct Field {
     /// that means nothing (a negative count, a lifespan past any date) is refused at the door
     /// rather than failing wherever it is used.
     pub range: Option<(i64, i64)>,
+    /// A write-only field kept as written rather than hashed: a key the server must use (a
+    /// JWT profile's shared or public key), never rendered all the same.
+    pub kept: bool,
 }
 
 impl Field {
@@ -179,6 +182,7 @@ const fn typed_field(name: &'static str, ty: FieldType) -> Field {
         default: None,
         on_delete: OnDelete::Clear,
         range: None,
+        kept: false,
     }
 }
 const fn string(name: &'static str) -> Field {
@@ -208,6 +212,12 @@ const fn write_only(mut f: Field) -> Field {
     f.access = Access::WriteOnly;
     f
 }
+/// Write-only, and kept as written (not hashed): a key the server must read back.
+const fn write_only_kept(mut f: Field) -> Field {
+    f.access = Access::WriteOnly;
+    f.kept = true;
+    f
+}
 const fn with_default(mut f: Field, default: &'static str) -> Field {
     f.default = Some(default);
     f
@@ -223,6 +233,9 @@ const fn integer(name: &'static str, min: i64, max: i64) -> Field {
 /// platform documents no maximum; without one, a lifespan past the last representable date
 /// made every grant fail.
 pub const MAX_TOKEN_LIFESPAN: i64 = 10 * 365 * 24 * 60 * 60;
+
+/// The largest clock skew a JWT profile may allow, in seconds (the platform's default is 0).
+pub const MAX_CLOCK_SKEW: i64 = 3600;
 
 /// The fields every record has, in this order, before the table's own.
 pub const SYS_FIELDS: [&str; 6] = [
@@ -289,6 +302,7 @@ pub static TABLES: &[&Table] = &[
     &EXTERNAL_AGENT_MAPPING,
     &OAUTH_ENTITY,
     &OAUTH_CREDENTIAL,
+    &OAUTH_JWT_JTI,
     &SYS_TINY_URL,
     &SYS_ATTACHMENT,
     &SYS_ATTACHMENT_DOC,
@@ -511,6 +525,17 @@ pub static OAUTH_ENTITY: Table = Table {
             integer("refresh_token_lifespan", 1, MAX_TOKEN_LIFESPAN),
             "8640000"
         ),
+        // The JWT profile (the JWT bearer grant; docs/auth.md): the family of algorithms the
+        // key is for (`HS`, `RS` or `ES`; none, no profile), the key (a shared key for HS, a
+        // PEM public key for RS and ES: write-only like the secret, but kept as written, since the
+        // server verifies with it), the sys_user field the
+        // assertion's `sub` is matched against, the clock skew allowed on `exp`, `nbf` and
+        // `iat`, and whether a `jti` may be used only once.
+        string("jwt_algorithm_family"),
+        write_only_kept(string("jwt_key")),
+        with_default(string("user_field"), "user_name"),
+        with_default(integer("clock_skew", 0, MAX_CLOCK_SKEW), "0"),
+        boolean("enable_jti_verification", "true"),
     ],
     display: &["name"],
     unique: &[&["client_id"]],
@@ -530,6 +555,20 @@ pub static OAUTH_CREDENTIAL: Table = Table {
     ],
     display: &[],
     unique: &[&["token_hash"]],
+    read: ReadAccess::AdminOnly,
+};
+
+/// The `jti` values of JWT bearer assertions already used with an application, kept until the
+/// assertion expires (so a replay is refused on every node), then pruned.
+pub static OAUTH_JWT_JTI: Table = Table {
+    name: "oauth_jwt_jti",
+    fields: sys_fields![
+        owned_by("client", &OAUTH_ENTITY),
+        string("jti"),
+        typed_field("expires", FieldType::DateTime),
+    ],
+    display: &[],
+    unique: &[&["client", "jti"]],
     read: ReadAccess::AdminOnly,
 };
 

@@ -34,6 +34,7 @@ mod migrations;
 mod multi_node;
 mod negotiation;
 mod oauth;
+mod oauth_jwt;
 mod openapi;
 mod page_admission;
 mod query;
