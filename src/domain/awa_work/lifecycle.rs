@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use super::offer::document_of;
+use super::offer::{active_document, document_of};
 use super::{
     ACCEPTED, CANCELLED, CONSULT_ACCEPTED, CONSULT_CANCELLED, CONSULT_ENDED, CONSULT_REQUESTED,
     CONSULT_TRANSFERRED, DISQUALIFIED, Outcome, PENDING_ACCEPT, QUEUED, Refusal, Summary, TIME_OUT,
@@ -34,17 +34,10 @@ pub async fn route(
     let Some(queue) = queue(tx, queue_id).await? else {
         return Ok(Err(Refusal::NoQueue(queue_id.to_owned())));
     };
-    let Some(table) = super::document_table(table) else {
-        return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
+    let (table, document) = match active_document(tx, table, document_id).await? {
+        Ok(found) => found,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    // The lock before the record is held: see `offer::active_document`.
-    lock_document(tx, table.name, document_id).await?;
-    let Some(document) = tx.get_held(table, document_id, RowLock::KeyShare).await? else {
-        return Ok(Err(Refusal::NoDocument(document_id.to_owned())));
-    };
-    if !flag(&document, "active") {
-        return Ok(Err(Refusal::DocumentNotActive));
-    }
     let item = match main_item(tx, table.name, document_id).await? {
         None => new_item(tx, table, &document, &queue, now, actor, Changes::default()).await?,
         Some(item) => {

@@ -299,7 +299,11 @@ pub(super) fn document_of(item: &Record) -> (String, String) {
 /// A routable table's active record, read under the document's lock. The lock comes first:
 /// holding the record (`FOR KEY SHARE`) while waiting for the lock would deadlock with the
 /// holder of the lock writing the record (an accept assigning the document to its agent).
-async fn active_document(tx: &mut Tx, table: &str, id: &str) -> Outcome<(&'static Table, Record)> {
+pub(super) async fn active_document(
+    tx: &mut Tx,
+    table: &str,
+    id: &str,
+) -> Outcome<(&'static Table, Record)> {
     let Some(table) = super::document_table(table) else {
         return Ok(Err(Refusal::NoDocument(id.to_owned())));
     };
