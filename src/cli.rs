@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the REST APIs.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the database migrations and exit.
     Migrate(DatabaseArgs),
     /// Load (or extend) a realistic data set for benchmarks and write a manifest of its ids.
@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// passed (0: never).
     #[arg(long, env = "SWITCHBOARD_AWA_SWEEP_INTERVAL_MS", default_value_t = Config::DEFAULT_AWA_SWEEP_INTERVAL.as_millis() as u64)]
     pub awa_sweep_interval_ms: u64,
+    /// Milliseconds the outbound deliverer waits, when it has nothing to send, before it looks
+    /// for events to deliver again (0: this node delivers nothing; others on the database may).
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_POLL_INTERVAL_MS", default_value_t = Config::DEFAULT_OUTBOUND_POLL_INTERVAL.as_millis() as u64)]
+    pub outbound_poll_interval_ms: u64,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -265,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 page_wait: Duration::from_secs(args.page_wait_seconds),
                 public_url: args.public_url,
                 awa_sweep_interval: Duration::from_millis(args.awa_sweep_interval_ms),
+                outbound_poll_interval: Duration::from_millis(args.outbound_poll_interval_ms),
             };
             tracing::debug!(?config, "starting");
             let scheme = if config.tls.is_some() {

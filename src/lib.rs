@@ -7,6 +7,7 @@
 //! | [`cli`]      | the command line: `serve`, `migrate`, `bench-data`                      |
 //! | [`api`]      | one module per platform API, the router, the OpenAPI document           |
 //! | [`state`]    | what every handler reaches ([`state::AppState`]) and how it is opened   |
+//! | [`outbound`] | the deliverer: the outbox's events POSTed to contact centers, retried   |
 //! | [`fixtures`] | data a database is given: the first admin, the demo, the benchmark set  |
 //! | [`auth`]     | who the caller is (Basic, bearer tokens), login throttling, rate limits |
 //! | [`server`]   | sockets: TLS, connection limits, timeouts, graceful shutdown            |
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod fixtures;
 pub mod http;
 pub mod model;
+pub mod outbound;
 pub mod server;
 pub mod state;
 pub mod storage;
@@ -44,6 +46,7 @@ pub async fn serve(
     let config = state.config.clone();
     let store = state.store.clone();
     let sweeper = tokio::spawn(sweep_offers(state.clone()));
+    let deliverer = tokio::spawn(deliver_events(state.clone()));
     let served = server::serve(
         listener,
         api::router(state),
@@ -53,6 +56,9 @@ pub async fn serve(
     )
     .await;
     sweeper.abort();
+    // An attempt cut short here keeps its claim until it runs out; then any node sends the
+    // event again (at least once).
+    deliverer.abort();
     store.close().await;
     served
 }
@@ -74,4 +80,15 @@ async fn sweep_offers(state: state::AppState) {
             Err(e) => tracing::warn!(error = %e, "AWA sweep failed; retried at the next tick"),
         }
     }
+}
+
+/// The outbound deliverer (see [`outbound`]), unless `outbound_poll_interval` is zero.
+async fn deliver_events(state: state::AppState) {
+    let interval = state.config.outbound_poll_interval;
+    if interval.is_zero() {
+        return;
+    }
+    outbound::Deliverer::new(state.store.clone(), state.clock.clone())
+        .run(interval)
+        .await
 }

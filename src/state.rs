@@ -56,6 +56,9 @@ pub struct Config {
     /// How often AWA's sweeper cancels offers whose time is up (zero: never; tests sweep by
     /// hand after moving the clock).
     pub awa_sweep_interval: Duration,
+    /// How long the outbound deliverer waits for new events when it has none to send (zero:
+    /// this node delivers nothing).
+    pub outbound_poll_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +83,7 @@ impl std::fmt::Debug for Config {
             .field("max_records_in_flight", &self.max_records_in_flight)
             .field("page_wait", &self.page_wait)
             .field("awa_sweep_interval", &self.awa_sweep_interval)
+            .field("outbound_poll_interval", &self.outbound_poll_interval)
             .finish()
     }
 }
@@ -92,6 +96,7 @@ impl Config {
     pub const DEFAULT_MAX_RECORDS_IN_FLIGHT: usize = 20_000;
     pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
     pub const DEFAULT_AWA_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+    pub const DEFAULT_OUTBOUND_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
@@ -112,6 +117,7 @@ impl Config {
             page_wait: Self::DEFAULT_PAGE_WAIT,
             public_url: None,
             awa_sweep_interval: Self::DEFAULT_AWA_SWEEP_INTERVAL,
+            outbound_poll_interval: Self::DEFAULT_OUTBOUND_POLL_INTERVAL,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod awa_inbox;
 pub mod awa_offer;
 pub mod awa_routing;
 pub mod batch;
+pub mod control;
 pub mod external_id_mapping;
 pub mod interaction;
 pub mod mapping;
@@ -73,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
         .merge(external_id_mapping::router().layer(Extension(Api::ExternalIdMapping)))
         .merge(oauth::router())
+        .merge(control::router())
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
 }
 

@@ -25,7 +25,9 @@ fn complete(doc: &mut Json) {
         "version": env!("CARGO_PKG_VERSION"),
         "description": "A self-hosted stand-in for the ServiceNow contact-center REST APIs: the \
             Table API, the Interaction Management, Conversation Member and Agent Mapping APIs, and \
-            OAuth 2.0. Every /api/now operation also answers in XML (Accept: application/xml).",
+            OAuth 2.0. Every /api/now operation also answers in XML (Accept: application/xml). \
+            Operations tagged `switchboard` (under /_switchboard/) are switchboard's own, not the \
+            platform's, and need the admin role.",
     });
     let schemas = doc["components"]["schemas"]
         .as_object_mut()
@@ -55,9 +57,10 @@ fn complete(doc: &mut Json) {
                 "operationId".into(),
                 Json::String(operation_id(method, path)),
             );
-            if path.starts_with("/api/") && path != "/api/openapi.json" {
+            let own = path.starts_with(super::control::PREFIX);
+            if (path.starts_with("/api/") && path != "/api/openapi.json") || own {
                 op.insert("security".into(), json!([{"basic": []}, {"bearer": []}]));
-                add_common_responses(op, path.starts_with("/api/now"));
+                add_common_responses(op, path.starts_with("/api/now") || own);
             } else {
                 op.insert("security".into(), json!([]));
             }

@@ -511,6 +511,8 @@ macro_rules! roles {
 }
 
 roles! {
+    /// Everything; switchboard's own API (`/_switchboard/`) needs it.
+    Admin = crate::model::roles::ADMIN;
     /// Creates and closes interactions; maps agents.
     InteractionAgent = crate::model::roles::INTERACTION_AGENT;
     /// Manages conversation members for a CCaaS integration.

@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod awa_presence;
 pub mod awa_work;
+pub mod events;
 pub mod external_ids;
 pub mod grants;
 pub mod input;
@@ -13,6 +14,7 @@ pub mod members;
 pub mod password;
 pub mod roles;
 pub mod rules;
+pub mod supervision;
 pub mod tiny_urls;
 pub mod tokens;
 

@@ -1,6 +1,6 @@
 //! The platform's rules about records, applied on every write path.
 
-use super::{RecordError, Result, awa_work, roles};
+use super::{RecordError, Result, awa_work, events, roles};
 use crate::model::filter::{Filter, Select};
 use crate::model::registry::{self, Table};
 use crate::model::value::{self, Record, Value};
@@ -60,6 +60,15 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
         }
         "sys_cs_conversation_member" => check_observer(tx, rec).await?,
         "awa_agent_capacity" => derive_capacity_for(rec),
+        "awa_external_provider" => check_provider(rec)?,
+        "x_switchboard_outbound_event" if rec.get("sequence").is_null() => {
+            let n = tx.next_number(events::outbox::SEQUENCE_COUNTER).await?;
+            rec.set("sequence", Value::Int(n));
+        }
+        "sys_outbound_http_log" => {
+            let n = tx.next_number(events::outbox::LOG_COUNTER).await?;
+            rec.set("sequence", Value::Int(n));
+        }
         _ => {}
     }
     Ok(())
@@ -74,6 +83,7 @@ pub async fn before_update(
     match table.name {
         "sys_user" => derive_user_name(rec),
         "awa_agent_capacity" => derive_capacity_for(rec),
+        "awa_external_provider" => check_provider(rec)?,
         "sys_cs_conversation_member"
             if rec.get("member_type") != before.get("member_type")
                 || rec.get("member") != before.get("member") =>
@@ -92,6 +102,8 @@ pub async fn after_write(
     before: Option<&Record>,
     after: Option<&Record>,
 ) -> Result<()> {
+    // Boxed: an event is a record, whose own rules run through here.
+    Box::pin(events::after_write(tx, table, before, after)).await?;
     match table.name {
         "sys_user_has_role" => {
             let mut users: Vec<&str> = [before, after]
@@ -130,7 +142,8 @@ pub async fn after_write(
             {
                 let closed =
                     awa_work::document_closed(tx, table.name, a.sys_id(), now(), writer(a));
-                Box::pin(closed).await
+                Box::pin(closed).await?;
+                Box::pin(events::document_closed(tx, table, a)).await
             }
             _ => Ok(()),
         },
@@ -162,6 +175,12 @@ fn derive_capacity_for(rec: &mut Record) {
         .unwrap_or(registry::UNIVERSAL_CAPACITY)
         .to_owned();
     rec.set("capacity_for", Value::Text(scope));
+}
+
+/// A provider's URL, authentication and event types must be ones switchboard can use.
+fn check_provider(provider: &Record) -> Result<()> {
+    events::check_provider(provider)
+        .map_err(|(field, message)| RecordError::invalid(field, message))
 }
 
 /// Only managers may observe a conversation.

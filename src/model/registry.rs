@@ -318,6 +318,9 @@ pub static TABLES: &[&Table] = &[
     &AWA_WORK_ITEM_REJECTION,
     &AWA_AGENT_PRESENCE_HISTORY,
     &CCAAS_EXTERNAL_ID_MAPPING,
+    &AWA_EXTERNAL_PROVIDER,
+    &OUTBOUND_EVENT,
+    &SYS_OUTBOUND_HTTP_LOG,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -382,7 +385,8 @@ pub static INTERACTION_CONNECTOR: Table = Table {
 
 /// A queue work items wait in. With `external_routing`, a contact center routes its work (the
 /// Offer Work and Manual Assignment APIs) and may name it by its own id, `external_id` (the
-/// platform's "Provider queue ID"). Its work items are on its `service_channel`.
+/// platform's "Provider queue ID"). Its work items are on its `service_channel`; the events of
+/// its work go to its `external_provider` (docs/outbound-events.md).
 pub static AWA_QUEUE: Table = Table {
     name: "awa_queue",
     fields: sys_fields![
@@ -391,6 +395,7 @@ pub static AWA_QUEUE: Table = Table {
         reference("service_channel", &AWA_SERVICE_CHANNEL),
         string("external_id"),
         boolean("external_routing", "false"),
+        reference("external_provider", &AWA_EXTERNAL_PROVIDER),
     ],
     display: &["name"],
     unique: &[],
@@ -820,6 +825,97 @@ pub static AWA_AGENT_PRESENCE_HISTORY: Table = Table {
     unique: &[],
     read: ReadAccess::Roles(AWA_READERS),
 };
+
+/// The longest a provider may take to answer one delivery, in seconds.
+pub const MAX_DELIVERY_TIMEOUT: i64 = 300;
+
+/// A contact center that AWA's external routing sends events to (docs/outbound-events.md):
+/// where (`endpoint_url`), how it is authenticated (`authentication`: `none`, `basic` with
+/// `username` and `password`, `bearer` with `token`, or `hmac`, a signature of the body with
+/// `secret` in the `signature_header`), which `event_types` it takes (comma-separated; empty,
+/// all), how long one delivery may take (`timeout`, seconds) and how many attempts an event
+/// gets before it is given up (`max_attempts`). The secrets are write-only, and kept as
+/// written: the server must send them.
+pub static AWA_EXTERNAL_PROVIDER: Table = Table {
+    name: "awa_external_provider",
+    fields: sys_fields![
+        string("name"),
+        boolean("active", "true"),
+        string("endpoint_url"),
+        with_default(string("authentication"), "none"),
+        string("username"),
+        write_only_kept(string("password")),
+        write_only_kept(string("token")),
+        write_only_kept(string("secret")),
+        with_default(string("signature_header"), "X-Switchboard-Signature"),
+        string("event_types"),
+        with_default(integer("timeout", 1, MAX_DELIVERY_TIMEOUT), "10"),
+        with_default(integer("max_attempts", 1, 1000), "10"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(CHANNEL_READERS),
+};
+
+/// switchboard's outbox (not a platform table, hence the `x_` of a custom application): one
+/// record per event for one provider, written in the transaction of the change it reports and
+/// delivered afterwards, at least once, in `sequence` order per `ordering_key` (the document, or
+/// the agent). `state` is `ready` (to deliver: at `next_attempt_on`, by the node whose claim has
+/// not run out), `delivered`, or `failed` (its attempts used up). The sys_id is the event id.
+pub static OUTBOUND_EVENT: Table = Table {
+    name: "x_switchboard_outbound_event",
+    fields: sys_fields![
+        owned_by("provider", &AWA_EXTERNAL_PROVIDER),
+        string("event_type"),
+        string("ordering_key"),
+        read_only(integer("sequence", 0, i64::MAX)),
+        typed_field("payload", FieldType::Json),
+        with_default(string("state"), "ready"),
+        with_default(integer("attempts", 0, i64::MAX), "0"),
+        typed_field("next_attempt_on", FieldType::DateTime),
+        string("claimed_by"),
+        typed_field("claimed_until", FieldType::DateTime),
+        integer("last_status", 0, 999),
+        string("last_error"),
+        typed_field("delivered_on", FieldType::DateTime),
+    ],
+    display: &["event_type"],
+    unique: &[],
+    read: ReadAccess::AdminOnly,
+};
+
+/// The platform's outbound HTTP log: one record per request switchboard sent (an event
+/// delivery attempt), with the fields of the platform's "All" log level. Bodies keep their
+/// first [`OUTBOUND_LOG_BODY_CHARS`] characters, the platform's largest limit; `error` says why
+/// an attempt has no status (a refused connection, a timeout).
+pub static SYS_OUTBOUND_HTTP_LOG: Table = Table {
+    name: "sys_outbound_http_log",
+    fields: sys_fields![
+        read_only(integer("sequence", 0, i64::MAX)),
+        string("http_method"),
+        string("url"),
+        string("scheme"),
+        string("hostname"),
+        string("path"),
+        integer("response_status", 0, 999),
+        integer("request_length", 0, i64::MAX),
+        integer("response_length", 0, i64::MAX),
+        integer("response_time", 0, i64::MAX),
+        string("source_table"),
+        string("source_record"),
+        string("request_headers"),
+        string("request_body"),
+        string("response_headers"),
+        string("response_body"),
+        string("error"),
+    ],
+    display: &["url"],
+    unique: &[],
+    read: ReadAccess::AdminOnly,
+};
+
+/// How many characters of a request or response body the outbound log keeps.
+pub const OUTBOUND_LOG_BODY_CHARS: usize = 1000;
 
 /// A kind of write, for the rules that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

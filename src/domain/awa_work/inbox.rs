@@ -168,18 +168,6 @@ pub async fn reject(
     if !flag(&item, "allowed_to_decline") {
         return Ok(Err(Refusal::MayNotDecline));
     }
-    let rejection = Changes::default()
-        .set(
-            field!(AWA_WORK_ITEM_REJECTION, work_item),
-            Value::text(item.sys_id()),
-        )
-        .set(field!(AWA_WORK_ITEM_REJECTION, agent), Value::text(agent))
-        .set(
-            field!(AWA_WORK_ITEM_REJECTION, reject_reason),
-            Value::text(reason),
-        );
-    let rejections = &registry::AWA_WORK_ITEM_REJECTION;
-    crate::domain::insert(tx, rejections, None, rejection, actor).await?;
     let moved = item.str("transfer_type").is_some_and(|t| !t.is_empty());
     let mut changes = Changes::default()
         .set(field!(AWA_WORK_ITEM, rejected), Value::Bool(true))
@@ -204,5 +192,19 @@ pub async fn reject(
             .set(field!(AWA_WORK_ITEM, assigned_to), Value::Null);
     }
     super::change(tx, &item, changes, now, actor).await?;
+    // After the item's change: the rejection's event (domain::events) reports the item as
+    // the rejection left it.
+    let rejection = Changes::default()
+        .set(
+            field!(AWA_WORK_ITEM_REJECTION, work_item),
+            Value::text(item.sys_id()),
+        )
+        .set(field!(AWA_WORK_ITEM_REJECTION, agent), Value::text(agent))
+        .set(
+            field!(AWA_WORK_ITEM_REJECTION, reject_reason),
+            Value::text(reason),
+        );
+    let rejections = &registry::AWA_WORK_ITEM_REJECTION;
+    crate::domain::insert(tx, rejections, None, rejection, actor).await?;
     Ok(Ok(()))
 }

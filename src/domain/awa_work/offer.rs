@@ -8,7 +8,7 @@ use super::{
     Summary, agent, flag, is_available, is_external_user, lock_document, main_item, membership,
     new_item, queue, stamp, stamp_deadline,
 };
-use crate::domain::Changes;
+use crate::domain::{Changes, events};
 use crate::model::filter::RowLock;
 use crate::model::registry::{self, Table, field};
 use crate::model::value::{Record, Value};
@@ -220,6 +220,7 @@ pub async fn transfer(
                 membership::assign(tx, table.name, document_id, None, actor).await?;
             }
             let item = new_item(tx, table, &document, &target, now, actor, extra).await?;
+            Box::pin(events::transferred(tx, &item, &current, None)).await?;
             Ok(Ok(Summary::of(&item)))
         }
         None => {
@@ -253,6 +254,7 @@ pub async fn transfer(
                 return Ok(Err(Refusal::NoQueue(queue_id)));
             };
             let item = new_item(tx, table, &document, &queue, now, actor, extra).await?;
+            Box::pin(events::transferred(tx, &item, &current, Some(target))).await?;
             let mut offer = transfer.terms.clone();
             offer.agent = target.clone();
             let terms = Terms {

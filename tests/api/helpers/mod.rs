@@ -6,6 +6,7 @@ mod answers;
 mod app;
 pub mod awa;
 mod backend;
+pub mod provider;
 mod queries;
 mod raw;
 mod records;

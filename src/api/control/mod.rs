@@ -1,0 +1,20 @@
+//! switchboard's own API, not the platform's: everything under `/_switchboard/`, admin only,
+//! under its own tag in the OpenAPI document. It holds what a person does in the platform's UI
+//! (a supervisor observing and joining a chat: [`supervisor`]) and, later, the stand-in's
+//! controls. Nothing here changes what a platform API answers unless a user asks it to.
+
+mod supervisor;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// The prefix of every route of this module.
+pub const PREFIX: &str = "/_switchboard";
+
+/// The OpenAPI tag of every route of this module.
+pub const TAG: &str = "switchboard";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().nest(PREFIX, supervisor::router())
+}

@@ -1,0 +1,234 @@
+//! The deliverer: sends the outbox's events to their providers (docs/outbound-events.md).
+//!
+//! Every node runs one. A pass reads the events due (the first waiting event of each document
+//! or agent, `domain::events::outbox::due`), claims each (one node wins), POSTs it, and records
+//! the attempt (delivered, retried later with backoff, or given up). A pass that sent anything
+//! is followed at once by another (the next event of each key is due now); otherwise the
+//! deliverer waits `--outbound-poll-interval-ms`.
+
+mod request;
+
+pub use request::{delivery, logged_headers, signature};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::domain::RecordError;
+use crate::domain::events::outbox::{self, Attempt, Claimed, Settled};
+use crate::model::clock::Clock;
+use crate::model::value::Value;
+use crate::storage::Storage;
+
+/// How many waiting events a pass reads.
+const SCAN: u64 = 500;
+/// How many deliveries run at once (each to a different document or agent).
+const PARALLEL: usize = 16;
+/// The most of a response body read (the log keeps less).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Deliverer {
+    store: Arc<dyn Storage>,
+    clock: Clock,
+    client: reqwest::Client,
+    /// This node's name in claims: random, so a restarted node is a new one.
+    node: Arc<str>,
+    slots: Arc<Semaphore>,
+}
+
+impl Deliverer {
+    pub fn new(store: Arc<dyn Storage>, clock: Clock) -> Deliverer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client with the ring provider");
+        let node = format!("node-{}", &crate::model::value::new_sys_id()[..12]);
+        Deliverer {
+            store,
+            clock,
+            client,
+            node: node.into(),
+            slots: Arc::new(Semaphore::new(PARALLEL)),
+        }
+    }
+
+    /// Delivers until the task is dropped; every `interval` when there is nothing to send.
+    pub async fn run(self, interval: Duration) {
+        loop {
+            match self.pass().await {
+                Ok(0) => tokio::time::sleep(interval).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbound delivery pass failed; retried shortly");
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        }
+    }
+
+    /// One pass: attempts every event due now. Returns how many it attempted.
+    pub async fn pass(&self) -> Result<usize, RecordError> {
+        let due = outbox::due(&*self.store, self.clock.now(), SCAN).await?;
+        let mut attempts = tokio::task::JoinSet::new();
+        for event in due {
+            let permit = self.slots.clone().acquire_owned().await;
+            let deliverer = self.clone();
+            attempts.spawn(async move {
+                let _permit = permit;
+                deliverer.attempt(event.sys_id()).await
+            });
+        }
+        let mut attempted = 0;
+        while let Some(done) = attempts.join_next().await {
+            match done {
+                Ok(Ok(true)) => attempted += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "outbound delivery failed to record"),
+                Err(e) => tracing::error!(error = %e, "outbound delivery task panicked"),
+            }
+        }
+        Ok(attempted)
+    }
+
+    /// Claims, sends and settles one event. False: another node had it.
+    async fn attempt(&self, id: &str) -> Result<bool, RecordError> {
+        let Some(claimed) = outbox::claim(&*self.store, id, &self.node, self.clock.now()).await?
+        else {
+            return Ok(false);
+        };
+        let attempt = self.send(&claimed).await;
+        let settled = outbox::settle(
+            &*self.store,
+            &claimed,
+            &self.node,
+            &attempt,
+            self.clock.now(),
+        );
+        let event = claimed.event.str("event_type").unwrap_or_default();
+        match settled.await? {
+            Settled::Delivered => {
+                tracing::debug!(event_id = id, event, "outbound event delivered")
+            }
+            Settled::Retry => tracing::info!(
+                event_id = id,
+                event,
+                attempt = claimed.attempt,
+                status = attempt.status,
+                error = attempt.error.as_deref(),
+                "outbound event not delivered; retried later"
+            ),
+            Settled::GaveUp => tracing::warn!(
+                event_id = id,
+                event,
+                attempts = claimed.attempt,
+                "outbound event given up after its last attempt"
+            ),
+            Settled::Lost => tracing::info!(
+                event_id = id,
+                "outbound event's claim passed to another node during the attempt"
+            ),
+        }
+        Ok(true)
+    }
+
+    /// POSTs the claimed event and reads the answer; never fails (a failure is the attempt's).
+    async fn send(&self, claimed: &Claimed) -> Attempt {
+        let body = match claimed.event.get("payload") {
+            Value::Text(json) => json.clone(),
+            _ => String::new(),
+        };
+        let delivery = delivery(
+            &claimed.provider,
+            &claimed.event,
+            claimed.attempt,
+            body.as_bytes(),
+        );
+        let mut attempt = Attempt {
+            url: delivery.url.clone(),
+            request_headers: logged_headers(&delivery.headers),
+            request_body: body.clone(),
+            ..Attempt::default()
+        };
+        let url = match reqwest::Url::parse(&delivery.url) {
+            Ok(url) => url,
+            Err(e) => {
+                attempt.error = Some(format!("invalid endpoint URL: {e}"));
+                return attempt;
+            }
+        };
+        attempt.scheme = url.scheme().to_owned();
+        attempt.hostname = url.host_str().unwrap_or_default().to_owned();
+        attempt.path = url.path().to_owned();
+        let timeout = match claimed.provider.get("timeout") {
+            Value::Int(s) => Duration::from_secs(u64::try_from(*s).unwrap_or(10)),
+            _ => Duration::from_secs(10),
+        };
+        let mut request = self.client.post(url).timeout(timeout).body(body);
+        for (name, value) in &delivery.headers {
+            request = request.header(name, value);
+        }
+        let started = Instant::now();
+        let outcome = read_answer(request.send().await, &mut attempt).await;
+        attempt.elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if let Err(e) = outcome {
+            attempt.error = Some(describe(&e));
+        }
+        attempt
+    }
+}
+
+/// Fills the attempt from the response: status, headers, `Retry-After`, and the body's start.
+async fn read_answer(
+    sent: reqwest::Result<reqwest::Response>,
+    attempt: &mut Attempt,
+) -> reqwest::Result<()> {
+    let mut response = sent?;
+    attempt.status = Some(response.status().as_u16());
+    attempt.response_headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("(binary)")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    attempt.retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(time::Duration::seconds);
+    let mut kept = Vec::new();
+    let mut length = 0usize;
+    while let Some(chunk) = response.chunk().await? {
+        length += chunk.len();
+        let room = MAX_RESPONSE_BYTES.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    attempt.response_length = i64::try_from(length).unwrap_or(i64::MAX);
+    attempt.response_body = String::from_utf8_lossy(&kept).into_owned();
+    Ok(())
+}
+
+/// A failed request in words, with its cause (reqwest's own message names only the URL).
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    match cause.is_empty() {
+        true => what.to_owned(),
+        false => format!("{what}: {cause}"),
+    }
+}
