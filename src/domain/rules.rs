@@ -61,6 +61,7 @@ pub async fn before_insert(tx: &mut Tx, table: &Table, rec: &mut Record) -> Resu
         "sys_cs_conversation_member" => check_observer(tx, rec).await?,
         "awa_agent_capacity" => derive_capacity_for(rec),
         "awa_external_provider" => check_provider(rec)?,
+        "oauth_entity" => check_jwt_family(rec)?,
         "x_switchboard_outbound_event" if rec.get("sequence").is_null() => {
             let n = tx.next_number(events::outbox::SEQUENCE_COUNTER).await?;
             rec.set("sequence", Value::Int(n));
@@ -84,6 +85,7 @@ pub async fn before_update(
         "sys_user" => derive_user_name(rec),
         "awa_agent_capacity" => derive_capacity_for(rec),
         "awa_external_provider" => check_provider(rec)?,
+        "oauth_entity" => check_jwt_family(rec)?,
         "sys_cs_conversation_member"
             if rec.get("member_type") != before.get("member_type")
                 || rec.get("member") != before.get("member") =>
@@ -181,6 +183,19 @@ fn derive_capacity_for(rec: &mut Record) {
 fn check_provider(provider: &Record) -> Result<()> {
     events::check_provider(provider)
         .map_err(|(field, message)| RecordError::invalid(field, message))
+}
+
+/// The JWT profile's algorithm family, when there is one, is `HS`, `RS` or `ES` (any case):
+/// another would make every JWT bearer grant of the application fail.
+fn check_jwt_family(application: &Record) -> Result<()> {
+    match application.str("jwt_algorithm_family") {
+        None => Ok(()),
+        Some(f) if ["HS", "RS", "ES"].iter().any(|k| f.eq_ignore_ascii_case(k)) => Ok(()),
+        Some(f) => Err(RecordError::invalid(
+            "jwt_algorithm_family",
+            format!("must be HS, RS or ES (or empty: no JWT profile), not '{f}'"),
+        )),
+    }
 }
 
 /// Only managers may observe a conversation.

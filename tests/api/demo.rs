@@ -329,6 +329,57 @@ async fn the_external_id_mapping_samples_answer_as_the_page_shows() {
     server.stop();
 }
 
+/// docs/outbound-events.md's samples on the demo: a provider registered, the demo queue
+/// reporting to it, the demo supervisor (already observing the demo chat) asks to join, the
+/// request reaches the provider, and the provider's `/update` makes the supervisor a public
+/// fulfiller.
+#[tokio::test]
+async fn the_outbound_event_samples_bring_the_supervisors_join_to_a_provider() {
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
+    let provider = crate::helpers::provider::ProviderServer::start().await;
+    let body = json!({"name": "My contact center", "endpoint_url": provider.url,
+                      "authentication": "hmac", "secret": "s3cret"})
+    .to_string();
+    let (status, created) = sample(
+        &server,
+        Method::POST,
+        "/api/now/table/awa_external_provider",
+        Some(&body),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let path = format!("/api/now/table/awa_queue/{QUEUE}");
+    let body = r#"{"external_provider": "My contact center"}"#;
+    let (status, queue) = sample(&server, Method::PATCH, &path, Some(body), ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let who = format!(r#"{{"supervisor": "{SUPERVISOR}"}}"#);
+    let observe = format!("/_switchboard/conversations/{CHAT_INTERACTION}/observe");
+    let (status, observed) = sample(&server, Method::POST, &observe, Some(&who), ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{observed}");
+    assert_eq!(observed["result"]["member_type"], "observer");
+    let join = format!("/_switchboard/conversations/{CHAT_INTERACTION}/join");
+    let (status, joined) = sample(&server, Method::POST, &join, Some(&who), ADMIN).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{joined}");
+    let event = provider
+        .wait_for_event("conversation.join_requested", Duration::from_secs(20))
+        .await;
+    assert!(event.signed_with("X-Switchboard-Signature", "s3cret"));
+    assert_eq!(event.json["supervisor"]["user_name"], "supervisor");
+    let update = format!("/api/now/conversation/member/{SUPERVISOR}/update");
+    let body = format!(
+        r#"{{"interaction_id": "{CHAT_INTERACTION}", "member_type": "public_fulfiller"}}"#
+    );
+    let (status, updated) = sample(&server, Method::PUT, &update, Some(&body), INTEGRATION).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["result"]["conversation_member"]["memberType"],
+        "public_fulfiller"
+    );
+    server.stop();
+}
+
 /// The page's two mapping samples: 201 "inserted", then 200 "updated" with the same id.
 async fn mapping_samples(server: &DemoServer) {
     let path = format!(

@@ -282,6 +282,25 @@ async fn an_application_without_a_jwt_profile_is_refused() {
 }
 
 #[tokio::test]
+async fn an_unknown_algorithm_family_is_refused_when_written() {
+    let app = TestApp::spawn().await;
+    let body = json!({"name": "odd", "client_id": "odd-client", "client_secret": "s",
+                      "jwt_algorithm_family": "PS", "jwt_key": SHARED_KEY});
+    let response = app
+        .admin(Method::POST, "/api/now/table/oauth_entity")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json_of(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let said = answer["error"].to_string();
+    assert!(said.contains("jwt_algorithm_family"), "{answer}");
+    // Any case of a known family is kept.
+    register(&app, "lower", json!({"jwt_algorithm_family": "hs"})).await;
+}
+
+#[tokio::test]
 async fn a_replayed_jti_is_refused_unless_the_profile_turns_jti_checking_off() {
     let app = TestApp::spawn().await;
     app.user("jwt.agent", "agent-pw-1", &[]).await;
