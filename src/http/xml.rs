@@ -265,6 +265,21 @@ pub fn write_result(result: &Value) -> String {
     out
 }
 
+/// Render an answer without the `result` envelope: an object's fields inside `<response>`
+/// (anything else as `<response>`'s one element, `result`).
+pub fn write_bare(value: &Value) -> String {
+    let Value::Object(fields) = value else {
+        return write_result(value);
+    };
+    let mut out = String::from(DECLARATION);
+    out.push_str("<response>");
+    for (name, field) in fields {
+        write_value(&mut out, &xml_name(name), field);
+    }
+    out.push_str("</response>");
+    out
+}
+
 /// Render an error envelope:
 /// `<response><error><message>M</message><detail>D</detail></error><status>failure</status></response>`.
 pub fn write_error(message: &str, detail: Option<&str>) -> String {
