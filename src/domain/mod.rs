@@ -15,6 +15,7 @@ pub mod roles;
 pub mod rules;
 pub mod tiny_urls;
 pub mod tokens;
+pub mod wrap_up;
 
 use std::future::Future;
 use std::pin::Pin;
