@@ -501,10 +501,7 @@ async fn post_codes(
         return Err(ApiError::bad_request(NONE_CREATED, detail.join("; ")));
     }
     let mut tx = state.store.begin().await?;
-    let mut created = Vec::new();
-    for code in valid {
-        created.push(wrap_up::put_code(&mut tx, code, &caller.user_name).await?);
-    }
+    let created = wrap_up::put_codes(&mut tx, valid, &caller.user_name).await?;
     tx.commit().await?;
     let (status, message) = match failed.is_empty() {
         true => (StatusCode::OK, ALL_CREATED),

@@ -263,12 +263,39 @@ fn merge_translations(mut old: Vec<Translation>, new: Vec<Translation>) -> Vec<T
     old
 }
 
+/// Takes the named lock of each label, in one order (sorted), before any code is read: writers
+/// of several codes (a POST of codes, an external configuration) then never wait on each other
+/// in a cycle. [`put_code`] takes its label's lock again, which a transaction already holding
+/// it passes.
+async fn lock_labels<'a>(tx: &mut Tx, labels: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut labels: Vec<&str> = labels.collect();
+    labels.sort_unstable();
+    labels.dedup();
+    for label in labels {
+        tx.lock(&code_lock(label)).await?;
+    }
+    Ok(())
+}
+
+fn code_lock(label: &str) -> String {
+    format!("interaction_wrap_up_code:{label}")
+}
+
+/// Creates or updates each code (see [`put_code`]), in the order given.
+pub async fn put_codes(tx: &mut Tx, codes: Vec<NewCode>, actor: &str) -> Result<Vec<Code>> {
+    lock_labels(tx, codes.iter().map(|c| c.code.as_str())).await?;
+    let mut written = Vec::new();
+    for code in codes {
+        written.push(put_code(tx, code, actor).await?);
+    }
+    Ok(written)
+}
+
 /// Creates the code with this label, or updates the one that has it: the description and the
 /// active flag when given, the translations merged by language. Codes written through the API
 /// are external. Serialised per label, so two writers of one new label make one code.
-pub async fn put_code(tx: &mut Tx, new: NewCode, actor: &str) -> Result<Code> {
-    tx.lock(&format!("interaction_wrap_up_code:{}", new.code))
-        .await?;
+async fn put_code(tx: &mut Tx, new: NewCode, actor: &str) -> Result<Code> {
+    tx.lock(&code_lock(&new.code)).await?;
     let table = &registry::INTERACTION_WRAP_UP_CODE;
     let existing = code_by_label(tx, &new.code).await?;
     let old_translations = existing.as_ref().map(translations_of).unwrap_or_default();
@@ -406,6 +433,8 @@ async fn create_configuration(
     new: NewConfiguration,
     actor: &str,
 ) -> Result<std::result::Result<Record, Refusal>> {
+    let labels = new.allowed_codes.iter().map(|c| c.code.as_str());
+    lock_labels(tx, labels.chain(new.default_code.as_deref())).await?;
     let mut allowed = Vec::new();
     for code in new.allowed_codes {
         let found = code_for_label(tx, &code.code, code.translation, actor).await?;

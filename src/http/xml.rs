@@ -685,6 +685,23 @@ mod tests {
     }
 
     #[test]
+    fn write_bare_answers() {
+        let head = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+        assert_eq!(
+            write_bare(
+                &json!({"message": "m", "segment": {"codes": [{"a": "1"}, {"a": "2"}]},
+                                "success": true})
+            ),
+            format!(
+                "{head}<response><message>m</message><segment><codes><a>1</a></codes>\
+                 <codes><a>2</a></codes></segment><success>true</success></response>"
+            )
+        );
+        // Not an object: as a result.
+        assert_eq!(write_bare(&json!("s")), write_result(&json!("s")));
+    }
+
+    #[test]
     fn write_error_envelopes() {
         let head = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
         assert_eq!(

@@ -889,3 +889,25 @@ async fn wrap_up_an_unreadable_body_is_the_platforms_400() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn wrap_up_concurrent_writers_of_one_new_label_make_one_code() {
+    let w = world().await;
+    let post = |codes: Value| {
+        w.app
+            .as_user(CCAAS, Method::POST, "/api/now/wrapup/code")
+            .json(&json!({"codes": codes}))
+            .send()
+    };
+    // Two writers naming the same two new labels in opposite orders.
+    let (a, b) = tokio::join!(
+        post(json!([{"code": "Alpha"}, {"code": "Beta"}])),
+        post(json!([{"code": "Beta"}, {"code": "Alpha"}]))
+    );
+    for response in [a.unwrap(), b.unwrap()] {
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let stored = fetch_records(&w.app, "interaction_wrap_up_code", "").await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}
