@@ -761,6 +761,35 @@ async fn wrap_up_updates_refuse_what_names_no_open_segment() {
 }
 
 #[tokio::test]
+async fn wrap_up_hostile_ids_are_400s_not_500s() {
+    let w = world().await;
+    for path in [
+        "/wrapup/code/a%00b",
+        "/wrapup/segment/a%00b",
+        "/wrapup/segment/agent/a%00b/interaction/c%00d",
+    ] {
+        let (status, answer) = w.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {answer}");
+        assert_eq!(answer["status"], "failure", "{answer}");
+    }
+    let (status, answer) = w
+        .call(
+            Method::PUT,
+            "/wrapup/segment/update?segment_sys_id=a%00b",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    w.refused(
+        Method::POST,
+        "/wrapup/segment/create",
+        Some(json!({"agent_sys_id": "a\0b"})),
+        "Field agent_sys_id may not contain NUL characters",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn wrap_up_speaks_xml_both_ways() {
     let w = world().await;
     let xml = format!(
