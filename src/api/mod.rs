@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod stats;
 pub mod table;
 pub mod tiny_url;
+pub mod wrap_up;
 
 use std::sync::OnceLock;
 
@@ -68,7 +69,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)))
             .merge(awa_routing::router().layer(Extension(Api::AwaRouting)))
             .merge(awa_inbox::router().layer(Extension(Api::AwaInboxActions)))
-            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)));
+            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)))
+            .merge(wrap_up::router().layer(Extension(Api::WrapUp)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
     api.merge(mapping::router().layer(Extension(Api::AgentMapping)))

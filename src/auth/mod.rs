@@ -519,6 +519,8 @@ roles! {
     AwaIntegrationUser = crate::model::roles::AWA_INTEGRATION_USER;
     /// Reads and writes external id mappings (Contact Center Integration Core).
     CtrItCoreAdmin = crate::model::roles::SN_CT_CTR_IT_CORE_ADMIN;
+    /// Reads and writes wrap-up codes and segments (the Wrap Up API).
+    InteractionIntegrationUser = crate::model::roles::INTERACTION_INTEGRATION_USER;
 }
 
 #[cfg(test)]

@@ -49,10 +49,11 @@ pub enum Api {
     AwaInboxActions,
     AwaAgentConsult,
     ExternalIdMapping,
+    WrapUp,
 }
 
 impl Api {
-    pub const ALL: [Api; 16] = [
+    pub const ALL: [Api; 17] = [
         Api::Table,
         Api::Interaction,
         Api::ConversationMember,
@@ -69,6 +70,7 @@ impl Api {
         Api::AwaInboxActions,
         Api::AwaAgentConsult,
         Api::ExternalIdMapping,
+        Api::WrapUp,
     ];
 
     /// The name a `--rate-limit` rule uses.
@@ -90,6 +92,7 @@ impl Api {
             Api::AwaInboxActions => "awa_inbox_actions",
             Api::AwaAgentConsult => "awa_agent_consult",
             Api::ExternalIdMapping => "external_id_mapping",
+            Api::WrapUp => "wrap_up",
         }
     }
 
@@ -112,6 +115,7 @@ impl Api {
             Api::AwaInboxActions => "AWA Inbox Actions API",
             Api::AwaAgentConsult => "AWA Agent Consult API",
             Api::ExternalIdMapping => "External ID Mapping API",
+            Api::WrapUp => "Wrap Up API",
         }
     }
 

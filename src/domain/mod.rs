@@ -17,6 +17,7 @@ pub mod rules;
 pub mod supervision;
 pub mod tiny_urls;
 pub mod tokens;
+pub mod wrap_up;
 
 use std::future::Future;
 use std::pin::Pin;

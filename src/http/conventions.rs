@@ -118,7 +118,9 @@ fn render(format: Format, mut response: Response) -> Response {
         (Format::Json, Payload::Error { message, detail }) => {
             to_json(&ErrorEnvelope::new(&message, detail.as_deref())).into()
         }
+        (Format::Json, Payload::Bare(value)) => to_json(&value).into(),
         (Format::Xml, Payload::Result(v)) => xml::write_result(&v).into(),
+        (Format::Xml, Payload::Bare(v)) => xml::write_bare(&v).into(),
         (Format::Xml, Payload::Error { message, detail }) => {
             xml::write_error(&message, detail.as_deref()).into()
         }

@@ -20,6 +20,10 @@ pub struct ResultEnvelope<T> {
 pub enum Payload {
     /// `{"result": ...}`
     Result(Json),
+    /// An API's own object, without the `result` envelope (in XML, its fields inside
+    /// `<response>`): for the few answers the platform's pages print bare (the Wrap Up API's
+    /// segments).
+    Bare(Json),
     /// `{"error": {"message", "detail"}, "status": "failure"}`
     Error {
         message: String,
@@ -47,6 +51,12 @@ pub fn typed(status: StatusCode, value: &impl serde::Serialize) -> Response {
     // The APIs' response types are plain structs of strings, numbers and lists: they serialise.
     let value = serde_json::to_value(value).unwrap_or_default();
     result(status, HeaderMap::new(), value)
+}
+
+/// A response carrying an API's typed response as it is, without the `result` envelope.
+pub fn bare(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let value = serde_json::to_value(value).unwrap_or_default();
+    encoded(status, HeaderMap::new(), Payload::Bare(value))
 }
 
 /// A response carrying `payload`, with the given status and headers.

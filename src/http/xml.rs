@@ -265,6 +265,21 @@ pub fn write_result(result: &Value) -> String {
     out
 }
 
+/// Render an answer without the `result` envelope: an object's fields inside `<response>`
+/// (anything else as `<response>`'s one element, `result`).
+pub fn write_bare(value: &Value) -> String {
+    let Value::Object(fields) = value else {
+        return write_result(value);
+    };
+    let mut out = String::from(DECLARATION);
+    out.push_str("<response>");
+    for (name, field) in fields {
+        write_value(&mut out, &xml_name(name), field);
+    }
+    out.push_str("</response>");
+    out
+}
+
 /// Render an error envelope:
 /// `<response><error><message>M</message><detail>D</detail></error><status>failure</status></response>`.
 pub fn write_error(message: &str, detail: Option<&str>) -> String {
@@ -667,6 +682,23 @@ mod tests {
                  <nested><x>1</x><x/></nested></result></response>"
             )
         );
+    }
+
+    #[test]
+    fn write_bare_answers() {
+        let head = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+        assert_eq!(
+            write_bare(
+                &json!({"message": "m", "segment": {"codes": [{"a": "1"}, {"a": "2"}]},
+                                "success": true})
+            ),
+            format!(
+                "{head}<response><message>m</message><segment><codes><a>1</a></codes>\
+                 <codes><a>2</a></codes></segment><success>true</success></response>"
+            )
+        );
+        // Not an object: as a result.
+        assert_eq!(write_bare(&json!("s")), write_result(&json!("s")));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! read this one description, so a table or field is added here and nowhere else.
 
 use super::roles::{
-    AWA_AGENT, AWA_INTEGRATION_USER, AWA_MANAGER, INTERACTION_AGENT, SN_CT_CTR_IT_CORE_ADMIN,
+    AWA_AGENT, AWA_INTEGRATION_USER, AWA_MANAGER, INTERACTION_AGENT, INTERACTION_INTEGRATION_USER,
+    SN_CT_CTR_IT_CORE_ADMIN,
 };
 
 /// What a field holds, which decides how it is validated, stored, compared and rendered.
@@ -321,6 +322,9 @@ pub static TABLES: &[&Table] = &[
     &AWA_EXTERNAL_PROVIDER,
     &OUTBOUND_EVENT,
     &SYS_OUTBOUND_HTTP_LOG,
+    &INTERACTION_WRAP_UP_CODE,
+    &INTERACTION_WRAP_UP_CONFIGURATION,
+    &INTERACTION_WRAP_UP_SEGMENT,
 ];
 
 pub static SYS_USER: Table = Table {
@@ -513,6 +517,85 @@ pub static CCAAS_EXTERNAL_ID_MAPPING: Table = Table {
     display: &[],
     unique: &[&["document_table", "document_id", "external_provider"]],
     read: ReadAccess::Roles(&[SN_CT_CTR_IT_CORE_ADMIN]),
+};
+
+/// Roles that may read wrap-up codes and configurations: agents, and the integration calling
+/// the Wrap Up API.
+const WRAP_UP_READERS: &[&str] = &[INTERACTION_AGENT, INTERACTION_INTEGRATION_USER];
+
+/// A wrap-up code an agent picks when closing an interaction (the platform's Interaction Wrap
+/// Up Code table). `code` is its label, unique: the Wrap Up API's `POST /wrapup/code` creates or
+/// updates codes by label. `translations` (switchboard's) keeps the translations the API was
+/// given, a JSON list of `{"language", "code", "description"}`.
+pub static INTERACTION_WRAP_UP_CODE: Table = Table {
+    name: "interaction_wrap_up_code",
+    fields: sys_fields![
+        string("code"),
+        string("description"),
+        boolean("active", "true"),
+        boolean("external", "false"),
+        typed_field("translations", FieldType::Json),
+    ],
+    display: &["code"],
+    unique: &[&["code"]],
+    read: ReadAccess::Roles(WRAP_UP_READERS),
+};
+
+/// How a wrap-up goes (the platform's Interaction Wrap Up Configuration table): whether a code
+/// is required, which codes are allowed (`allowed_codes`, a list of code sys_ids separated by
+/// commas, as the platform's list fields hold them) and the default one, the timer, and the AI
+/// recommendation flags. An external segment's configuration is created from its request.
+pub static INTERACTION_WRAP_UP_CONFIGURATION: Table = Table {
+    name: "interaction_wrap_up_configuration",
+    fields: sys_fields![
+        string("name"),
+        boolean("active", "true"),
+        boolean("external", "false"),
+        boolean("enable_codes", "false"),
+        string("allowed_codes"),
+        reference("default_code", &INTERACTION_WRAP_UP_CODE),
+        integer("duration", 0, MAX_INT),
+        boolean("show_timer", "false"),
+        boolean("enable_ai_code", "false"),
+        boolean("enable_ai_notes", "false"),
+        boolean("use_ai_as_default", "false"),
+        boolean("use_third_party_ai", "false"),
+    ],
+    display: &["name"],
+    unique: &[],
+    read: ReadAccess::Roles(WRAP_UP_READERS),
+};
+
+/// One agent's wrap-up of an interaction (the platform's Interaction Wrap Up Segment table):
+/// opened (`state` `open`) by the Wrap Up API's create, closed by its update with the code and
+/// notes the agent chose. `segment_id` and `segment_table` name the interaction segment it
+/// wraps up; `external_segment_id` is the external system's id for it.
+pub static INTERACTION_WRAP_UP_SEGMENT: Table = Table {
+    name: "interaction_wrap_up_segment",
+    fields: sys_fields![
+        owned_by("interaction", &INTERACTION),
+        reference("agent", &SYS_USER),
+        reference("wrap_up_configuration", &INTERACTION_WRAP_UP_CONFIGURATION),
+        with_default(string("state"), "open"),
+        boolean("external", "false"),
+        boolean("segmented", "false"),
+        string("segment_id"),
+        string("segment_table"),
+        string("external_segment_id"),
+        typed_field("opened_on", FieldType::DateTime),
+        typed_field("submitted_on", FieldType::DateTime),
+        typed_field("confirmed_on", FieldType::DateTime),
+        boolean("awaiting_confirmation", "false"),
+        reference("code", &INTERACTION_WRAP_UP_CODE),
+        string("notes"),
+        string("ai_wrap_up_code"),
+        string("ai_notes"),
+        string("ai_code_defined_at"),
+        string("ai_notes_defined_at"),
+    ],
+    display: &[],
+    unique: &[],
+    read: ReadAccess::Roles(&[INTERACTION_AGENT]),
 };
 
 pub static OAUTH_ENTITY: Table = Table {

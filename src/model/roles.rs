@@ -20,6 +20,9 @@ pub const AWA_EXTERNAL_USER: &str = "awa_external_user";
 /// Administers the Contact Center Integration Core: reads and writes external id mappings.
 pub const SN_CT_CTR_IT_CORE_ADMIN: &str = "sn_ct_ctr_it_core.admin";
 
+/// A contact-center integration calling the Wrap Up API (wrap-up codes and segments).
+pub const INTERACTION_INTEGRATION_USER: &str = "interaction_integration_user";
+
 /// Roles present in every database, with their descriptions.
 pub const BUILT_IN: &[(&str, &str)] = &[
     (ADMIN, "Full access to every table and API"),
@@ -42,6 +45,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         SN_CT_CTR_IT_CORE_ADMIN,
         "Administers the Contact Center Integration Core (external id mappings)",
+    ),
+    (
+        INTERACTION_INTEGRATION_USER,
+        "Calls the Wrap Up API (wrap-up codes and segments)",
     ),
 ];
 

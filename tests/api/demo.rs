@@ -1296,3 +1296,207 @@ async fn new_interactions_step_over_the_number_the_demo_holds() {
     assert_eq!(made.unwrap().str("number"), Some("IMS0000222"));
     tx.commit().await.unwrap();
 }
+
+/// The Wrap Up API's samples, in the page's call order after its reads (demo:
+/// `src/fixtures/demo/wrap_up.rs`). The demo's segments are open, so the update samples work;
+/// the reads answer them open until the update sample closes the phone segment.
+#[tokio::test]
+async fn the_wrap_up_samples_answer_as_the_page_shows() {
+    const AGENT: &str = "123412345678567890ab90abcdefcdef";
+    const INTERACTION: &str = "213412345678567890ab90abcdefcdef";
+    const PHONE_SEGMENT: &str = "98769876543254321fed1fedcba0cba0";
+    const AI_SEGMENT: &str = "abcd1234abcd1234abcd1234abcd1234";
+    let db = TestDb::new();
+    let server = DemoServer::start(&db.url);
+    let billing = json!({
+        "code": "Billing Issue", "description": "A code for billing issues", "active": true,
+        "external": true, "sys_id": "49c27b679f201210c89656effa0a1cd7",
+        "translated_code": "Abrechnungsproblem",
+        "translated_description": "Ein code für Abrechnungsprobleme"
+    });
+    let page_code = json!({"result": {"message": "Wrap up code found.",
+                                      "result_map": {"wrap_up_code": billing}, "success": true}});
+    let path = "/api/now/v1/wrapup/code/49c27b679f201210c89656effa0a1cd7";
+    let (status, body) = sample(&server, Method::GET, path, None, ADMIN).await;
+    assert_eq!((status, body), (StatusCode::OK, page_code.clone()));
+
+    // The phone segment, by the interaction segment's id and by agent and interaction.
+    for path in [
+        "/api/now/v1/wrapup/segment/dgajbcef12345678defdbxef123435678".to_owned(),
+        format!("/api/now/v1/wrapup/segment/agent/{AGENT}/interaction/{INTERACTION}"),
+    ] {
+        let (status, body) = sample(&server, Method::GET, &path, None, ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["message"], "Wrap up segment retrieved successfully.");
+        assert_eq!(body["segment_id"], PHONE_SEGMENT);
+        let segment = &body["segment"];
+        assert_eq!(segment["agent"], AGENT);
+        assert_eq!(segment["interaction"], INTERACTION);
+        assert_eq!(segment["segment_table"], "sn_openframe_phone_log");
+        assert_eq!(segment["segment_id"], "dgajbcef12345678defdbxef123435678");
+        assert_eq!(segment["external"], true);
+        assert_eq!(segment["segmented"], true);
+        assert_eq!(segment["opened_on"], "2024-09-16 17:52:01");
+        let config = &segment["wrap_up_configuration"];
+        assert_eq!(config["enable_codes"], true);
+        let codes: Vec<&Value> = config["allowed_codes"].as_array().unwrap().iter().collect();
+        assert_eq!(codes.len(), 2, "{config}");
+        assert_eq!(codes[0], &billing);
+        assert_eq!(codes[1]["sys_id"], "54327b679f201210c89656effa0a1cd7");
+        assert_eq!(codes[1]["translated_code"], " Einkaufsproblem");
+        assert_eq!(config["default_code"], billing);
+    }
+
+    // The AI segment.
+    let path = format!("/api/now/v1/wrapup/segment/{AI_SEGMENT}");
+    let (status, body) = sample(&server, Method::GET, &path, None, ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let segment = &body["segment"];
+    assert_eq!(segment["agent"], AGENT);
+    assert_eq!(segment["ai_wrap_up_code"], "Billing Issue");
+    assert_eq!(
+        segment["ai_notes"],
+        "Customer called about an incorrect charge."
+    );
+    assert_eq!(segment["ai_code_defined_at"], "1752252703000");
+    assert_eq!(segment["ai_notes_defined_at"], "1752252703000");
+    let config = &segment["wrap_up_configuration"];
+    for flag in ["enable_ai_code", "enable_ai_notes", "use_ai_as_default"] {
+        assert_eq!(config[flag], true, "{flag}");
+    }
+    // The AI sample by agent and interaction names ids that are not sys_ids: nothing found.
+    let path = "/api/now/v1/wrapup/segment/agent/987698761234123456xy12ghijklmnoqrst/interaction/879065432198432109xy34mnopqrstuv";
+    let (status, body) = sample(&server, Method::GET, path, None, ADMIN).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // POST code: "Billing Issue" again updates the demo's code, so the page's sys_id.
+    let post = "{\n  \"codes\": [\n    {\n      \"code\": \"Billing Issue\",\n      \"description\": \"A code for billing issues\",\n      \"translations\": [\n        {\n          \"language\": \"de\",\n          \"code\": \"Abrechnungsproblem\",\n          \"description\": \"Ein code für Abrechnungsprobleme\"\n        }\n      ]\n    }\n  ]\n}";
+    let (status, body) = sample(
+        &server,
+        Method::POST,
+        "/api/now/v1/wrapup/code",
+        Some(post),
+        ADMIN,
+    )
+    .await;
+    let page_post = json!({"result": {"message": "All wrap up codes created successfully.",
+                                      "result_map": {"created_wrap_up_codes": [billing]},
+                                      "success": true}});
+    assert_eq!((status, body), (StatusCode::OK, page_post));
+
+    // Create (both create samples send the same body).
+    let create = r#"{
+    "agent_sys_id": "123412345678567890ab90abcdefcdef",
+    "interaction_sys_id": "213412345678567890ab90abcdefcdef",
+    "external": true,
+    "external_segment_id": "EXT-SEG-001",
+    "ai_wrap_up_code": "Billing Issue",
+    "ai_notes": "Customer called about an incorrect charge on their invoice.",
+    "configuration": {
+      "enable_codes": true,
+      "enable_ai_code": true,
+      "enable_ai_notes": true,
+      "use_ai_as_default": true,
+      "allowed_codes": [{"code": "Billing Issue"}, {"code": "Store Issue"}],
+      "default_code": "Billing Issue"
+    }
+  }"#;
+    let (status, body) = sample(
+        &server,
+        Method::POST,
+        "/api/now/wrapup/segment/create",
+        Some(create),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["message"], "Wrap-up segment created successfully.");
+    let segment = &body["segment"];
+    assert!(is_sys_id(&body["sys_id"]), "{body}");
+    assert_eq!(segment["sys_id"], body["sys_id"]);
+    assert_eq!(segment["agent"], AGENT);
+    assert_eq!(segment["interaction"], INTERACTION);
+    assert_eq!(segment["external"], true);
+    assert_eq!(segment["state"], "open");
+    let config = &segment["wrap_up_configuration"];
+    for flag in [
+        "enable_codes",
+        "enable_ai_code",
+        "enable_ai_notes",
+        "use_ai_as_default",
+    ] {
+        assert_eq!(config[flag], true, "{flag}");
+    }
+    assert_eq!(config["allowed_codes"].as_array().unwrap().len(), 2);
+    assert_eq!(config["default_code"], billing);
+    assert_eq!(segment["ai_wrap_up_code"], "Billing Issue");
+
+    // update/ai on the AI segment.
+    let ai = r#"{
+    "segment_sys_id": "abcd1234abcd1234abcd1234abcd1234",
+    "agent_sys_id": "123412345678567890ab90abcdefcdef",
+    "interaction_sys_id": "213412345678567890ab90abcdefcdef",
+    "ai_wrap_up_code": "Plan Update",
+    "ai_notes": "Customer requested an upgrade to the Premium plan."
+  }"#;
+    let (status, body) = sample(
+        &server,
+        Method::PUT,
+        "/api/now/wrapup/segment/update/ai",
+        Some(ai),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let defined = body["segment"]["ai_code_defined_at"].clone();
+    assert_eq!(
+        body,
+        json!({"success": true, "message": "AI wrap-up data updated successfully.",
+               "segment": {"sys_id": AI_SEGMENT, "agent": AGENT, "interaction": INTERACTION,
+                           "ai_wrap_up_code": "Plan Update",
+                           "ai_notes": "Customer requested an upgrade to the Premium plan.",
+                           "ai_code_defined_at": defined, "ai_notes_defined_at": defined}})
+    );
+
+    // update closes the phone segment (the sample's interaction id lacks a digit: the
+    // segment's sys_id, given first, decides).
+    let path = "/api/now/v1/wrapup/segment/update?segment_sys_id=98769876543254321fed1fedcba0cba0&agent_sys_id=123412345678567890ab90abcdefcdef&interaction_sys_id=213412345678567890ab90abcdefcde";
+    let update = "{\n  \"wrap_up_code\": \"Billing Issue\",\n  \"notes\": \"Customer's credit card expired. Had to switch to another one.\",\n  \"confirmed_on\": \"2024-09-16 18:52:01\"\n}";
+    let (status, body) = sample(&server, Method::PUT, path, Some(update), ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "Wrap-up segment updated successfully.");
+    assert_eq!(body["sys_id"], PHONE_SEGMENT);
+    let closed = body["segment"].clone();
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["code"], billing);
+    assert_eq!(
+        closed["notes"],
+        "Customer's credit card expired. Had to switch to another one."
+    );
+    assert_eq!(closed["confirmed_on"], "2024-09-16 18:52:01");
+    assert_eq!(closed["awaiting_confirmation"], false);
+    assert_eq!(closed["segment_id"], "dgajbcef12345678defdbxef123435678");
+    let path = "/api/now/v1/wrapup/segment/dgajbcef12345678defdbxef123435678";
+    let (_, body) = sample(&server, Method::GET, path, None, ADMIN).await;
+    assert_eq!(body["segment"], closed);
+    server.stop();
+
+    // A restart puts the demo back: the phone segment open, the created segment gone.
+    let server = DemoServer::start(&db.url);
+    let path = format!("/api/now/wrapup/segment/agent/{AGENT}/interaction/{INTERACTION}");
+    let (_, body) = sample(&server, Method::GET, &path, None, ADMIN).await;
+    assert_eq!(body["segment_id"], PHONE_SEGMENT, "{body}");
+    assert_eq!(body["segment"]["state"], "open", "{body}");
+    let (_, body) = sample(
+        &server,
+        Method::GET,
+        "/api/now/v1/wrapup/code/49c27b679f201210c89656effa0a1cd7",
+        None,
+        ADMIN,
+    )
+    .await;
+    assert_eq!(body, page_code);
+    server.stop();
+}

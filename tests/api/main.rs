@@ -52,3 +52,4 @@ mod table_api;
 mod throttle;
 mod tiny_url;
 mod tls;
+mod wrap_up;

@@ -734,3 +734,76 @@ def test_awa_refusals_reach_pysnow_as_http_errors(server, admin, integration_use
         assert code == 400
         assert body["error"]["detail"] == "Missing agent ID"
         assert body["status"] == "failure"
+
+
+# -- Wrap Up API ---------------------------------------------------------------------------------
+
+
+def test_wrap_up_codes_and_a_segment_from_create_to_close(server, admin):
+    """The page's call order through pysnow's generic resource: codes, create, update/ai,
+    update, GET. Codes answer inside `result` (pysnow's `.one()`); segments answer bare, as the
+    page prints them, so their body is read from the response pysnow wraps."""
+    integration = admin.user("interaction_integration_user", prefix="wrapup-integration")
+    agent = admin.user("interaction_agent", prefix="wrapup-agent")
+    interaction = admin.insert("interaction", type="phone", state="work_in_progress")["sys_id"]
+    label = unique("Billing ")
+    with client_for(server, integration) as c:
+        codes = c.resource(api_path="/wrapup/code")
+        created = codes.request(
+            "POST",
+            json={"codes": [{"code": label, "description": "Billing",
+                             "translations": [{"language": "de", "code": "Abrechnung",
+                                               "description": "Abrechnung"}]}]},
+        ).one()
+        assert created["message"] == "All wrap up codes created successfully."
+        (code,) = created["result_map"]["created_wrap_up_codes"]
+        assert SYS_ID.match(code["sys_id"])
+        assert code["translated_code"] == "Abrechnung"
+        found = codes.request("GET", path_append=f"/{code['sys_id']}").one()
+        assert found["result_map"]["wrap_up_code"] == code
+
+        segments = c.resource(api_path="/wrapup/segment")
+        response = segments.request(
+            "POST", path_append="/create",
+            json={"agent_sys_id": agent.sys_id, "interaction_sys_id": interaction,
+                  "external": True, "external_segment_id": unique("EXT-"),
+                  "configuration": {"enable_codes": True, "enable_ai_code": True,
+                                    "use_third_party_ai": True,
+                                    "allowed_codes": [{"code": label}], "default_code": label}},
+        )
+        assert status(response) == 200
+        opened = response._response.json()
+        assert opened["message"] == "Wrap-up segment created successfully."
+        segment = opened["sys_id"]
+        assert opened["segment"]["state"] == "open"
+
+        response = segments.request(
+            "PUT", path_append="/update/ai",
+            json={"segment_sys_id": segment, "ai_wrap_up_code": label},
+        )
+        assert status(response) == 200
+        assert response._response.json()["segment"]["ai_wrap_up_code"] == label
+
+        # Closing without a code takes the AI's recommendation (use_ai_as_default is off, so
+        # the configured default: the same code).
+        # update names its segment in the query, as the page's sample does.
+        update = c.resource(api_path="/wrapup/segment/update")
+        update.parameters.add_custom({"segment_sys_id": segment})
+        response = update.request(
+            "PUT", json={"notes": "done", "confirmed_on": "2024-09-16 18:52:01"}
+        )
+        assert status(response) == 200
+        closed = response._response.json()["segment"]
+        assert (closed["state"], closed["code"]["sys_id"]) == ("closed", code["sys_id"])
+
+        response = segments.request("GET", path_append=f"/{segment}")
+        assert status(response) == 200
+        assert response._response.json()["segment"] == closed
+
+        # A second close is refused in the platform's error envelope.
+        with pytest.raises(requests.HTTPError) as excinfo:
+            update.request("PUT", json={}).one()
+        code_, body = http_error(excinfo)
+        assert code_ == 400
+        assert body["error"]["message"] == f"Wrap up segment {segment} is already closed"
+        assert body["status"] == "failure"
