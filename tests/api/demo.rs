@@ -368,9 +368,8 @@ async fn the_outbound_event_samples_bring_the_supervisors_join_to_a_provider() {
     assert!(event.signed_with("X-Switchboard-Signature", "s3cret"));
     assert_eq!(event.json["supervisor"]["user_name"], "supervisor");
     let update = format!("/api/now/conversation/member/{SUPERVISOR}/update");
-    let body = format!(
-        r#"{{"interaction_id": "{CHAT_INTERACTION}", "member_type": "public_fulfiller"}}"#
-    );
+    let body =
+        format!(r#"{{"interaction_id": "{CHAT_INTERACTION}", "member_type": "public_fulfiller"}}"#);
     let (status, updated) = sample(&server, Method::PUT, &update, Some(&body), INTEGRATION).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(

@@ -16,6 +16,19 @@ use crate::helpers::{INTEGRATION, fetch_record, fetch_records, json_of, sys_id_o
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Waits until no event waits in the outbox (the last attempt recorded after its answer).
+async fn settled(app: &crate::helpers::TestApp) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let waiting = fetch_records(app, "x_switchboard_outbound_event", "state=ready").await;
+        if waiting.is_empty() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{waiting:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn types(received: &[crate::helpers::provider::Received]) -> Vec<String> {
     received.iter().map(|r| r.event_type().to_owned()).collect()
 }
@@ -120,7 +133,8 @@ async fn a_routing_day_reaches_the_provider_in_order_signed_and_logged() {
     assert_eq!(closed["state"], "closed_complete");
 
     // Every attempt is in the outbound log, and each event is delivered, through the Table
-    // API (admin).
+    // API (admin), once the last attempt is recorded.
+    settled(&w.app).await;
     let events = fetch_records(
         &w.app,
         "x_switchboard_outbound_event",

@@ -130,6 +130,19 @@ pub fn sqlite_query(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<String>> 
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Place::Postgres { server, schema } = &self.place {
+            // A server of the test may still be inside a transaction on the schema (its
+            // background tasks: the sweeper, the outbound deliverer) which can never end: this
+            // drop blocks the test's runtime, which that transaction needs to go on. Its
+            // connections are ended first, so the drop cannot wait on them for ever.
+            postgres(
+                server,
+                &format!(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                     JOIN pg_class c ON c.oid = l.relation \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+                ),
+            );
             postgres(server, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
