@@ -355,3 +355,35 @@ async fn es256_with_an_ec_public_key() {
     let token = assert_granted(jwt_request(&app, &client, &assertion).await).await;
     assert_eq!(table_status(&app, &token).await, StatusCode::OK);
 }
+
+/// One assertion sent eight times at once: exactly one grant, the others refused as replays
+/// (on PostgreSQL the unique index on the application and `jti` decides between transactions
+/// that each found the `jti` unused).
+#[tokio::test]
+async fn a_jti_raced_by_concurrent_grants_is_granted_once() {
+    let app = TestApp::spawn().await;
+    app.user("jwt.agent", "agent-pw-1", &[]).await;
+    let client = register(&app, "race", json!({})).await;
+    let assertion = hs256(&claims(&client, "jwt.agent"));
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let pairs = [
+            ("grant_type", GRANT),
+            ("client_id", client.id.as_str()),
+            ("client_secret", client.secret.as_str()),
+            ("assertion", assertion.as_str()),
+        ];
+        requests.spawn(app.form_post(TOKEN, &pairs).send());
+    }
+    let mut granted = 0;
+    for response in requests.join_all().await {
+        let response = response.unwrap();
+        if response.status() == StatusCode::OK {
+            assert_granted(response).await;
+            granted += 1;
+        } else {
+            assert_access_denied(response).await;
+        }
+    }
+    assert_eq!(granted, 1);
+}
