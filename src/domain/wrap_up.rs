@@ -179,6 +179,44 @@ fn flag(record: &Record, name: &str) -> bool {
     record.get(name) == &Value::Bool(true)
 }
 
+/// `changes` with the AI code and notes the caller gave, each stamped with when it was set,
+/// where the segment's configuration lets AI fields be stored (switchboard fills none itself).
+fn with_ai_fields(
+    mut changes: Changes,
+    configuration: &Record,
+    code: Option<String>,
+    notes: Option<String>,
+) -> Changes {
+    let now_millis = epoch_millis();
+    if let Some(code) = code
+        && flag(configuration, "enable_ai_code")
+    {
+        changes = changes
+            .set(
+                field!(INTERACTION_WRAP_UP_SEGMENT, ai_wrap_up_code),
+                Value::text(code),
+            )
+            .set(
+                field!(INTERACTION_WRAP_UP_SEGMENT, ai_code_defined_at),
+                Value::text(now_millis.clone()),
+            );
+    }
+    if let Some(notes) = notes
+        && flag(configuration, "enable_ai_notes")
+    {
+        changes = changes
+            .set(
+                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes),
+                Value::text(notes),
+            )
+            .set(
+                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes_defined_at),
+                Value::text(now_millis),
+            );
+    }
+    changes
+}
+
 /// The current time in Unix epoch milliseconds, as the AI timestamps hold it.
 pub fn epoch_millis() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -533,7 +571,6 @@ pub async fn create_segment(
             Err(refusal) => return Ok(Err(refusal)),
         },
     };
-    let now_millis = epoch_millis();
     let mut changes = Changes::default()
         .set(
             field!(INTERACTION_WRAP_UP_SEGMENT, interaction),
@@ -575,32 +612,7 @@ pub async fn create_segment(
             field!(INTERACTION_WRAP_UP_SEGMENT, opened_on),
             Value::text(new.opened_on.unwrap_or_else(value::now)),
         );
-    if let Some(code) = new.ai_wrap_up_code
-        && flag(&configuration, "enable_ai_code")
-    {
-        changes = changes
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_wrap_up_code),
-                Value::text(code),
-            )
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_code_defined_at),
-                Value::text(now_millis.clone()),
-            );
-    }
-    if let Some(notes) = new.ai_notes
-        && flag(&configuration, "enable_ai_notes")
-    {
-        changes = changes
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes),
-                Value::text(notes),
-            )
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes_defined_at),
-                Value::text(now_millis),
-            );
-    }
+    changes = with_ai_fields(changes, &configuration, new.ai_wrap_up_code, new.ai_notes);
     let table = &registry::INTERACTION_WRAP_UP_SEGMENT;
     let record = super::insert(tx, table, None, changes, actor).await?;
     Ok(Ok(segment_of(tx, record).await?))
@@ -825,34 +837,12 @@ pub async fn recommend(
             record.sys_id().to_owned(),
         )));
     }
-    let now_millis = epoch_millis();
-    let mut changes = Changes::default();
-    if let Some(code) = ai.ai_wrap_up_code
-        && flag(&configuration, "enable_ai_code")
-    {
-        changes = changes
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_wrap_up_code),
-                Value::text(code),
-            )
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_code_defined_at),
-                Value::text(now_millis.clone()),
-            );
-    }
-    if let Some(notes) = ai.ai_notes
-        && flag(&configuration, "enable_ai_notes")
-    {
-        changes = changes
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes),
-                Value::text(notes),
-            )
-            .set(
-                field!(INTERACTION_WRAP_UP_SEGMENT, ai_notes_defined_at),
-                Value::text(now_millis),
-            );
-    }
+    let changes = with_ai_fields(
+        Changes::default(),
+        &configuration,
+        ai.ai_wrap_up_code,
+        ai.ai_notes,
+    );
     let table = &registry::INTERACTION_WRAP_UP_SEGMENT;
     Ok(Ok(super::update(
         tx,

@@ -356,6 +356,31 @@ async fn es256_with_an_ec_public_key() {
     assert_eq!(table_status(&app, &token).await, StatusCode::OK);
 }
 
+/// The profile's key may be the signer's X.509 certificate (PEM), as the platform's JWT
+/// profile takes a certificate: the public key is read from it.
+#[tokio::test]
+async fn es256_with_the_signers_certificate_as_the_key() {
+    let app = TestApp::spawn().await;
+    app.user("cert.agent", "agent-pw-1", &[]).await;
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["genesys.example".to_owned()]).unwrap();
+    let certificate = params.self_signed(&pair).unwrap();
+    let client = register(
+        &app,
+        "genesys-cert",
+        json!({"jwt_algorithm_family": "ES", "jwt_key": certificate.pem()}),
+    )
+    .await;
+    let key = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let assertion = sign(&claims(&client, "cert.agent"), Algorithm::ES256, &key);
+    assert_granted(jwt_request(&app, &client, &assertion).await).await;
+    // Another key's signature does not pass against the certificate.
+    let other = rcgen::KeyPair::generate().unwrap();
+    let other = EncodingKey::from_ec_pem(other.serialize_pem().as_bytes()).unwrap();
+    let forged = sign(&claims(&client, "cert.agent"), Algorithm::ES256, &other);
+    assert_access_denied(jwt_request(&app, &client, &forged).await).await;
+}
+
 /// One assertion sent eight times at once: exactly one grant, the others refused as replays
 /// (on PostgreSQL the unique index on the application and `jti` decides between transactions
 /// that each found the `jti` unused).

@@ -91,6 +91,16 @@ async fn document_of(tx: &mut Tx, item: &Record) -> Result<Json> {
     })
 }
 
+/// What every event about a work item shows: its document, the item, its queue and `agent`.
+async fn work_fields(tx: &mut Tx, item: &Record, agent: Option<&str>) -> Result<Map<String, Json>> {
+    let mut fields = Map::new();
+    fields.insert("document".into(), document_of(tx, item).await?);
+    fields.insert("work_item".into(), body::work_item(item));
+    fields.insert("queue".into(), body::queue(tx, item.str("queue")).await?);
+    fields.insert("agent".into(), body::user(tx, agent).await?);
+    Ok(fields)
+}
+
 /// An event about a work item and its `agent` (with `extra` fields), to its queue's provider.
 async fn work_item_event(
     tx: &mut Tx,
@@ -102,11 +112,7 @@ async fn work_item_event(
     let Some(provider) = provider_of_queue(tx, item.str("queue"), kind).await? else {
         return Ok(());
     };
-    let mut fields = Map::new();
-    fields.insert("document".into(), document_of(tx, item).await?);
-    fields.insert("work_item".into(), body::work_item(item));
-    fields.insert("queue".into(), body::queue(tx, item.str("queue")).await?);
-    fields.insert("agent".into(), body::user(tx, agent).await?);
+    let mut fields = work_fields(tx, item, agent).await?;
     fields.extend(extra);
     let event = Event {
         kind,
@@ -238,11 +244,7 @@ pub async fn transferred(
     let Some(provider) = provider_of_queue(tx, item.str("queue"), kind).await? else {
         return Ok(());
     };
-    let mut fields = Map::new();
-    fields.insert("document".into(), document_of(tx, item).await?);
-    fields.insert("work_item".into(), body::work_item(item));
-    fields.insert("queue".into(), body::queue(tx, item.str("queue")).await?);
-    fields.insert("agent".into(), body::user(tx, agent).await?);
+    let mut fields = work_fields(tx, item, agent).await?;
     let from = serde_json::json!({
         "work_item": previous.sys_id(),
         "agent": body::user(tx, previous.str("assigned_to")).await?,
