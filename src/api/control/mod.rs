@@ -1,8 +1,10 @@
-//! switchboard's own API, not the platform's: everything under `/_switchboard/`, admin only,
-//! under its own tag in the OpenAPI document. It holds what a person does in the platform's UI
-//! (a supervisor observing and joining a chat: [`supervisor`]) and, later, the stand-in's
-//! controls. Nothing here changes what a platform API answers unless a user asks it to.
+//! switchboard's own API, not the platform's: everything under `/_switchboard/`, under its own
+//! tag in the OpenAPI document, and admin only but for the health checks ([`health`]). It
+//! holds what a person does in the platform's UI (a supervisor observing and joining a chat:
+//! [`supervisor`]) and the stand-in's controls. Nothing here changes what a platform API
+//! answers unless a user asks it to.
 
+mod health;
 mod supervisor;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -16,5 +18,5 @@ pub const PREFIX: &str = "/_switchboard";
 pub const TAG: &str = "switchboard";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().nest(PREFIX, supervisor::router())
+    OpenApiRouter::new().nest(PREFIX, supervisor::router().merge(health::router()))
 }
