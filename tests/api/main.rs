@@ -29,6 +29,7 @@ mod http2;
 mod interaction_api;
 mod layers;
 mod limits;
+mod log_format;
 mod mapping_api;
 mod member_api;
 mod migrations;
