@@ -38,6 +38,7 @@ mod negotiation;
 mod oauth;
 mod oauth_jwt;
 mod openapi;
+mod outbound_durability;
 mod outbound_events;
 mod page_admission;
 mod query;

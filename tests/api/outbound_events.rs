@@ -12,22 +12,11 @@ use crate::helpers::awa::AwaWorld;
 use crate::helpers::provider::{
     Answer, ProviderServer, SECRET, SIGNATURE_HEADER, register, register_with, world_reporting_to,
 };
-use crate::helpers::{INTEGRATION, fetch_record, fetch_records, json_of, sys_id_of};
+use crate::helpers::{
+    INTEGRATION, TestApp, assert_postgres_pass, fetch_record, fetch_records, json_of, sys_id_of,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Waits until no event waits in the outbox (the last attempt recorded after its answer).
-async fn settled(app: &crate::helpers::TestApp) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let waiting = fetch_records(app, "x_switchboard_outbound_event", "state=ready").await;
-        if waiting.is_empty() {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{waiting:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn types(received: &[crate::helpers::provider::Received]) -> Vec<String> {
     received.iter().map(|r| r.event_type().to_owned()).collect()
@@ -42,6 +31,24 @@ fn of_document<'a>(
         .iter()
         .filter(|r| r.json["document"]["sys_id"] == document)
         .collect()
+}
+
+/// The outbox (admin, in `sequence` order) once no event in it is claimed: every attempt
+/// begun has been recorded.
+async fn settled_outbox(app: &crate::helpers::TestApp) -> Vec<Json> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let query = "sysparm_query=ORDERBYsequence";
+        let events = fetch_records(app, "x_switchboard_outbound_event", query).await;
+        if events.iter().all(|e| e["claimed_by"] == "") {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still claimed: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -133,14 +140,9 @@ async fn a_routing_day_reaches_the_provider_in_order_signed_and_logged() {
     assert_eq!(closed["state"], "closed_complete");
 
     // Every attempt is in the outbound log, and each event is delivered, through the Table
-    // API (admin), once the last attempt is recorded.
-    settled(&w.app).await;
-    let events = fetch_records(
-        &w.app,
-        "x_switchboard_outbound_event",
-        "sysparm_query=ORDERBYsequence",
-    )
-    .await;
+    // API (admin). The provider records a delivery when it arrives, before the deliverer has
+    // recorded its answer: the last one may still be settling.
+    let events = settled_outbox(&w.app).await;
     assert_eq!(events.len(), received.len());
     for event in &events {
         assert_eq!(event["state"], "delivered", "{event}");
@@ -473,4 +475,118 @@ async fn a_queue_without_a_provider_sends_nothing() {
     )
     .await;
     assert!(events.is_empty(), "{events:?}");
+}
+
+/// A node of the two-node test: its AWA sweeper off, delivering every 20 ms when idle (so the
+/// two deliverers look for work often, and race for it).
+fn eager_deliverer(config: &mut switchboard::state::Config) {
+    config.awa_sweep_interval = Duration::ZERO;
+    config.outbound_poll_interval = Duration::from_millis(20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: runs in the PostgreSQL pass (set SWITCHBOARD_TEST_DATABASE_URL)"]
+async fn two_nodes_deliver_each_event_once_in_order() {
+    assert_postgres_pass();
+    let server = ProviderServer::start().await;
+    let w = AwaWorld::on(TestApp::spawn_with(eager_deliverer).await).await;
+    let provider = register(&w.app, "Contact center", &server).await;
+    let path = format!("/api/now/table/awa_queue/{}", w.queue);
+    let patch = w.app.admin(Method::PATCH, &path);
+    let patch = patch.json(&json!({"external_provider": provider})).send();
+    assert_eq!(patch.await.unwrap().status(), StatusCode::OK);
+    let other = w.app.another_node(eager_deliverer).await;
+    let nodes = [&w.app, &other];
+
+    // Twenty chats opened on the two nodes in turn; three in four offered (on the other node),
+    // half accepted (on the first); all closed (on the other).
+    let mut chats = Vec::new();
+    for i in 0..20 {
+        let (node, next) = (nodes[i % 2], nodes[(i + 1) % 2]);
+        let open = json!({"channel": w.connector, "queue": w.queue});
+        let opened = node.as_user(INTEGRATION, Method::POST, "/api/now/interaction");
+        let (status, body) = json_of(opened.json(&open).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let chat = sys_id_of(&body["result"]);
+        let mut expected = vec!["interaction.queued"];
+        if i % 4 != 3 {
+            let agent = &w.agents[i % 3].sys_id;
+            let item = sys_id_of(&w.active_work_item(&chat).await);
+            let path = format!("/api/now/table/awa_work_item/{item}");
+            let offer = json!({"state": "pending_accept", "assigned_to": agent});
+            let response = next.admin(Method::PATCH, &path).json(&offer).send();
+            let (status, body) = json_of(response.await.unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            expected.push("work_item.offered");
+            if i % 2 == 0 {
+                let accept = json!({"agent_id": agent, "work_item_id": item});
+                let path = "/api/now/awa/inbox/actions/accept";
+                let response = node.as_user(INTEGRATION, Method::POST, path).json(&accept);
+                let (status, body) = json_of(response.send().await.unwrap()).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                expected.push("work_item.accepted");
+            }
+        }
+        // Closed on the other node (which frees the agent's capacity).
+        let path = format!("/api/now/interaction/{chat}/close");
+        let response = next
+            .as_user(INTEGRATION, Method::POST, &path)
+            .json(&json!({}));
+        let (status, body) = json_of(response.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        expected.push("interaction.closed");
+        chats.push((chat, expected));
+    }
+
+    // Every event is delivered, each attempted once (one log record each).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = fetch_records(
+            &w.app,
+            "x_switchboard_outbound_event",
+            "sysparm_query=ORDERBYsequence",
+        )
+        .await;
+        if events.iter().all(|e| e["state"] == "delivered") {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all delivered: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expected_count: usize = chats.iter().map(|(_, e)| e.len()).sum();
+    assert_eq!(events.len(), expected_count, "{events:?}");
+    for event in &events {
+        assert_eq!(event["attempts"], "1", "{event}");
+    }
+    let logged = fetch_records(&w.app, "sys_outbound_http_log", "").await;
+    assert_eq!(logged.len(), events.len(), "one attempt per event");
+
+    // The provider received each event once (no attempt is left: each one is settled), in
+    // sequence order per chat.
+    let received = server.received();
+    let ids: Vec<&str> = received.iter().map(|r| r.event_id()).collect();
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "a duplicate delivery: {ids:?}");
+    let queued: std::collections::BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["sys_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(distinct, queued);
+    for (chat, expected) in &chats {
+        let ours = of_document(&received, chat);
+        assert_eq!(
+            ours.iter().map(|r| r.event_type()).collect::<Vec<_>>(),
+            *expected,
+            "{chat}"
+        );
+        let sequences: Vec<i64> = ours
+            .iter()
+            .map(|r| r.json["sequence"].as_i64().unwrap())
+            .collect();
+        assert!(sequences.windows(2).all(|s| s[0] < s[1]), "{sequences:?}");
+        assert!(ours.iter().all(|r| r.signed_with(SIGNATURE_HEADER, SECRET)));
+    }
 }

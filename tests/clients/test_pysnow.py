@@ -807,3 +807,60 @@ def test_wrap_up_codes_and_a_segment_from_create_to_close(server, admin):
         assert code_ == 400
         assert body["error"]["message"] == f"Wrap up segment {segment} is already closed"
         assert body["status"] == "failure"
+
+
+# -- Outbound events: providers and the supervisor's observe (docs/outbound-events.md) -----------
+
+
+def test_external_provider_registered_and_read_back_without_its_secret(client):
+    providers = client.resource(api_path="/table/awa_external_provider")
+    name = unique("Contact center ")
+    # Inactive: nothing is queued for it, so the shared server never tries to reach it.
+    created = providers.create(payload={
+        "name": name,
+        "active": False,
+        "endpoint_url": "http://127.0.0.1:9/events",
+        "authentication": "hmac",
+        "secret": "s3cret",
+        "signature_header": "X-CC-Signature",
+        "event_types": "interaction.queued,interaction.closed",
+        "timeout": 5,
+    }).one()
+    assert SYS_ID.match(created["sys_id"]), created
+    assert "secret" not in created, created
+
+    query = pysnow.QueryBuilder().field("name").equals(name)
+    record = providers.get(query=query).one()
+    assert record["sys_id"] == created["sys_id"]
+    assert "secret" not in record, record
+    assert (record["active"], record["endpoint_url"], record["authentication"]) == (
+        "false", "http://127.0.0.1:9/events", "hmac",
+    )
+    assert (record["signature_header"], record["event_types"]) == (
+        "X-CC-Signature", "interaction.queued,interaction.closed",
+    )
+    # The defaults it was not given.
+    assert (record["timeout"], record["max_attempts"]) == ("5", "10")
+
+    # An event type the server does not know is refused when written.
+    with pytest.raises(requests.HTTPError) as excinfo:
+        providers.create(payload={"name": unique("cc "), "endpoint_url": "http://127.0.0.1:9/",
+                                  "event_types": "work_item.opened"}).one()
+    code, body = http_error(excinfo)
+    assert code == 400
+    assert "event_types" in body["error"]["message"] + body["error"].get("detail", "")
+
+
+def test_observe_of_an_unknown_interaction_is_404_in_the_error_envelope(server):
+    # /_switchboard/ is not under /api/now, where pysnow builds its URLs: plain requests.
+    r = requests.post(
+        f"{server.base_url}/_switchboard/conversations/{'f' * 32}/observe",
+        json={"supervisor": ADMIN_SYS_ID},
+        auth=ADMIN,
+    )
+    assert r.status_code == 404, r.text
+    assert r.headers["Content-Type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert body["status"] == "failure", body
+    assert set(body["error"]) >= {"message", "detail"}, body
+    assert "No interaction" in body["error"]["message"] + body["error"]["detail"], body

@@ -130,22 +130,52 @@ pub fn sqlite_query(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<String>> 
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Place::Postgres { server, schema } = &self.place {
-            // A server of the test may still be inside a transaction on the schema (its
-            // background tasks: the sweeper, the outbound deliverer) which can never end: this
-            // drop blocks the test's runtime, which that transaction needs to go on. Its
-            // connections are ended first, so the drop cannot wait on them for ever.
-            postgres(
-                server,
-                &format!(
-                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
-                     JOIN pg_class c ON c.oid = l.relation \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
-                ),
-            );
-            postgres(server, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            drop_schema(server, schema);
         }
     }
+}
+
+/// Drops a test's schema. The test's server may still be in a transaction on it (a background
+/// task such as the outbound deliverer, half way through one) that cannot end while this runs:
+/// on a current-thread runtime the drop blocks the very thread that task needs. So when the
+/// schema's locks are not free within a few seconds, the sessions holding them (this test's own,
+/// on a schema about to go) are ended first.
+fn drop_schema(server: &str, schema: &str) {
+    let (server, schema) = (server.to_owned(), schema.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use sqlx::{AssertSqlSafe, Connection};
+            let mut conn = sqlx::PgConnection::connect(&server)
+                .await
+                .expect("connect to PostgreSQL");
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            let waited = format!("SET lock_timeout = '5s'; {drop}");
+            if sqlx::raw_sql(AssertSqlSafe(waited))
+                .execute(&mut conn)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            let holders = format!(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                 JOIN pg_class c ON c.oid = l.relation \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+            );
+            let then = format!("{holders}; SET lock_timeout = 0; {drop}");
+            sqlx::raw_sql(AssertSqlSafe(then))
+                .execute(&mut conn)
+                .await
+                .expect("drop the schema");
+        });
+    })
+    .join()
+    .expect("schema thread");
 }
 
 /// Runs one statement on the PostgreSQL server, from any context (async or not).

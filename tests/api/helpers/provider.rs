@@ -125,6 +125,11 @@ impl ProviderServer {
         self.shared.script.lock().unwrap().extend(answers);
     }
 
+    /// Drops what is left of the script: the deliveries from now on are answered 200 at once.
+    pub fn clear_script(&self) {
+        self.shared.script.lock().unwrap().clear();
+    }
+
     /// Every delivery received so far, in order of arrival.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
