@@ -171,6 +171,9 @@ pub async fn request_join(
         Ok(found) => found,
         Err(refusal) => return Ok(Err(refusal)),
     };
+    if tx.get(&registry::SYS_USER, supervisor).await?.is_none() {
+        return Ok(Err(Refusal::NoUser));
+    }
     let observing = membership(tx, &conversation, supervisor)
         .await?
         .is_some_and(|m| {

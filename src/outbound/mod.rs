@@ -10,10 +10,13 @@ mod request;
 
 pub use request::{delivery, logged_headers, signature};
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::domain::RecordError;
 use crate::domain::events::outbox::{self, Attempt, Claimed, Settled};
@@ -24,7 +27,9 @@ use crate::storage::Storage;
 /// How many waiting events a pass reads.
 const SCAN: u64 = 500;
 /// How many deliveries run at once (each to a different document or agent).
-const PARALLEL: usize = 16;
+const PARALLEL: usize = 32;
+/// How many of them may be to one provider.
+const PER_PROVIDER: usize = 8;
 /// The most of a response body read (the log keeps less).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -36,6 +41,9 @@ pub struct Deliverer {
     /// This node's name in claims: random, so a restarted node is a new one.
     node: Arc<str>,
     slots: Arc<Semaphore>,
+    in_flight: InFlight,
+    /// Where the next pass reads the outbox from (see `outbox::due`).
+    cursor: Arc<AtomicI64>,
 }
 
 impl Deliverer {
@@ -53,14 +61,26 @@ impl Deliverer {
             client,
             node: node.into(),
             slots: Arc::new(Semaphore::new(PARALLEL)),
+            in_flight: InFlight::default(),
+            cursor: Arc::default(),
         }
     }
 
-    /// Delivers until the task is dropped; every `interval` when there is nothing to send.
+    /// Delivers until the task is dropped (which drops the attempts in flight: their claims
+    /// run out and the events are sent again); every `interval` when there is nothing to send.
     pub async fn run(self, interval: Duration) {
+        let mut attempts = JoinSet::new();
         loop {
-            match self.pass().await {
-                Ok(0) => tokio::time::sleep(interval).await,
+            while let Some(done) = attempts.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "outbound delivery task panicked");
+                }
+            }
+            match self.pass(&mut attempts).await {
+                // Nothing started, and the pass read to the end of the outbox.
+                Ok(0) if self.cursor.load(Ordering::Relaxed) == 0 => {
+                    tokio::time::sleep(interval).await
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "outbound delivery pass failed; retried shortly");
@@ -70,28 +90,33 @@ impl Deliverer {
         }
     }
 
-    /// One pass: attempts every event due now. Returns how many it attempted.
-    pub async fn pass(&self) -> Result<usize, RecordError> {
-        let due = outbox::due(&*self.store, self.clock.now(), SCAN).await?;
-        let mut attempts = tokio::task::JoinSet::new();
-        for event in due {
-            let permit = self.slots.clone().acquire_owned().await;
+    /// One pass: starts an attempt (in `attempts`) for every event due now in the next page of
+    /// the outbox, as far as there is room: [`PARALLEL`] at once, [`PER_PROVIDER`] for one
+    /// provider, so that a slow provider holds up only its own events. Returns how many it
+    /// started; it does not wait for them.
+    async fn pass(&self, attempts: &mut JoinSet<()>) -> Result<usize, RecordError> {
+        let after = self.cursor.load(Ordering::Relaxed);
+        let due = outbox::due(&*self.store, self.clock.now(), SCAN, after).await?;
+        self.cursor.store(due.next, Ordering::Relaxed);
+        let mut started = 0;
+        for event in due.events {
+            let provider = event.str("provider").unwrap_or_default().to_owned();
+            let Some(slot) = self.in_flight.take(event.sys_id(), &provider) else {
+                continue;
+            };
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
             let deliverer = self.clone();
             attempts.spawn(async move {
-                let _permit = permit;
-                deliverer.attempt(event.sys_id()).await
+                let (_permit, _slot) = (permit, slot);
+                if let Err(e) = deliverer.attempt(event.sys_id()).await {
+                    tracing::warn!(error = %e, "outbound delivery failed to record");
+                }
             });
+            started += 1;
         }
-        let mut attempted = 0;
-        while let Some(done) = attempts.join_next().await {
-            match done {
-                Ok(Ok(true)) => attempted += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "outbound delivery failed to record"),
-                Err(e) => tracing::error!(error = %e, "outbound delivery task panicked"),
-            }
-        }
-        Ok(attempted)
+        Ok(started)
     }
 
     /// Claims, sends and settles one event. False: another node had it.
@@ -230,5 +255,91 @@ fn describe(e: &reqwest::Error) -> String {
     match cause.is_empty() {
         true => what.to_owned(),
         false => format!("{what}: {cause}"),
+    }
+}
+
+/// The events this node is delivering, and how many per provider: a pass starts no second
+/// attempt of an event in flight, and no more than [`PER_PROVIDER`] to one provider.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<InFlightSets>>);
+
+#[derive(Default)]
+struct InFlightSets {
+    events: HashSet<String>,
+    per_provider: HashMap<String, usize>,
+}
+
+impl InFlight {
+    /// A place for `event` to `provider`, held until the returned slot is dropped; None when
+    /// it is already in flight or its provider has no room.
+    fn take(&self, event: &str, provider: &str) -> Option<InFlightSlot> {
+        let mut sets = self
+            .0
+            .lock()
+            .expect("the in-flight sets are never poisoned");
+        let busy = sets.per_provider.get(provider).copied().unwrap_or(0);
+        if busy >= PER_PROVIDER || sets.events.contains(event) {
+            return None;
+        }
+        sets.events.insert(event.to_owned());
+        *sets.per_provider.entry(provider.to_owned()).or_default() += 1;
+        Some(InFlightSlot {
+            sets: self.clone(),
+            event: event.to_owned(),
+            provider: provider.to_owned(),
+        })
+    }
+}
+
+/// An attempt's place in [`InFlight`], given back when the attempt ends (or is dropped).
+struct InFlightSlot {
+    sets: InFlight,
+    event: String,
+    provider: String,
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        let mut sets = self
+            .sets
+            .0
+            .lock()
+            .expect("the in-flight sets are never poisoned");
+        sets.events.remove(&self.event);
+        if let Some(n) = sets.per_provider.get_mut(&self.provider) {
+            *n -= 1;
+            if *n == 0 {
+                sets.per_provider.remove(&self.provider);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_in_flight_is_not_started_twice_and_a_provider_has_its_share() {
+        let in_flight = InFlight::default();
+        let first = in_flight.take("e1", "p").unwrap();
+        assert!(in_flight.take("e1", "p").is_none());
+        let mut held: Vec<_> = (2..=PER_PROVIDER)
+            .map(|i| in_flight.take(&format!("e{i}"), "p").unwrap())
+            .collect();
+        assert!(
+            in_flight.take("e-more", "p").is_none(),
+            "the provider is full"
+        );
+        assert!(
+            in_flight.take("e-other", "q").is_some(),
+            "another provider has room"
+        );
+        drop(first);
+        assert!(
+            in_flight.take("e1", "p").is_some(),
+            "a place was given back"
+        );
+        held.clear();
     }
 }

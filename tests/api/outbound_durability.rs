@@ -400,6 +400,29 @@ async fn events_in_flight_at_sigkill_are_delivered_after_a_restart_in_order_and_
         again,
         "the event in flight at the kill ({in_flight}) was not sent again"
     );
+    // The cut-off attempt counts: the log says it has no outcome, and the resend is the
+    // event's next attempt.
+    let resent = received[received_at_kill..]
+        .iter()
+        .find(|r| r.event_id() == in_flight)
+        .unwrap();
+    assert_eq!(resent.header("x-switchboard-delivery-attempt"), Some("2"));
+    let logged = records(
+        &node,
+        "sys_outbound_http_log",
+        &format!("sysparm_query=source_record={in_flight}^ORDERBYsequence"),
+    )
+    .await;
+    let errors: Vec<&str> = logged
+        .iter()
+        .map(|l| l["error"].as_str().unwrap())
+        .collect();
+    assert!(
+        errors
+            .first()
+            .is_some_and(|e| e.starts_with("no outcome recorded")),
+        "{logged:?}"
+    );
 
     node.stop();
 }

@@ -433,6 +433,15 @@ async fn provider_records_are_checked_when_written() {
             json!({"name": "x", "endpoint_url": "http://cc.example", "timeout": 0}),
             "timeout",
         ),
+        (
+            json!({"name": "x", "endpoint_url": "http://cc.example", "authentication": "hmac"}),
+            "secret",
+        ),
+        (
+            json!({"name": "x", "endpoint_url": "http://cc.example", "authentication": "hmac",
+                   "secret": "s", "signature_header": "X Sig"}),
+            "signature_header",
+        ),
     ] {
         let response = w
             .app
@@ -589,4 +598,45 @@ async fn two_nodes_deliver_each_event_once_in_order() {
         assert!(sequences.windows(2).all(|s| s[0] < s[1]), "{sequences:?}");
         assert!(ours.iter().all(|r| r.signed_with(SIGNATURE_HEADER, SECRET)));
     }
+}
+
+/// The deliverer reads the outbox a page at a time and goes round it: a page full of events
+/// waiting on a provider that is down does not hide the events after it.
+#[tokio::test]
+async fn the_outbox_is_read_round_a_page_at_a_time() {
+    use switchboard::domain::events::outbox;
+    let server = ProviderServer::start().await;
+    let app = crate::helpers::TestApp::spawn_with(|c| {
+        c.awa_sweep_interval = Duration::ZERO;
+        c.outbound_poll_interval = Duration::ZERO;
+    })
+    .await;
+    let w = AwaWorld::on(app).await;
+    let provider = register(&w.app, "Contact center", &server).await;
+    let path = format!("/api/now/table/awa_queue/{}", w.queue);
+    let patch = w
+        .app
+        .admin(Method::PATCH, &path)
+        .json(&json!({"external_provider": provider}));
+    assert_eq!(patch.send().await.unwrap().status(), StatusCode::OK);
+    let mut chats = Vec::new();
+    for _ in 0..3 {
+        chats.push(w.open_in_queue(&w.queue).await);
+    }
+    let store = &*w.app.state.store;
+    let now = w.app.state.clock.now();
+    let keys = |due: &outbox::Due| -> Vec<String> {
+        due.events
+            .iter()
+            .map(|e| e.str("ordering_key").unwrap().to_owned())
+            .collect()
+    };
+    let first = outbox::due(store, now, 2, 0).await.unwrap();
+    assert_eq!(keys(&first), chats[..2]);
+    assert!(first.next > 0);
+    let second = outbox::due(store, now, 2, first.next).await.unwrap();
+    assert_eq!(keys(&second), chats[2..]);
+    assert_eq!(second.next, 0, "the end: the next page starts over");
+    // Nothing was sent: this server's deliverer is off.
+    assert!(server.received().is_empty());
 }

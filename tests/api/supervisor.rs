@@ -198,6 +198,13 @@ async fn observing_and_joining_refuse_what_cannot_be_done_in_the_envelope() {
             StatusCode::CONFLICT,
             "not observing",
         ),
+        (
+            "join",
+            chat.clone(),
+            json!({"supervisor": "0".repeat(32)}),
+            StatusCode::BAD_REQUEST,
+            "No user",
+        ),
     ];
     for (action, interaction, body, expected, words) in cases {
         let (status, answer) = act(&w, action, &interaction, body.clone()).await;

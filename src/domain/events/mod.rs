@@ -84,13 +84,36 @@ pub fn check_provider(provider: &Record) -> std::result::Result<(), (&'static st
         ));
     }
     let authentication = provider.str("authentication").unwrap_or("none");
-    if !AUTHENTICATIONS.contains(&authentication) {
+    let needs = match authentication {
+        "none" => None,
+        "basic" => Some("username"),
+        "bearer" => Some("token"),
+        "hmac" => Some("secret"),
+        _ => {
+            return Err((
+                "authentication",
+                format!(
+                    "must be one of {}, not '{authentication}'",
+                    AUTHENTICATIONS.join(", ")
+                ),
+            ));
+        }
+    };
+    if let Some(field) = needs
+        && provider.str(field).is_none_or(|v| v.trim().is_empty())
+    {
         return Err((
-            "authentication",
-            format!(
-                "must be one of {}, not '{authentication}'",
-                AUTHENTICATIONS.join(", ")
-            ),
+            field,
+            format!("is required with authentication '{authentication}'"),
+        ));
+    }
+    let header = provider
+        .str("signature_header")
+        .unwrap_or("X-Switchboard-Signature");
+    if !is_header_name(header) {
+        return Err((
+            "signature_header",
+            format!("'{header}' is not an HTTP header name"),
         ));
     }
     for name in subscriptions(provider) {
@@ -103,6 +126,14 @@ pub fn check_provider(provider: &Record) -> std::result::Result<(), (&'static st
         }
     }
     Ok(())
+}
+
+/// An HTTP header name: one or more of RFC 9110's token characters.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// The event type names a provider lists (none: it takes every type).
@@ -160,7 +191,14 @@ struct Event {
 }
 
 /// Queues `event` for `provider` in the outbox, in the caller's transaction. Returns its id.
+///
+/// The event's ordering key is locked first, until the transaction ends: two transactions
+/// reporting on one document (or agent) take their sequence numbers one after the other, each
+/// once the one before has committed, so an event's sequence is its place in its key's commit
+/// order (PostgreSQL hands out sequence numbers outside transactions).
 async fn enqueue(tx: &mut Tx, provider: &Record, event: Event) -> Result<String> {
+    tx.lock(&format!("outbound_key:{}", event.ordering_key))
+        .await?;
     let id = crate::model::value::new_sys_id();
     let sequence = tx.next_number(outbox::SEQUENCE_COUNTER).await?;
     let payload = body::envelope(&id, event.kind, sequence, provider, event.fields);
@@ -267,6 +305,22 @@ mod tests {
         assert_eq!(check_provider(&bad_url).unwrap_err().0, "endpoint_url");
         let bad_auth = provider("").with("authentication", Value::text("digest"));
         assert_eq!(check_provider(&bad_auth).unwrap_err().0, "authentication");
+        let hmac_without_secret = provider("").with("authentication", Value::text("hmac"));
+        assert_eq!(
+            check_provider(&hmac_without_secret).unwrap_err().0,
+            "secret"
+        );
+        let hmac = hmac_without_secret.with("secret", Value::text("s"));
+        assert_eq!(check_provider(&hmac), Ok(()));
+        let basic = provider("").with("authentication", Value::text("basic"));
+        assert_eq!(check_provider(&basic).unwrap_err().0, "username");
+        let bearer = provider("").with("authentication", Value::text("bearer"));
+        assert_eq!(check_provider(&bearer).unwrap_err().0, "token");
+        let bad_header = hmac.with("signature_header", Value::text("X Sig: 1"));
+        assert_eq!(
+            check_provider(&bad_header).unwrap_err().0,
+            "signature_header"
+        );
         let bad_type = provider("work_item.offered,work_item.opened");
         let (field, message) = check_provider(&bad_type).unwrap_err();
         assert_eq!(field, "event_types");

@@ -50,25 +50,47 @@ fn is_past(field: Option<&str>, now: &str) -> bool {
     field.is_none_or(|at| at <= now)
 }
 
-/// The events to attempt now: of the oldest `scan` undelivered events, the first of each
-/// ordering key, when it is due and no claim holds it.
-pub async fn due(store: &dyn Storage, now: OffsetDateTime, scan: u64) -> Result<Vec<Record>> {
-    let mut select = Select::filter(Filter::eq(
-        field!(OUTBOUND_EVENT, state),
-        Value::text(READY),
-    ));
-    select.order = vec![(SortKey::field(field!(OUTBOUND_EVENT, sequence)), false)];
+/// A page of the events to attempt now, and where the next page starts.
+#[derive(Debug, Clone, Default)]
+pub struct Due {
+    /// Of the page's undelivered events, the first of each ordering key, when it is due and
+    /// no claim holds it.
+    pub events: Vec<Record>,
+    /// The sequence the next page starts after: 0 (from the start again) once the page read
+    /// the last undelivered event.
+    pub next: i64,
+}
+
+/// The events to attempt now, among the `scan` undelivered events oldest first after sequence
+/// `after`. A deliverer goes round the outbox page by page, so a provider that is down, its
+/// waiting events filling whole pages, delays the others by a page's read rather than hiding
+/// them. (An event first of its key in a page but not in the outbox is refused by [`claim`].)
+pub async fn due(store: &dyn Storage, now: OffsetDateTime, scan: u64, after: i64) -> Result<Due> {
+    let sequence = field!(OUTBOUND_EVENT, sequence);
+    let mut select = Select::filter(
+        Filter::eq(field!(OUTBOUND_EVENT, state), Value::text(READY))
+            .and(Filter::Cond(sequence, Op::Gt(Value::Int(after)))),
+    );
+    select.order = vec![(SortKey::field(sequence), false)];
     let waiting = store
         .select(&registry::OUTBOUND_EVENT, &select.limit(scan))
         .await?;
+    let next = match waiting.last() {
+        Some(last) if waiting.len() as u64 == scan => match last.get("sequence") {
+            Value::Int(n) => *n,
+            _ => 0,
+        },
+        _ => 0,
+    };
     let now = value::format_date_time(now);
     let mut seen = std::collections::HashSet::new();
-    Ok(waiting
+    let events = waiting
         .into_iter()
         .filter(|e| seen.insert(e.str("ordering_key").unwrap_or_default().to_owned()))
         .filter(|e| is_past(e.str("next_attempt_on"), &now))
         .filter(|e| is_past(e.str("claimed_until"), &now))
-        .collect())
+        .collect();
+    Ok(Due { events, next })
 }
 
 /// An event claimed for an attempt, and where it goes.
@@ -107,22 +129,54 @@ pub async fn claim(
     let Some(provider) = provider else {
         return Ok(None);
     };
-    let timeout = match provider.get("timeout") {
-        Value::Int(s) => *s,
-        _ => 10,
-    };
-    let until = now + time::Duration::seconds(timeout) + CLAIM_MARGIN;
-    let changes = Changes::default()
-        .set(field!(OUTBOUND_EVENT, claimed_by), Value::text(node))
-        .set(field!(OUTBOUND_EVENT, claimed_until), stamp(until));
-    let event = crate::domain::update(&mut tx, events, id, changes, "system").await?;
-    tx.commit().await?;
+    // A claim that ran out without an outcome was an attempt too (counted when it was
+    // claimed): its node stopped, or lost its database, mid-delivery. It is logged now.
+    if let Some(previous) = event.str("claimed_by") {
+        let lost = Attempt {
+            url: provider.str("endpoint_url").unwrap_or_default().to_owned(),
+            error: Some(format!(
+                "no outcome recorded: the claim of {previous} ran out (the node stopped, or \
+                 lost its database, during the attempt)"
+            )),
+            ..Attempt::default()
+        };
+        log(&mut tx, id, &lost).await?;
+    }
     let attempt = attempts(&event) + 1;
+    let events_changes = if attempt > max_attempts(&provider) {
+        // The lost attempt was its last.
+        Changes::default()
+            .set(field!(OUTBOUND_EVENT, state), Value::text(FAILED))
+            .set(field!(OUTBOUND_EVENT, claimed_by), Value::Null)
+            .set(field!(OUTBOUND_EVENT, claimed_until), Value::Null)
+    } else {
+        let timeout = match provider.get("timeout") {
+            Value::Int(s) => *s,
+            _ => 10,
+        };
+        let until = now + time::Duration::seconds(timeout) + CLAIM_MARGIN;
+        Changes::default()
+            .set(field!(OUTBOUND_EVENT, attempts), Value::Int(attempt))
+            .set(field!(OUTBOUND_EVENT, claimed_by), Value::text(node))
+            .set(field!(OUTBOUND_EVENT, claimed_until), stamp(until))
+    };
+    let event = crate::domain::update(&mut tx, events, id, events_changes, "system").await?;
+    tx.commit().await?;
+    if event.str("state") != Some(READY) {
+        return Ok(None);
+    }
     Ok(Some(Claimed {
         event,
         provider,
         attempt,
     }))
+}
+
+fn max_attempts(provider: &Record) -> i64 {
+    match provider.get("max_attempts") {
+        Value::Int(n) => *n,
+        _ => 10,
+    }
 }
 
 fn attempts(event: &Record) -> i64 {
@@ -211,7 +265,7 @@ pub async fn settle(
     now: OffsetDateTime,
 ) -> Result<Settled> {
     let mut tx = store.begin().await?;
-    log(&mut tx, claimed, attempt).await?;
+    log(&mut tx, claimed.event.sys_id(), attempt).await?;
     let events = &registry::OUTBOUND_EVENT;
     let id = claimed.event.sys_id();
     let Some(event) = tx.get_locked(events, id).await? else {
@@ -222,20 +276,15 @@ pub async fn settle(
         tx.commit().await?;
         return Ok(Settled::Lost);
     }
-    let tries = attempts(&event) + 1;
-    let max = match claimed.provider.get("max_attempts") {
-        Value::Int(n) => *n,
-        _ => 10,
-    };
+    let tries = claimed.attempt;
     let settled = if attempt.succeeded() {
         Settled::Delivered
-    } else if tries >= max {
+    } else if tries >= max_attempts(&claimed.provider) {
         Settled::GaveUp
     } else {
         Settled::Retry
     };
     let mut changes = Changes::default()
-        .set(field!(OUTBOUND_EVENT, attempts), Value::Int(tries))
         .set(field!(OUTBOUND_EVENT, claimed_by), Value::Null)
         .set(field!(OUTBOUND_EVENT, claimed_until), Value::Null)
         .set(
@@ -271,7 +320,8 @@ fn capped(body: &str) -> Value {
     }
 }
 
-async fn log(tx: &mut Tx, claimed: &Claimed, attempt: &Attempt) -> Result<()> {
+/// One attempt of the event `event` in the outbound log.
+async fn log(tx: &mut Tx, event: &str, attempt: &Attempt) -> Result<()> {
     let text = |v: &str| Value::text(v);
     let changes = Changes::default()
         .set(field!(SYS_OUTBOUND_HTTP_LOG, http_method), text("POST"))
@@ -304,10 +354,7 @@ async fn log(tx: &mut Tx, claimed: &Claimed, attempt: &Attempt) -> Result<()> {
             field!(SYS_OUTBOUND_HTTP_LOG, source_table),
             text(registry::OUTBOUND_EVENT.name),
         )
-        .set(
-            field!(SYS_OUTBOUND_HTTP_LOG, source_record),
-            text(claimed.event.sys_id()),
-        )
+        .set(field!(SYS_OUTBOUND_HTTP_LOG, source_record), text(event))
         .set(
             field!(SYS_OUTBOUND_HTTP_LOG, request_headers),
             text(&attempt.request_headers),
