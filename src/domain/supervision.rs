@@ -3,7 +3,7 @@
 //! Conversation" (a join request to the contact center, which answers by making the supervisor
 //! a public fulfiller through the Conversation Member API's `/update`).
 
-use super::{Changes, RecordError, Result, events, members};
+use super::{Changes, RecordError, Result, awa_work, events};
 use crate::model::filter::{Filter, RowLock, Select};
 use crate::model::registry::{self, field};
 use crate::model::value::{Record, Value};
@@ -46,18 +46,7 @@ async fn conversation(tx: &mut Tx, interaction_id: &str) -> Outcome<(Record, Str
     let Some(interaction) = held.await? else {
         return Ok(Err(Refusal::NoInteraction));
     };
-    if !members::is_third_party(tx, &interaction).await? {
-        return Ok(Err(Refusal::NoConversation));
-    }
-    let filter = Filter::eq(
-        field!(SYS_CS_CONVERSATION, interaction),
-        interaction_id.into(),
-    );
-    let conversations = &registry::SYS_CS_CONVERSATION;
-    let found = tx
-        .select(conversations, &Select::filter(filter).limit(1))
-        .await?;
-    match found.into_iter().next() {
+    match awa_work::conversation_of(tx, interactions.name, interaction_id).await? {
         Some(c) => Ok(Ok((interaction, c.sys_id().to_owned()))),
         None => Ok(Err(Refusal::NoConversation)),
     }

@@ -1,10 +1,10 @@
 //! The deliverer: sends the outbox's events to their providers (docs/outbound-events.md).
 //!
-//! Every node runs one. A pass reads the events due (the first waiting event of each document
-//! or agent, `domain::events::outbox::due`), claims each (one node wins), POSTs it, and records
-//! the attempt (delivered, retried later with backoff, or given up). A pass that sent anything
-//! is followed at once by another (the next event of each key is due now); otherwise the
-//! deliverer waits `--outbound-poll-interval-ms`.
+//! Every node runs one. A pass reads a page of the events due (the first waiting event of each
+//! document or agent, `domain::events::outbox::due`) and starts an attempt for each: claim it
+//! (one node wins), POST it, record the outcome (delivered, retried later with backoff, or
+//! given up). A pass that started anything, or did not reach the end of the outbox, is
+//! followed at once by another; otherwise the deliverer waits `--outbound-poll-interval-ms`.
 
 mod request;
 
@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::domain::RecordError;
@@ -40,7 +39,6 @@ pub struct Deliverer {
     client: reqwest::Client,
     /// This node's name in claims: random, so a restarted node is a new one.
     node: Arc<str>,
-    slots: Arc<Semaphore>,
     in_flight: InFlight,
     /// Where the next pass reads the outbox from (see `outbox::due`).
     cursor: Arc<AtomicI64>,
@@ -60,7 +58,6 @@ impl Deliverer {
             clock,
             client,
             node: node.into(),
-            slots: Arc::new(Semaphore::new(PARALLEL)),
             in_flight: InFlight::default(),
             cursor: Arc::default(),
         }
@@ -104,12 +101,9 @@ impl Deliverer {
             let Some(slot) = self.in_flight.take(event.sys_id(), &provider) else {
                 continue;
             };
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                break;
-            };
             let deliverer = self.clone();
             attempts.spawn(async move {
-                let (_permit, _slot) = (permit, slot);
+                let _slot = slot;
                 if let Err(e) = deliverer.attempt(event.sys_id()).await {
                     tracing::warn!(error = %e, "outbound delivery failed to record");
                 }
@@ -119,11 +113,11 @@ impl Deliverer {
         Ok(started)
     }
 
-    /// Claims, sends and settles one event. False: another node had it.
-    async fn attempt(&self, id: &str) -> Result<bool, RecordError> {
+    /// Claims, sends and settles one event (nothing, when another node has it).
+    async fn attempt(&self, id: &str) -> Result<(), RecordError> {
         let Some(claimed) = outbox::claim(&*self.store, id, &self.node, self.clock.now()).await?
         else {
-            return Ok(false);
+            return Ok(());
         };
         let attempt = self.send(&claimed).await;
         let settled = outbox::settle(
@@ -157,7 +151,7 @@ impl Deliverer {
                 "outbound event's claim passed to another node during the attempt"
             ),
         }
-        Ok(true)
+        Ok(())
     }
 
     /// POSTs the claimed event and reads the answer; never fails (a failure is the attempt's).
@@ -188,10 +182,8 @@ impl Deliverer {
         attempt.scheme = url.scheme().to_owned();
         attempt.hostname = url.host_str().unwrap_or_default().to_owned();
         attempt.path = url.path().to_owned();
-        let timeout = match claimed.provider.get("timeout") {
-            Value::Int(s) => Duration::from_secs(u64::try_from(*s).unwrap_or(10)),
-            _ => Duration::from_secs(10),
-        };
+        let timeout = outbox::delivery_timeout(&claimed.provider).unsigned_abs();
+        let timeout = Duration::from_secs(timeout);
         let mut request = self.client.post(url).timeout(timeout).body(body);
         for (name, value) in &delivery.headers {
             request = request.header(name, value);
@@ -259,7 +251,8 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// The events this node is delivering, and how many per provider: a pass starts no second
-/// attempt of an event in flight, and no more than [`PER_PROVIDER`] to one provider.
+/// attempt of an event in flight, no more than [`PARALLEL`] in all, and no more than
+/// [`PER_PROVIDER`] to one provider.
 #[derive(Clone, Default)]
 struct InFlight(Arc<Mutex<InFlightSets>>);
 
@@ -271,14 +264,15 @@ struct InFlightSets {
 
 impl InFlight {
     /// A place for `event` to `provider`, held until the returned slot is dropped; None when
-    /// it is already in flight or its provider has no room.
+    /// it is already in flight, or the node or its provider has no room.
     fn take(&self, event: &str, provider: &str) -> Option<InFlightSlot> {
         let mut sets = self
             .0
             .lock()
             .expect("the in-flight sets are never poisoned");
         let busy = sets.per_provider.get(provider).copied().unwrap_or(0);
-        if busy >= PER_PROVIDER || sets.events.contains(event) {
+        let full = sets.events.len() >= PARALLEL || busy >= PER_PROVIDER;
+        if full || sets.events.contains(event) {
             return None;
         }
         sets.events.insert(event.to_owned());
@@ -341,5 +335,14 @@ mod tests {
             "a place was given back"
         );
         held.clear();
+        // No more than PARALLEL at once, whatever the providers.
+        let all: Vec<_> = (0..PARALLEL)
+            .map(|i| in_flight.take(&format!("a{i}"), &format!("p{i}")).unwrap())
+            .collect();
+        assert!(
+            in_flight.take("one-more", "fresh").is_none(),
+            "the node is full"
+        );
+        drop(all);
     }
 }

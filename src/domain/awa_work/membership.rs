@@ -17,7 +17,11 @@ const WORK_IN_PROGRESS: &str = "work_in_progress";
 const QUEUED: &str = "queued";
 
 /// The document's conversation, when it is an interaction on a third-party channel.
-async fn conversation(tx: &mut Tx, table: &str, document: &str) -> Result<Option<Record>> {
+pub(crate) async fn conversation(
+    tx: &mut Tx,
+    table: &str,
+    document: &str,
+) -> Result<Option<Record>> {
     if table != registry::INTERACTION.name {
         return Ok(None);
     }

@@ -20,6 +20,7 @@ pub use inbox::{RejectReason, accept, reject, reject_reasons};
 pub use lifecycle::{
     document_closed, document_opened, end_consult, expire_offers, route, workloads,
 };
+pub(crate) use membership::conversation as conversation_of;
 pub use offer::{
     Transfer, TransferKind, TransferTarget, is_document, is_work_item, offer_document,
     offer_work_item, transfer,

@@ -150,11 +150,7 @@ pub async fn claim(
             .set(field!(OUTBOUND_EVENT, claimed_by), Value::Null)
             .set(field!(OUTBOUND_EVENT, claimed_until), Value::Null)
     } else {
-        let timeout = match provider.get("timeout") {
-            Value::Int(s) => *s,
-            _ => 10,
-        };
-        let until = now + time::Duration::seconds(timeout) + CLAIM_MARGIN;
+        let until = now + time::Duration::seconds(delivery_timeout(&provider)) + CLAIM_MARGIN;
         Changes::default()
             .set(field!(OUTBOUND_EVENT, attempts), Value::Int(attempt))
             .set(field!(OUTBOUND_EVENT, claimed_by), Value::text(node))
@@ -170,6 +166,14 @@ pub async fn claim(
         provider,
         attempt,
     }))
+}
+
+/// The seconds one delivery to `provider` may take (its `timeout`).
+pub fn delivery_timeout(provider: &Record) -> i64 {
+    match provider.get("timeout") {
+        Value::Int(s) => *s,
+        _ => 10,
+    }
 }
 
 fn max_attempts(provider: &Record) -> i64 {
