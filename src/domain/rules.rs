@@ -16,6 +16,15 @@ pub fn incident_number(n: i64) -> String {
     format!("INC{n:07}")
 }
 
+/// A numbered table's counter and the format of its numbers.
+pub fn numbering(table: &Table) -> Option<(&'static str, fn(i64) -> String)> {
+    match table.name {
+        "interaction" => Some(("interaction", interaction_number)),
+        "incident" => Some(("incident", incident_number)),
+        _ => None,
+    }
+}
+
 /// The next number of `counter` that no record of `table` has. A record may hold a number
 /// ahead of the counter (the demo's IMS0000221, an incident renumbered for the demo): the
 /// counter steps over it rather than every later insert clashing with it.
