@@ -16,8 +16,11 @@ pub fn incident_number(n: i64) -> String {
     format!("INC{n:07}")
 }
 
+/// How a table's numbers are made from its counter's.
+pub type NumberFormat = fn(i64) -> String;
+
 /// A numbered table's counter and the format of its numbers.
-pub fn numbering(table: &Table) -> Option<(&'static str, fn(i64) -> String)> {
+pub fn numbering(table: &Table) -> Option<(&'static str, NumberFormat)> {
     match table.name {
         "interaction" => Some(("interaction", interaction_number)),
         "incident" => Some(("incident", incident_number)),
