@@ -43,6 +43,28 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Load (or extend) a realistic data set for benchmarks and write a manifest of its ids.
     BenchData(BenchDataArgs),
+    /// Check fixture files, load them into a database, or print the demo's.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FixturesCommand {
+    /// Load fixture files into the database (all of them, or nothing), then exit.
+    Load {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Fixture files (YAML or JSON), loaded in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Read fixture files and report the first mistake of each, with its line; loads nothing.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print the demo data set's fixture file, a starting point for your own.
+    Demo,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +168,15 @@ pub struct ServeArgs {
     /// and print its credentials.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
+    /// A fixture file (YAML or JSON, docs/fixtures.md) to load at start, after the demo, and
+    /// again at every reset. Repeat the flag for more; all load, or the server does not start.
+    #[arg(
+        long = "fixtures",
+        value_name = "FILE",
+        env = "SWITCHBOARD_FIXTURES",
+        value_delimiter = ','
+    )]
+    pub fixtures: Vec<PathBuf>,
     /// Seconds a verified Basic credential is trusted without re-hashing (0 disables the cache).
     #[arg(
         long,
@@ -243,6 +274,31 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             Ok(())
         }
+        Command::Fixtures(FixturesCommand::Demo) => {
+            print!("{}", crate::fixtures::demo::FILE);
+            Ok(())
+        }
+        Command::Fixtures(FixturesCommand::Check { files }) => {
+            let fixtures = read_fixtures(&files)?;
+            for fixture in fixtures {
+                println!("{}: {} records", fixture.name, fixture.records.len());
+            }
+            Ok(())
+        }
+        Command::Fixtures(FixturesCommand::Load { db, files }) => {
+            let fixtures = read_fixtures(&files)?;
+            let store = crate::storage::open_with(&db.database, &db.pool()).await?;
+            store.migrate().await?;
+            crate::fixtures::bootstrap::run(&*store, admin_password.as_deref()).await?;
+            let loaded = crate::fixtures::load(&*store, fixtures).await;
+            store.close().await;
+            let loaded = loaded?;
+            println!(
+                "fixtures loaded: {} created, {} updated, {} removed, {} attachments",
+                loaded.created, loaded.updated, loaded.removed, loaded.attachments
+            );
+            Ok(())
+        }
         Command::Serve(args) => {
             // Before the database: a bad certificate should fail fast, with nothing changed.
             let tls = match (&args.tls_cert, &args.tls_key) {
@@ -258,6 +314,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
                 admin_password,
                 demo: args.demo,
+                fixtures: read_fixtures(&args.fixtures)?,
                 limits: Limits {
                     max_connections: args.max_connections,
                     header_timeout: Duration::from_secs(args.header_timeout_seconds),
@@ -299,6 +356,24 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+/// Reads and parses fixture files; the first refused names its file and line.
+fn read_fixtures(paths: &[PathBuf]) -> Result<Vec<crate::fixtures::Fixture>, StartError> {
+    paths
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StartError::Fixture(crate::fixtures::FixtureError {
+                    file: name.clone(),
+                    line: None,
+                    reason: e.to_string(),
+                })
+            })?;
+            Ok(crate::fixtures::Fixture::parse(&name, &text)?)
+        })
+        .collect()
 }
 
 /// Completes on SIGINT or SIGTERM.

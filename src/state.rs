@@ -10,7 +10,7 @@ use crate::auth::rate_limit::{RateLimiter, RateLimits};
 use crate::auth::throttle::LoginLimits;
 use crate::auth::{Authenticator, CallerState};
 use crate::domain::awa_work;
-use crate::fixtures::{bootstrap, demo};
+use crate::fixtures::{LoadError, Prepared, bootstrap, demo};
 use crate::http::admission::PageAdmission;
 use crate::http::{BodyLimits, PublicUrl};
 use crate::model::clock::Clock;
@@ -35,6 +35,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Load (or restore) the demo data set at start.
     pub demo: bool,
+    /// Fixture files loaded at start (after the demo), and again by every reset.
+    pub fixtures: Vec<crate::fixtures::Fixture>,
     /// Connection-level limits (timeouts, connection cap, header size).
     pub limits: Limits,
     /// How long a client may take to send a request body.
@@ -75,6 +77,10 @@ impl std::fmt::Debug for Config {
                 &self.admin_password.as_ref().map(|_| "***"),
             )
             .field("demo", &self.demo)
+            .field(
+                "fixtures",
+                &self.fixtures.iter().map(|f| &f.name).collect::<Vec<_>>(),
+            )
             .field("limits", &self.limits)
             .field("body_timeout", &self.body_timeout)
             .field("login_limits", &self.login_limits)
@@ -108,6 +114,7 @@ impl Config {
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
             demo: false,
+            fixtures: Vec::new(),
             limits: Limits::default(),
             body_timeout: Duration::from_secs(30),
             login_limits: LoginLimits::default(),
@@ -133,6 +140,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The time AWA's offers are measured against.
     pub clock: Clock,
+    /// Held for reading by every request while it is served, and for writing by what swaps
+    /// the whole world (reset, snapshots): see `api::control::hold_world`.
+    pub world: Arc<tokio::sync::RwLock<()>>,
+    /// The fixtures given at start (the demo, `--fixtures`), checked and hashed once: every
+    /// reset loads them again.
+    pub start: Arc<Prepared>,
 }
 
 impl AppState {
@@ -148,9 +161,16 @@ impl AppState {
             false => config.admin_password.as_deref(),
         };
         bootstrap::run(&*store, admin_password).await?;
+        let mut fixtures = Vec::new();
         if config.demo {
-            demo::load(&*store).await?;
+            fixtures.push(demo::fixture());
         }
+        fixtures.extend(config.fixtures.iter().cloned());
+        let start = Prepared::new(fixtures).await?;
+        let mut tx = store.begin().await?;
+        tx.lock("bootstrap").await?;
+        start.apply(&mut tx).await?;
+        tx.commit().await?;
         let auth = Arc::new(Authenticator::new(
             store.clone(),
             config.credential_cache_ttl,
@@ -181,12 +201,23 @@ impl AppState {
             pages,
             config: Arc::new(config),
             clock: Clock::default(),
+            world: Arc::default(),
+            start: Arc::new(start),
         })
     }
 
     /// One pass of AWA's sweeper at the clock's time: the offers it cancelled.
     pub async fn sweep_offers(&self) -> Result<usize, crate::domain::RecordError> {
         awa_work::expire_offers(&*self.store, self.clock.now()).await
+    }
+}
+
+impl From<LoadError> for StartError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Fixture(e) => StartError::Fixture(e),
+            LoadError::Storage(e) => StartError::Storage(e),
+        }
     }
 }
 
@@ -225,4 +256,6 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::server::tls::TlsError),
+    #[error("fixture refused: {0}")]
+    Fixture(#[from] crate::fixtures::FixtureError),
 }

@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
     let (routed, _) = routes().split_for_parts();
     let rate_limited = !state.rate_limits.is_empty();
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
+    let world = state.clone();
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
@@ -128,7 +129,9 @@ pub fn router(state: AppState) -> Router {
     // A batch's items go to the router as it is here, without this extension: an item that is
     // itself a batch finds no dispatcher and is refused.
     let dispatch = batch::Dispatch(app.clone());
+    // Outside the dispatcher: a batch holds the world once, for all its items.
     app.layer(Extension(dispatch))
+        .layer(middleware::from_fn_with_state(world, control::hold_world))
 }
 
 /// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated

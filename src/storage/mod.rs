@@ -5,6 +5,7 @@
 
 pub mod postgres;
 mod rows;
+pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
 mod tx;

@@ -39,6 +39,18 @@ pub trait RawTx: Send {
     async fn delete_where(&mut self, table: &'static Table, filter: &Filter) -> Result<u64>;
     async fn next_number(&mut self, counter: &str) -> Result<i64>;
     async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()>;
+    /// Every counter and the last number it gave.
+    async fn counters(&mut self) -> Result<Vec<(String, i64)>>;
+    /// Sets a counter, lower or higher: its next number is `last + 1`.
+    async fn set_counter(&mut self, counter: &str, last: i64) -> Result<()>;
+    /// Runs statements switchboard wrote itself: names from the registry and its own, never a
+    /// client's value (snapshots, [`super::snapshot`]).
+    async fn run_script(&mut self, sql: &str) -> Result<()>;
+    /// Locks whole tables until the transaction ends, excluding every other reader and writer
+    /// (PostgreSQL; SQLite's one writer already excludes every other writer).
+    async fn lock_tables(&mut self, tables: &[&str]) -> Result<()>;
+    /// The rows of a query switchboard wrote itself, each column read as text (NULL as "").
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<String>>>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -240,6 +252,34 @@ impl Tx {
     /// Raises a counter so that the next number is above `at_least` (never lowers it).
     pub async fn raise_counter(&mut self, counter: &str, at_least: i64) -> Result<()> {
         self.raw.raise_counter(counter, at_least).await
+    }
+
+    /// Every counter and the last number it gave.
+    pub async fn counters(&mut self) -> Result<Vec<(String, i64)>> {
+        self.raw.counters().await
+    }
+
+    /// Sets a counter, lower or higher: its next number is `last + 1`.
+    pub async fn set_counter(&mut self, counter: &str, last: i64) -> Result<()> {
+        self.raw.set_counter(counter, last).await
+    }
+
+    /// Runs statements switchboard wrote itself (see [`RawTx::run_script`]). The transaction
+    /// is taken to have changed everything: what it held, and who callers are.
+    pub async fn run_script(&mut self, sql: &str) -> Result<()> {
+        self.held = Held::default();
+        self.identity_changed = true;
+        self.raw.run_script(sql).await
+    }
+
+    /// Locks whole tables until the transaction ends (see [`RawTx::lock_tables`]).
+    pub async fn lock_tables(&mut self, tables: &[&str]) -> Result<()> {
+        self.raw.lock_tables(tables).await
+    }
+
+    /// The rows of a query switchboard wrote itself, each column as text.
+    pub async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<String>>> {
+        self.raw.query_text(sql).await
     }
 
     /// Makes every write durable before returning. When the transaction changed users, roles or

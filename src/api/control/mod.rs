@@ -6,6 +6,9 @@
 
 mod health;
 mod supervisor;
+mod world;
+
+pub use world::hold_world;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -18,5 +21,10 @@ pub const PREFIX: &str = "/_switchboard";
 pub const TAG: &str = "switchboard";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().nest(PREFIX, supervisor::router().merge(health::router()))
+    OpenApiRouter::new().nest(
+        PREFIX,
+        supervisor::router()
+            .merge(health::router())
+            .merge(world::router()),
+    )
 }

@@ -278,4 +278,50 @@ impl RawTx for PgTx {
         .await?;
         Ok(())
     }
+
+    /// The counters are the schema's `sys_counter_*` sequences.
+    async fn counters(&mut self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT substr(sequencename, 13), COALESCE(last_value, 0) FROM pg_sequences \
+             WHERE schemaname = current_schema() AND sequencename LIKE 'sys\\_counter\\_%'",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    async fn set_counter(&mut self, counter: &str, last: i64) -> Result<()> {
+        sqlx::query("SELECT setval($1::regclass, GREATEST($2::bigint, 1), $2::bigint > 0)")
+            .bind(format!("sys_counter_{counter}"))
+            .bind(last)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn run_script(&mut self, sql: &str) -> Result<()> {
+        let script = sqlx::AssertSqlSafe(sql.to_owned());
+        sqlx::raw_sql(script).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn lock_tables(&mut self, tables: &[&str]) -> Result<()> {
+        let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", tables.join(", "));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(lock))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<String>>> {
+        use sqlx::Row as _;
+        let query = sqlx::AssertSqlSafe(sql.to_owned());
+        let rows = sqlx::query(query).fetch_all(&mut *self.tx).await?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| Ok(row.try_get::<Option<String>, _>(i)?.unwrap_or_default()))
+                    .collect::<Result<Vec<String>>>()
+            })
+            .collect()
+    }
 }

@@ -344,6 +344,45 @@ impl RawTx for SqliteTx {
         Ok(())
     }
 
+    async fn counters(&mut self) -> Result<Vec<(String, i64)>> {
+        let conn = self.0.conn()?;
+        let mut statement = conn.prepare_cached("SELECT name, value FROM sys_counter")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    async fn set_counter(&mut self, counter: &str, last: i64) -> Result<()> {
+        self.0
+            .conn()?
+            .prepare_cached(
+                "INSERT INTO sys_counter (name, value) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(rusqlite::params![counter, last])?;
+        Ok(())
+    }
+
+    async fn run_script(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.conn()?.execute_batch(sql)?)
+    }
+
+    /// One writer: no other writer runs; readers see the last commit until this one.
+    async fn lock_tables(&mut self, _tables: &[&str]) -> Result<()> {
+        Ok(())
+    }
+
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<String>>> {
+        let conn = self.0.conn()?;
+        let mut statement = conn.prepare(sql)?;
+        let columns = statement.column_count();
+        let rows = statement.query_map([], |row| {
+            (0..columns)
+                .map(|i| Ok(row.get::<_, Option<String>>(i)?.unwrap_or_default()))
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.0.commit().await
     }
