@@ -56,4 +56,5 @@ mod table_api;
 mod throttle;
 mod tiny_url;
 mod tls;
+mod world;
 mod wrap_up;
