@@ -89,6 +89,7 @@ async fn deliver_events(state: state::AppState) {
         return;
     }
     outbound::Deliverer::new(state.store.clone(), state.clock.clone())
+        .with_faults(state.faults.clone())
         .run(interval)
         .await
 }

@@ -12,6 +12,7 @@ use crate::auth::{Authenticator, CallerState};
 use crate::domain::awa_work;
 use crate::fixtures::{bootstrap, demo};
 use crate::http::admission::PageAdmission;
+use crate::http::faults::Faults;
 use crate::http::{BodyLimits, PublicUrl};
 use crate::model::clock::Clock;
 use crate::server::Limits;
@@ -133,6 +134,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The time AWA's offers are measured against.
     pub clock: Clock,
+    /// The fault rules of this node (`/_switchboard/faults`), for the platform's routes and
+    /// the outbound deliverer.
+    pub faults: Arc<Faults>,
 }
 
 impl AppState {
@@ -181,6 +185,7 @@ impl AppState {
             pages,
             config: Arc::new(config),
             clock: Clock::default(),
+            faults: Arc::new(Faults::new()),
         })
     }
 

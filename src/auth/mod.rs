@@ -463,6 +463,25 @@ async fn authenticate(parts: &Parts, state: &impl CallerState) -> Result<Caller,
         .await?)
 }
 
+/// The user name a request names, for fault rules that match on it (`api::faults`), without
+/// a login: a batch item's caller, a Basic header's user name (not verified: the fault acts
+/// before authentication), or a bearer token's user (looked up as authentication does, through
+/// the credential cache). None when the request names no one, or the token is refused.
+pub async fn named_user(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    authenticator: &Authenticator,
+) -> Option<String> {
+    if let Some(Authenticated(caller)) = extensions.get::<Authenticated>() {
+        return Some(caller.user_name.clone());
+    }
+    let header = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = bearer_token(header) {
+        return authenticator.bearer(token).await.ok().map(|c| c.user_name);
+    }
+    basic_credentials(header).map(|(user, _)| user)
+}
+
 /// Authenticates, then counts the request against the rate limit of the API its route belongs
 /// to (the [`Api`] extension), if a rule covers it: over the limit is a 429 before the handler
 /// runs; an admitted request's verdict goes to [`Report`] for the response's headers.

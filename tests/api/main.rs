@@ -23,6 +23,7 @@ mod demo;
 mod dot_walking;
 mod durability;
 mod external_id_mapping;
+mod faults;
 mod health;
 mod hostile;
 mod http2;

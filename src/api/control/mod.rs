@@ -1,9 +1,10 @@
 //! switchboard's own API, not the platform's: everything under `/_switchboard/`, under its own
 //! tag in the OpenAPI document, and admin only but for the health checks ([`health`]). It
 //! holds what a person does in the platform's UI (a supervisor observing and joining a chat:
-//! [`supervisor`]) and the stand-in's controls. Nothing here changes what a platform API
+//! [`supervisor`]) and the stand-in's controls (fault injection: [`faults`]). Nothing here changes what a platform API
 //! answers unless a user asks it to.
 
+mod faults;
 mod health;
 mod supervisor;
 
@@ -18,5 +19,10 @@ pub const PREFIX: &str = "/_switchboard";
 pub const TAG: &str = "switchboard";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().nest(PREFIX, supervisor::router().merge(health::router()))
+    OpenApiRouter::new().nest(
+        PREFIX,
+        supervisor::router()
+            .merge(health::router())
+            .merge(faults::router()),
+    )
 }
