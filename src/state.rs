@@ -34,6 +34,8 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// The first admin's password; random (and logged once) when absent.
     pub admin_password: Option<String>,
+    /// A bearer token admitted as admin on switchboard's own routes (`/_switchboard/`) only.
+    pub admin_token: Option<String>,
     /// Load (or restore) the demo data set at start.
     pub demo: bool,
     /// Connection-level limits (timeouts, connection cap, header size).
@@ -75,6 +77,7 @@ impl std::fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
             )
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field("demo", &self.demo)
             .field("limits", &self.limits)
             .field("body_timeout", &self.body_timeout)
@@ -108,6 +111,7 @@ impl Config {
             attachment_max_bytes: Self::DEFAULT_ATTACHMENT_MAX_BYTES,
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
+            admin_token: None,
             demo: false,
             limits: Limits::default(),
             body_timeout: Duration::from_secs(30),
@@ -202,6 +206,10 @@ impl CallerState for AppState {
 
     fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limits
+    }
+
+    fn admin_token(&self) -> Option<&str> {
+        self.config.admin_token.as_deref()
     }
 }
 

@@ -435,6 +435,11 @@ pub fn client_address(parts: &Parts) -> Option<IpAddr> {
 pub trait CallerState: Send + Sync {
     fn authenticator(&self) -> &Authenticator;
     fn rate_limiter(&self) -> &RateLimiter;
+    /// The token that admits a request to switchboard's own routes as admin
+    /// (`--admin-token`), if one is set. See [`ControlAdmin`].
+    fn admin_token(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A caller the server has already authenticated, put on a request it makes itself: the items
@@ -519,6 +524,51 @@ impl<R: Role, S: CallerState> FromRequestParts<S> for Authorized<R> {
     }
 }
 
+/// An admin of switchboard's own routes (`/_switchboard/`): a caller holding `admin` (Basic or
+/// an OAuth token, as [`Authorized<Admin>`]), or a request whose `Authorization` is
+/// `Bearer` and the token set with `--admin-token` (compared in constant time). Only the
+/// control routes take this extractor: on a platform API, a bearer token is an OAuth token
+/// and nothing else.
+pub struct ControlAdmin(pub Caller);
+
+/// The user name the admin token acts as (in logs and the records it writes).
+pub const ADMIN_TOKEN_USER: &str = "admin-token";
+
+impl<S: CallerState> FromRequestParts<S> for ControlAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(expected) = state.admin_token()
+            && parts.extensions.get::<Authenticated>().is_none()
+            && let Some(token) = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(bearer_token)
+            && same_secret(token, expected)
+        {
+            return Ok(ControlAdmin(Caller {
+                sys_id: String::new(),
+                user_name: ADMIN_TOKEN_USER.to_owned(),
+                roles: crate::model::roles::ADMIN.to_owned(),
+            }));
+        }
+        let Authorized(caller, _) = Authorized::<Admin>::from_request_parts(parts, state).await?;
+        Ok(ControlAdmin(caller))
+    }
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where they differ: their
+/// SHA-256 digests (of a fixed length, whatever the secrets') compared byte by byte to the end.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 macro_rules! roles {
     ($($(#[$doc:meta])* $name:ident = $role:expr;)*) => {$(
         $(#[$doc])*
@@ -572,5 +622,13 @@ mod tests {
         // "a\0:b" and invalid UTF-8 ("\xff:b") are no credentials.
         assert_eq!(basic_credentials("Basic YQA6Yg=="), None);
         assert_eq!(basic_credentials("Basic /zpi"), None);
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same_secret("s3cret-token", "s3cret-token"));
+        assert!(!same_secret("s3cret-token", "s3cret-tokeN"));
+        assert!(!same_secret("s3cret", "s3cret-token"));
+        assert!(!same_secret("", "x"));
     }
 }

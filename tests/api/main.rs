@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_token;
 mod attachment;
 mod auth;
 mod auth_races;

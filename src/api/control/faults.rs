@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::ControlAdmin;
 use crate::auth::rate_limit::Api;
-use crate::auth::{Admin, Authorized};
 use crate::http::faults::{Action, FaultRule, Latency, MAX_RULES, NewRule, OUTBOUND};
 use crate::http::respond::ResultEnvelope;
 use crate::http::{ApiError, Body, ErrorEnvelope, respond};
@@ -268,7 +268,7 @@ fn no_rule(id: &str) -> ApiError {
 )]
 async fn add(
     State(state): State<AppState>,
-    Authorized(caller, _): Authorized<Admin>,
+    ControlAdmin(caller): ControlAdmin,
     body: Body,
 ) -> Result<Response, ApiError> {
     let rule = parse(&body.into_object()?)?;
@@ -291,7 +291,7 @@ async fn add(
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
     )
 )]
-async fn list(State(state): State<AppState>, _: Authorized<Admin>) -> Response {
+async fn list(State(state): State<AppState>, _: ControlAdmin) -> Response {
     respond::typed(StatusCode::OK, &state.faults.list())
 }
 
@@ -305,7 +305,7 @@ async fn list(State(state): State<AppState>, _: Authorized<Admin>) -> Response {
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
     )
 )]
-async fn clear(State(state): State<AppState>, _: Authorized<Admin>) -> Response {
+async fn clear(State(state): State<AppState>, _: ControlAdmin) -> Response {
     state.faults.clear();
     tracing::info!("fault rules cleared");
     StatusCode::NO_CONTENT.into_response()
@@ -325,7 +325,7 @@ async fn clear(State(state): State<AppState>, _: Authorized<Admin>) -> Response 
 async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _: Authorized<Admin>,
+    _: ControlAdmin,
 ) -> Result<Response, ApiError> {
     let rule = state.faults.get(&id).ok_or_else(|| no_rule(&id))?;
     Ok(respond::typed(StatusCode::OK, &rule))
@@ -345,7 +345,7 @@ async fn get(
 async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _: Authorized<Admin>,
+    _: ControlAdmin,
 ) -> Result<Response, ApiError> {
     if !state.faults.remove(&id) {
         return Err(no_rule(&id));
