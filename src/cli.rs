@@ -204,6 +204,11 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
+    /// Also serve the Prometheus metrics, without credentials, as `GET /metrics` on this
+    /// address (its own listener: keep it private). They are on `/_switchboard/metrics` for
+    /// admins either way.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -302,6 +307,15 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 "http"
             };
             let state = AppState::open(config).await?;
+            if let Some(addr) = args.metrics_listen {
+                let metrics = TcpListener::bind(addr).await?;
+                println!("metrics on http://{}/metrics", metrics.local_addr()?);
+                tokio::spawn(async move {
+                    if let Err(e) = crate::serve_metrics(metrics).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
             let listener = TcpListener::bind(args.listen).await?;
             let base = format!("{scheme}://{}", listener.local_addr()?);
             println!("listening on {base}");

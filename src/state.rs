@@ -146,6 +146,8 @@ pub struct AppState {
 impl AppState {
     /// Opens the database, migrates it, and makes sure the built-in roles and first admin exist.
     pub async fn open(config: Config) -> Result<AppState, StartError> {
+        // Before anything records a metric.
+        crate::http::metrics::install();
         let store = storage::open_with(&config.database_url, &config.database_pool).await?;
         if config.migrate {
             store.migrate().await?;

@@ -19,6 +19,7 @@ pub mod faults;
 pub mod interaction;
 pub mod mapping;
 pub mod member;
+pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod stats;
@@ -86,12 +87,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
 }
 
-/// An API's routes: tagged with their [`Api`] (which rate limits count by), and open to fault
-/// injection ([`faults::inject`]). The OAuth endpoints count their requests themselves, so they
+/// An API's routes: tagged with their [`Api`] (which rate limits count by), open to fault
+/// injection ([`faults::inject`]), and measured ([`metrics::observe`], outside the faults, so
+/// an injected latency or status is measured as the client sees it). The OAuth endpoints count their requests themselves, so they
 /// get no tag.
 fn platform(routes: OpenApiRouter<AppState>, api: Api) -> OpenApiRouter<AppState> {
     let routes = routes.layer(middleware::from_fn(
         move |req: axum::extract::Request, next| faults::inject(api, req, next),
+    ));
+    let routes = routes.layer(middleware::from_fn(
+        move |req: axum::extract::Request, next| metrics::observe(api, req, next),
     ));
     match api {
         Api::OAuth => routes,

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod conventions;
 pub mod error;
 pub mod faults;
+pub mod metrics;
 pub mod negotiate;
 pub mod records_writer;
 pub mod replay;

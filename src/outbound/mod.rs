@@ -138,7 +138,9 @@ impl Deliverer {
             self.clock.now(),
         );
         let event = claimed.event.str("event_type").unwrap_or_default();
-        match settled.await? {
+        let settled = settled.await?;
+        self.measure(&claimed, &settled);
+        match settled {
             Settled::Delivered => {
                 tracing::debug!(event_id = id, event, "outbound event delivered")
             }
@@ -216,6 +218,30 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// Counts a settled attempt by outcome; a delivery's lag is the time from its event's
+    /// creation (whole seconds) to now.
+    fn measure(&self, claimed: &Claimed, settled: &Settled) {
+        use crate::http::metrics::{OUTBOUND_ATTEMPTS, OUTBOUND_FAILURES, OUTBOUND_LAG};
+        let outcome = match settled {
+            Settled::Delivered => "delivered",
+            Settled::Retry => "retry",
+            Settled::GaveUp => "gave_up",
+            Settled::Lost => "lost",
+        };
+        metrics::counter!(OUTBOUND_ATTEMPTS, "outcome" => outcome).increment(1);
+        match settled {
+            Settled::Retry | Settled::GaveUp => metrics::counter!(OUTBOUND_FAILURES).increment(1),
+            Settled::Delivered => {
+                let created = claimed.event.str("sys_created_on");
+                if let Some(created) = created.and_then(crate::model::value::parse_date_time) {
+                    let lag = (self.clock.now() - created).as_seconds_f64().max(0.0);
+                    metrics::histogram!(OUTBOUND_LAG).record(lag);
+                }
+            }
+            Settled::Lost => {}
+        }
+    }
+
     /// The fault a rule holds for this attempt, if any (logged).
     fn fault(&self, claimed: &Claimed, path: &str) -> Option<Fault> {
         if self.faults.is_empty() {

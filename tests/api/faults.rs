@@ -534,4 +534,16 @@ async fn an_outbound_503_rule_fails_the_attempt_unsent_and_the_event_goes_once_i
     assert_eq!(statuses, ["503", "200"]);
     let headers = logged[0]["response_headers"].as_str().unwrap();
     assert!(headers.contains(&format!("fault rule {id}")), "{headers}");
+
+    // The metrics count the failed attempt and the delivery, and its lag.
+    let response = w.app.admin(Method::GET, "/_switchboard/metrics").send();
+    let metrics = response.await.unwrap().text().await.unwrap();
+    for line in [
+        "switchboard_outbound_attempts_total{outcome=\"retry\"}",
+        "switchboard_outbound_attempts_total{outcome=\"delivered\"}",
+        "switchboard_outbound_failures_total",
+        "switchboard_outbound_delivery_lag_seconds_bucket",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

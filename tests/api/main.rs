@@ -34,6 +34,7 @@ mod limits;
 mod log_format;
 mod mapping_api;
 mod member_api;
+mod metrics;
 mod migrations;
 mod multi_node;
 mod negotiation;

@@ -6,6 +6,7 @@
 
 mod faults;
 mod health;
+mod metrics;
 mod supervisor;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         PREFIX,
         supervisor::router()
             .merge(health::router())
-            .merge(faults::router()),
+            .merge(faults::router())
+            .merge(metrics::router()),
     )
 }
