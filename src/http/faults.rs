@@ -440,6 +440,24 @@ mod tests {
         assert!(!glob("a*bc*c", "abc"));
     }
 
+    #[test]
+    fn the_note_names_the_rule_its_action_status_and_latency() {
+        let fault = Fault {
+            rule: "r1".into(),
+            action: Action::Respond,
+            latency: Some(Duration::from_millis(250)),
+            status: Some(StatusCode::SERVICE_UNAVAILABLE),
+            retry_after: Some(5),
+            message: None,
+        };
+        assert_eq!(
+            fault.note(),
+            FaultNote("fault rule r1: respond 503 after 250 ms".into())
+        );
+        assert_eq!(fault.message(), "Service Unavailable");
+        assert_eq!(fault.detail(), "Injected by switchboard fault rule r1");
+    }
+
     fn target(api: &str) -> Target<'_> {
         Target {
             api,
