@@ -504,7 +504,8 @@ async fn an_outbound_503_rule_fails_the_attempt_unsent_and_the_event_goes_once_i
         assert!(Instant::now() < deadline, "the rule never fired: {listed}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Well within the retry's backoff (a second at least).
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(server.received().is_empty(), "the provider saw a request");
 
     // The retry, after its backoff, reaches it: the rule is spent.
@@ -546,4 +547,37 @@ async fn an_outbound_503_rule_fails_the_attempt_unsent_and_the_event_goes_once_i
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
+}
+
+#[tokio::test]
+async fn a_batchs_items_are_requests_a_rule_can_match_by_the_batchs_caller() {
+    let app = TestApp::spawn().await;
+    add_rule(
+        &app,
+        json!({"api": "table", "user": "admin", "path": "*/incident", "status": 503}),
+    )
+    .await;
+    let headers = json!([{"name": "Accept", "value": "application/json"}]);
+    let batch = json!({"batch_request_id": "b1", "rest_requests": [
+        {"id": "1", "method": "GET", "url": "/api/now/table/incident", "headers": headers},
+        {"id": "2", "method": "GET", "url": "/api/now/table/sys_user?sysparm_limit=1", "headers": headers},
+    ]});
+    let response = app
+        .admin(Method::POST, "/api/now/v1/batch")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let code_of = |id: &str| {
+        body["serviced_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["status_code"].clone())
+    };
+    assert_eq!(code_of("1"), Some(json!(503)), "{body}");
+    assert_eq!(code_of("2"), Some(json!(200)), "{body}");
 }
