@@ -225,6 +225,21 @@ pub struct ServeArgs {
     /// for events to deliver again (0: this node delivers nothing; others on the database may).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_POLL_INTERVAL_MS", default_value_t = Config::DEFAULT_OUTBOUND_POLL_INTERVAL.as_millis() as u64)]
     pub outbound_poll_interval_ms: u64,
+    /// A bearer token admitted as admin on switchboard's own routes (`/_switchboard/...`) only,
+    /// never on the platform's APIs. Prefer the environment variable: like
+    /// SWITCHBOARD_ADMIN_PASSWORD, it is not shown by `ps`, as a flag's value is.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+    /// Also serve the Prometheus metrics, without credentials, as `GET /metrics` on this
+    /// address (its own listener: keep it private). They are on `/_switchboard/metrics` for
+    /// admins either way.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -313,6 +328,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 attachment_max_bytes: args.attachment_max_bytes,
                 credential_cache_ttl: Duration::from_secs(args.credential_cache_seconds),
                 admin_password,
+                admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
                 demo: args.demo,
                 fixtures: read_fixtures(&args.fixtures)?,
                 limits: Limits {
@@ -338,6 +354,9 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 awa_sweep_interval: Duration::from_millis(args.awa_sweep_interval_ms),
                 outbound_poll_interval: Duration::from_millis(args.outbound_poll_interval_ms),
             };
+            if config.admin_token.is_some() {
+                tracing::info!("switchboard's own routes admit the admin token");
+            }
             tracing::debug!(?config, "starting");
             let scheme = if config.tls.is_some() {
                 "https"
@@ -345,6 +364,15 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 "http"
             };
             let state = AppState::open(config).await?;
+            if let Some(addr) = args.metrics_listen {
+                let metrics = TcpListener::bind(addr).await?;
+                println!("metrics on http://{}/metrics", metrics.local_addr()?);
+                tokio::spawn(async move {
+                    if let Err(e) = crate::serve_metrics(metrics).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
             let listener = TcpListener::bind(args.listen).await?;
             let base = format!("{scheme}://{}", listener.local_addr()?);
             println!("listening on {base}");
@@ -398,6 +426,15 @@ mod tests {
     use clap::Parser;
 
     use super::Cli;
+
+    #[test]
+    fn the_admin_token_is_a_flag_or_the_environment() {
+        let parsed = Cli::try_parse_from(["switchboard", "serve", "--admin-token", "t0ken"]);
+        let super::Command::Serve(args) = parsed.unwrap().command else {
+            panic!("serve");
+        };
+        assert_eq!(args.admin_token.as_deref(), Some("t0ken"));
+    }
 
     #[test]
     fn timeouts_of_zero_seconds_are_refused() {

@@ -63,6 +63,13 @@ pub async fn serve(
     served
 }
 
+/// Serves the metrics (`GET /metrics`, no credentials) on `listener`, for as long as the
+/// process runs: `serve --metrics-listen`.
+pub async fn serve_metrics(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    http::metrics::install();
+    axum::serve(listener, api::metrics::listener_router()).await
+}
+
 /// AWA's sweeper: cancels offers whose time is up, every `awa_sweep_interval`. Every node runs
 /// one; each offer is cancelled once (see `domain::awa_work::expire_offers`).
 async fn sweep_offers(state: state::AppState) {
@@ -89,6 +96,7 @@ async fn deliver_events(state: state::AppState) {
         return;
     }
     outbound::Deliverer::new(state.store.clone(), state.clock.clone())
+        .with_faults(state.faults.clone())
         .run(interval)
         .await
 }

@@ -12,6 +12,7 @@ use crate::auth::{Authenticator, CallerState};
 use crate::domain::awa_work;
 use crate::fixtures::{LoadError, Prepared, bootstrap, demo};
 use crate::http::admission::PageAdmission;
+use crate::http::faults::Faults;
 use crate::http::{BodyLimits, PublicUrl};
 use crate::model::clock::Clock;
 use crate::server::Limits;
@@ -33,6 +34,8 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// The first admin's password; random (and logged once) when absent.
     pub admin_password: Option<String>,
+    /// A bearer token admitted as admin on switchboard's own routes (`/_switchboard/`) only.
+    pub admin_token: Option<String>,
     /// Load (or restore) the demo data set at start.
     pub demo: bool,
     /// Fixture files loaded at start (after the demo), and again by every reset.
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "***"),
             )
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field("demo", &self.demo)
             .field(
                 "fixtures",
@@ -113,6 +117,7 @@ impl Config {
             attachment_max_bytes: Self::DEFAULT_ATTACHMENT_MAX_BYTES,
             credential_cache_ttl: Duration::from_secs(60),
             admin_password: None,
+            admin_token: None,
             demo: false,
             fixtures: Vec::new(),
             limits: Limits::default(),
@@ -146,11 +151,16 @@ pub struct AppState {
     /// The fixtures given at start (the demo, `--fixtures`), checked and hashed once: every
     /// reset loads them again.
     pub start: Arc<Prepared>,
+    /// The fault rules of this node (`/_switchboard/faults`), for the platform's routes and
+    /// the outbound deliverer.
+    pub faults: Arc<Faults>,
 }
 
 impl AppState {
     /// Opens the database, migrates it, and makes sure the built-in roles and first admin exist.
     pub async fn open(config: Config) -> Result<AppState, StartError> {
+        // Before anything records a metric.
+        crate::http::metrics::install();
         let store = storage::open_with(&config.database_url, &config.database_pool).await?;
         if config.migrate {
             store.migrate().await?;
@@ -203,6 +213,7 @@ impl AppState {
             clock: Clock::default(),
             world: Arc::default(),
             start: Arc::new(start),
+            faults: Arc::new(Faults::new()),
         })
     }
 
@@ -228,6 +239,10 @@ impl CallerState for AppState {
 
     fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limits
+    }
+
+    fn admin_token(&self) -> Option<&str> {
+        self.config.admin_token.as_deref()
     }
 }
 

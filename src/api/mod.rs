@@ -15,9 +15,11 @@ pub mod awa_routing;
 pub mod batch;
 pub mod control;
 pub mod external_id_mapping;
+pub mod faults;
 pub mod interaction;
 pub mod mapping;
 pub mod member;
+pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod stats;
@@ -56,28 +58,50 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ("/api/now/v1", ApiVersion::V1),
         ("/api/now/v2", ApiVersion::V2),
     ] {
-        let apis = table::router()
-            .layer(Extension(Api::Table))
-            .merge(interaction::router().layer(Extension(Api::Interaction)))
-            .merge(member::router().layer(Extension(Api::ConversationMember)))
-            .merge(batch::router().layer(Extension(Api::Batch)))
-            .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
-            .merge(stats::router().layer(Extension(Api::Aggregate)))
-            .merge(attachment::router().layer(Extension(Api::Attachment)))
-            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)))
-            .merge(awa_offer::offer_router().layer(Extension(Api::AwaOfferWork)))
-            .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)))
-            .merge(awa_routing::router().layer(Extension(Api::AwaRouting)))
-            .merge(awa_inbox::router().layer(Extension(Api::AwaInboxActions)))
-            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)))
-            .merge(wrap_up::router().layer(Extension(Api::WrapUp)));
+        let apis = platform(table::router(), Api::Table)
+            .merge(platform(interaction::router(), Api::Interaction))
+            .merge(platform(member::router(), Api::ConversationMember))
+            .merge(platform(batch::router(), Api::Batch))
+            .merge(platform(tiny_url::router(), Api::TinyUrl))
+            .merge(platform(stats::router(), Api::Aggregate))
+            .merge(platform(attachment::router(), Api::Attachment))
+            .merge(platform(awa_agent::router(), Api::AwaAgent))
+            .merge(platform(awa_offer::offer_router(), Api::AwaOfferWork))
+            .merge(platform(
+                awa_offer::assignment_router(),
+                Api::AwaManualAssignment,
+            ))
+            .merge(platform(awa_routing::router(), Api::AwaRouting))
+            .merge(platform(awa_inbox::router(), Api::AwaInboxActions))
+            .merge(platform(awa_consult::router(), Api::AwaAgentConsult))
+            .merge(platform(wrap_up::router(), Api::WrapUp));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
-    api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
-        .merge(external_id_mapping::router().layer(Extension(Api::ExternalIdMapping)))
-        .merge(oauth::router())
+    api.merge(platform(mapping::router(), Api::AgentMapping))
+        .merge(platform(
+            external_id_mapping::router(),
+            Api::ExternalIdMapping,
+        ))
+        .merge(platform(oauth::router(), Api::OAuth))
         .merge(control::router())
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
+}
+
+/// An API's routes: tagged with their [`Api`] (which rate limits count by), open to fault
+/// injection ([`faults::inject`]), and measured ([`metrics::observe`], outside the faults, so
+/// an injected latency or status is measured as the client sees it). The OAuth endpoints count their requests themselves, so they
+/// get no tag.
+fn platform(routes: OpenApiRouter<AppState>, api: Api) -> OpenApiRouter<AppState> {
+    let routes = routes.layer(middleware::from_fn(
+        move |req: axum::extract::Request, next| faults::inject(api, req, next),
+    ));
+    let routes = routes.layer(middleware::from_fn(
+        move |req: axum::extract::Request, next| metrics::observe(api, req, next),
+    ));
+    match api {
+        Api::OAuth => routes,
+        _ => routes.layer(Extension(api)),
+    }
 }
 
 /// The OpenAPI document of every route.
@@ -107,6 +131,7 @@ pub fn router(state: AppState) -> Router {
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(faults::FaultGate::of(&state)))
         .with_state(state);
     // The method override must act before routing, so it wraps the routed service. A write that
     // lost a database conflict runs again inside every other convention (one transaction id).

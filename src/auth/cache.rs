@@ -96,11 +96,15 @@ impl CredentialCache {
             return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let e = entries.get(key)?;
-        let fresh = e.epoch == self.epoch()
-            && e.stored.elapsed() < self.ttl
-            && e.until.is_none_or(|until| Instant::now() < until);
-        fresh.then(|| e.verified.clone())
+        let found = entries.get(key).filter(|e| {
+            e.epoch == self.epoch()
+                && e.stored.elapsed() < self.ttl
+                && e.until.is_none_or(|until| Instant::now() < until)
+        });
+        let outcome = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!(crate::http::metrics::CREDENTIAL_CACHE, "outcome" => outcome)
+            .increment(1);
+        found.map(|e| e.verified.clone())
     }
 
     /// Stores a verified caller, unless the epoch moved since `epoch` was read.

@@ -435,6 +435,11 @@ pub fn client_address(parts: &Parts) -> Option<IpAddr> {
 pub trait CallerState: Send + Sync {
     fn authenticator(&self) -> &Authenticator;
     fn rate_limiter(&self) -> &RateLimiter;
+    /// The token that admits a request to switchboard's own routes as admin
+    /// (`--admin-token`), if one is set. See [`ControlAdmin`].
+    fn admin_token(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A caller the server has already authenticated, put on a request it makes itself: the items
@@ -461,6 +466,25 @@ async fn authenticate(parts: &Parts, state: &impl CallerState) -> Result<Caller,
         .authenticator()
         .basic(&user, &password, client_address(parts))
         .await?)
+}
+
+/// The user name a request names, for fault rules that match on it (`api::faults`), without
+/// a login: a batch item's caller, a Basic header's user name (not verified: the fault acts
+/// before authentication), or a bearer token's user (looked up as authentication does, through
+/// the credential cache). None when the request names no one, or the token is refused.
+pub async fn named_user(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    authenticator: &Authenticator,
+) -> Option<String> {
+    if let Some(Authenticated(caller)) = extensions.get::<Authenticated>() {
+        return Some(caller.user_name.clone());
+    }
+    let header = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = bearer_token(header) {
+        return authenticator.bearer(token).await.ok().map(|c| c.user_name);
+    }
+    basic_credentials(header).map(|(user, _)| user)
 }
 
 /// Authenticates, then counts the request against the rate limit of the API its route belongs
@@ -498,6 +522,51 @@ impl<R: Role, S: CallerState> FromRequestParts<S> for Authorized<R> {
         caller.require(R::NAME)?;
         Ok(Authorized(caller, std::marker::PhantomData))
     }
+}
+
+/// An admin of switchboard's own routes (`/_switchboard/`): a caller holding `admin` (Basic or
+/// an OAuth token, as [`Authorized<Admin>`]), or a request whose `Authorization` is
+/// `Bearer` and the token set with `--admin-token` (compared in constant time). Only the
+/// control routes take this extractor: on a platform API, a bearer token is an OAuth token
+/// and nothing else.
+pub struct ControlAdmin(pub Caller);
+
+/// The user name the admin token acts as (in logs and the records it writes).
+pub const ADMIN_TOKEN_USER: &str = "admin-token";
+
+impl<S: CallerState> FromRequestParts<S> for ControlAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(expected) = state.admin_token()
+            && parts.extensions.get::<Authenticated>().is_none()
+            && let Some(token) = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(bearer_token)
+            && same_secret(token, expected)
+        {
+            return Ok(ControlAdmin(Caller {
+                sys_id: String::new(),
+                user_name: ADMIN_TOKEN_USER.to_owned(),
+                roles: crate::model::roles::ADMIN.to_owned(),
+            }));
+        }
+        let Authorized(caller, _) = Authorized::<Admin>::from_request_parts(parts, state).await?;
+        Ok(ControlAdmin(caller))
+    }
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where they differ: their
+/// SHA-256 digests (of a fixed length, whatever the secrets') compared byte by byte to the end.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 macro_rules! roles {
@@ -553,5 +622,13 @@ mod tests {
         // "a\0:b" and invalid UTF-8 ("\xff:b") are no credentials.
         assert_eq!(basic_credentials("Basic YQA6Yg=="), None);
         assert_eq!(basic_credentials("Basic /zpi"), None);
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same_secret("s3cret-token", "s3cret-token"));
+        assert!(!same_secret("s3cret-token", "s3cret-tokeN"));
+        assert!(!same_secret("s3cret", "s3cret-token"));
+        assert!(!same_secret("", "x"));
     }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::error::ErrorEnvelope;
+use super::faults;
 use super::negotiate::{self, Format};
 use super::respond::{Payload, ResultEnvelope};
 use super::xml;
@@ -70,6 +71,10 @@ pub async fn conventions(
             if suppress && response.status().is_success() {
                 *response.body_mut() = Body::empty();
                 response.headers_mut().remove(header::CONTENT_TYPE);
+            }
+            // A fault rule's cut body: cut once rendered.
+            if response.extensions().get::<faults::Truncate>().is_some() {
+                response = faults::truncate(response).await;
             }
             response
         }

@@ -6,6 +6,8 @@ pub mod body;
 pub mod connection;
 pub mod conventions;
 pub mod error;
+pub mod faults;
+pub mod metrics;
 pub mod negotiate;
 pub mod records_writer;
 pub mod replay;

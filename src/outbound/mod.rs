@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::domain::RecordError;
 use crate::domain::events::outbox::{self, Attempt, Claimed, Settled};
+use crate::http::faults::{self, Action, Fault, Faults};
 use crate::model::clock::Clock;
 use crate::model::value::Value;
 use crate::storage::Storage;
@@ -42,6 +43,8 @@ pub struct Deliverer {
     in_flight: InFlight,
     /// Where the next pass reads the outbox from (see `outbox::due`).
     cursor: Arc<AtomicI64>,
+    /// Fault rules for outbound deliveries (`api: "outbound"`), acting on each attempt.
+    faults: Arc<Faults>,
 }
 
 impl Deliverer {
@@ -60,7 +63,14 @@ impl Deliverer {
             node: node.into(),
             in_flight: InFlight::default(),
             cursor: Arc::default(),
+            faults: Arc::default(),
         }
+    }
+
+    /// The deliverer, its attempts subject to `faults` (the node's fault rules).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Deliverer {
+        self.faults = faults;
+        self
     }
 
     /// Delivers until the task is dropped (which drops the attempts in flight: their claims
@@ -128,7 +138,9 @@ impl Deliverer {
             self.clock.now(),
         );
         let event = claimed.event.str("event_type").unwrap_or_default();
-        match settled.await? {
+        let settled = settled.await?;
+        self.measure(&claimed, &settled);
+        match settled {
             Settled::Delivered => {
                 tracing::debug!(event_id = id, event, "outbound event delivered")
             }
@@ -184,17 +196,101 @@ impl Deliverer {
         attempt.path = url.path().to_owned();
         let timeout = outbox::delivery_timeout(&claimed.provider).unsigned_abs();
         let timeout = Duration::from_secs(timeout);
+        let started = Instant::now();
+        if let Some(fault) = self.fault(claimed, url.path()) {
+            let done = injected(&fault, timeout, &mut attempt).await;
+            attempt.elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            if done {
+                return attempt;
+            }
+        }
         let mut request = self.client.post(url).timeout(timeout).body(body);
         for (name, value) in &delivery.headers {
             request = request.header(name, value);
         }
-        let started = Instant::now();
         let outcome = read_answer(request.send().await, &mut attempt).await;
         attempt.elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         if let Err(e) = outcome {
             attempt.error = Some(describe(&e));
         }
         attempt
+    }
+}
+
+impl Deliverer {
+    /// Counts a settled attempt by outcome; a delivery's lag is the time from its event's
+    /// creation (whole seconds) to now.
+    fn measure(&self, claimed: &Claimed, settled: &Settled) {
+        use crate::http::metrics::{OUTBOUND_ATTEMPTS, OUTBOUND_FAILURES, OUTBOUND_LAG};
+        let outcome = match settled {
+            Settled::Delivered => "delivered",
+            Settled::Retry => "retry",
+            Settled::GaveUp => "gave_up",
+            Settled::Lost => "lost",
+        };
+        metrics::counter!(OUTBOUND_ATTEMPTS, "outcome" => outcome).increment(1);
+        match settled {
+            Settled::Retry | Settled::GaveUp => metrics::counter!(OUTBOUND_FAILURES).increment(1),
+            Settled::Delivered => {
+                let created = claimed.event.str("sys_created_on");
+                if let Some(created) = created.and_then(crate::model::value::parse_date_time) {
+                    let lag = (self.clock.now() - created).as_seconds_f64().max(0.0);
+                    metrics::histogram!(OUTBOUND_LAG).record(lag);
+                }
+            }
+            Settled::Lost => {}
+        }
+    }
+
+    /// The fault a rule holds for this attempt, if any (logged).
+    fn fault(&self, claimed: &Claimed, path: &str) -> Option<Fault> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        let provider = &claimed.provider;
+        let target = faults::Target {
+            api: faults::OUTBOUND,
+            method: "POST",
+            path,
+            user: None,
+            provider: Some((provider.str("name").unwrap_or_default(), provider.sys_id())),
+        };
+        let fault = self.faults.decide(&target)?;
+        let event_id = claimed.event.sys_id();
+        tracing::info!(fault = %fault.note().0, event_id, "fault injected in an outbound delivery");
+        Some(fault)
+    }
+}
+
+/// Acts out `fault` on an attempt: waits its latency (no longer than the provider's
+/// `timeout`, past which the attempt times out as a slow provider's would), then, but for a
+/// delay, fills the attempt as if the provider had answered the rule's status (without
+/// sending) or the connection had dropped. True when the attempt is over.
+async fn injected(fault: &Fault, timeout: Duration, attempt: &mut Attempt) -> bool {
+    let note = fault.note().0;
+    if let Some(latency) = fault.latency {
+        tokio::time::sleep(latency.min(timeout)).await;
+        if latency >= timeout {
+            attempt.error = Some(format!("timed out ({note})"));
+            return true;
+        }
+    }
+    match fault.action {
+        Action::Delay | Action::Truncate => false,
+        Action::Respond => {
+            let status = fault.status.map_or(500, |s| s.as_u16());
+            attempt.status = Some(status);
+            attempt.retry_after = fault.retry_after.map(|s| time::Duration::seconds(s as i64));
+            attempt.response_headers = format!("X-Switchboard-Fault: {note}");
+            let body = fault.message();
+            attempt.response_length = i64::try_from(body.len()).unwrap_or(i64::MAX);
+            attempt.response_body = body;
+            true
+        }
+        Action::Drop => {
+            attempt.error = Some(format!("request failed: connection closed ({note})"));
+            true
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_token;
 mod attachment;
 mod auth;
 mod auth_races;
@@ -23,6 +24,7 @@ mod demo;
 mod dot_walking;
 mod durability;
 mod external_id_mapping;
+mod faults;
 mod fixtures;
 mod health;
 mod hostile;
@@ -33,6 +35,7 @@ mod limits;
 mod log_format;
 mod mapping_api;
 mod member_api;
+mod metrics;
 mod migrations;
 mod multi_node;
 mod negotiation;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Admin, Authorized};
+use crate::auth::ControlAdmin;
 use crate::domain::supervision::{self, Refusal};
 use crate::http::respond::ResultEnvelope;
 use crate::http::{ApiError, Body, ErrorEnvelope, respond};
@@ -131,7 +131,7 @@ fn refused(refusal: Refusal, interaction: &str, supervisor: &str) -> ApiError {
 async fn observe(
     State(state): State<AppState>,
     Path(interaction): Path<String>,
-    Authorized(caller, _): Authorized<Admin>,
+    ControlAdmin(caller): ControlAdmin,
     body: Body,
 ) -> Result<Response, ApiError> {
     let supervisor = body.parse::<SupervisorRequest>()?.supervisor()?;
@@ -175,7 +175,7 @@ async fn observe(
 async fn join(
     State(state): State<AppState>,
     Path(interaction): Path<String>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
     body: Body,
 ) -> Result<Response, ApiError> {
     let supervisor = body.parse::<SupervisorRequest>()?.supervisor()?;

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Admin, Authorized};
+use crate::auth::ControlAdmin;
 use crate::fixtures::bootstrap::{self, FirstAdmin};
 use crate::fixtures::{Fixture, LoadError, Loaded, Prepared};
 use crate::http::respond::ResultEnvelope;
@@ -104,7 +104,7 @@ struct FixtureParams {
 )]
 async fn load_fixture(
     State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
     Query(params): Query<FixtureParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -136,10 +136,7 @@ struct ResetOutcome {
         (status = 200, description = "The world is as the server started it", body = ResultEnvelope<ResetOutcome>),
     )
 )]
-async fn reset(
-    State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
-) -> Result<Response, ApiError> {
+async fn reset(State(state): State<AppState>, _: ControlAdmin) -> Result<Response, ApiError> {
     let admin = kept_admin(&state).await?;
     let _world = state.world.write().await;
     let mut tx = state.store.begin().await?;
@@ -203,7 +200,7 @@ struct SaveRequest {
 )]
 async fn list_snapshots(
     State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
 ) -> Result<Response, ApiError> {
     let mut tx = state.store.begin().await?;
     let snapshots = snapshot::list(&mut tx).await?;
@@ -225,7 +222,7 @@ async fn list_snapshots(
 )]
 async fn save_snapshot(
     State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
     body: Body,
 ) -> Result<Response, ApiError> {
     let request = body.parse::<SaveRequest>()?;
@@ -255,7 +252,7 @@ async fn save_snapshot(
 )]
 async fn restore_snapshot(
     State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = checked_name(&name)?;
@@ -284,7 +281,7 @@ async fn restore_snapshot(
 )]
 async fn delete_snapshot(
     State(state): State<AppState>,
-    Authorized(..): Authorized<Admin>,
+    _: ControlAdmin,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = checked_name(&name)?;

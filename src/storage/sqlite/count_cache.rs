@@ -46,10 +46,14 @@ impl CountCache {
     pub fn get(&self, key: &str) -> Option<u64> {
         let now = self.generation();
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(key) {
+        let found = match entries.get(key) {
             Some(&(generation, count)) if generation == now => Some(count),
             _ => None,
-        }
+        };
+        let outcome = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!("switchboard_count_cache_lookups_total", "outcome" => outcome)
+            .increment(1);
+        found
     }
 
     /// Keeps a count made at `generation` (read before the count began, so a commit during

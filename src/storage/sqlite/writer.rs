@@ -147,7 +147,10 @@ impl Writer {
 
     /// Waits for the writer's turn and opens a transaction on it.
     pub async fn begin(self: &Arc<Self>) -> Result<WriteTx> {
+        let queue = metrics::gauge!("switchboard_sqlite_writer_queue");
+        queue.increment(1.0);
         let mut conn = self.conn.clone().lock_owned().await;
+        queue.decrement(1.0);
         conn.begin()?;
         Ok(WriteTx {
             conn: Some(conn),
@@ -188,6 +191,7 @@ async fn committer(writer: Arc<Writer>) {
         let checkpoint = writer.checkpoint.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let transactions = conn.waiting.len();
+            metrics::histogram!("switchboard_sqlite_commit_batch_size").record(transactions as f64);
             conn.commit_batch(|| {
                 generation.fetch_add(1, Ordering::Release);
                 checkpoint.committed();

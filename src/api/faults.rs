@@ -1,0 +1,94 @@
+//! Fault injection on the platform's routes (docs/control-plane.md, "Fault injection"): each
+//! API's routes pass through [`inject`], which asks this node's rules
+//! ([`crate::http::faults::Faults`]) whether the request gets a fault, and injects it: a wait,
+//! an answer in the platform's envelope (rendered JSON or XML by the conventions), a dropped
+//! connection or a cut body. Switchboard's own routes (`/_switchboard/`) never pass here.
+//!
+//! With no live rule, a request costs one extension lookup and one atomic load here.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::rate_limit::Api;
+use crate::auth::{self, Authenticator};
+use crate::http::ApiError;
+use crate::http::faults::{self, Action, Fault, Faults, Target};
+use crate::state::AppState;
+
+/// What [`inject`] needs of the state, put on every request by the router.
+#[derive(Clone)]
+pub struct FaultGate {
+    faults: Arc<Faults>,
+    /// To find a bearer token's user, for rules that name a user.
+    auth: Arc<Authenticator>,
+}
+
+impl FaultGate {
+    pub fn of(state: &AppState) -> FaultGate {
+        FaultGate {
+            faults: state.faults.clone(),
+            auth: state.auth.clone(),
+        }
+    }
+}
+
+/// Injects the fault a rule holds for this request to `api`, if any, and marks the answer
+/// with a [`faults::FaultNote`].
+pub async fn inject(api: Api, req: Request, next: Next) -> Response {
+    let gate = match req.extensions().get::<FaultGate>() {
+        Some(gate) if !gate.faults.is_empty() => gate.clone(),
+        _ => return next.run(req).await,
+    };
+    // Nested routers see their part of the path; rules name the whole of it.
+    let path = match req.extensions().get::<OriginalUri>() {
+        Some(original) => original.path().to_owned(),
+        None => req.uri().path().to_owned(),
+    };
+    let user = match gate.faults.needs_user() {
+        true => auth::named_user(req.headers(), req.extensions(), &gate.auth).await,
+        false => None,
+    };
+    let target = Target {
+        api: api.name(),
+        method: req.method().as_str(),
+        path: &path,
+        user: user.as_deref(),
+        provider: None,
+    };
+    let Some(fault) = gate.faults.decide(&target) else {
+        return next.run(req).await;
+    };
+    let note = fault.note();
+    tracing::info!(fault = %note.0, api = api.name(), path = %path, "fault injected");
+    if let Some(latency) = fault.latency {
+        tokio::time::sleep(latency).await;
+    }
+    let mut response = match fault.action {
+        Action::Delay => next.run(req).await,
+        Action::Respond => answer(&fault),
+        Action::Drop => faults::dropped(),
+        Action::Truncate => {
+            let mut response = next.run(req).await;
+            response.extensions_mut().insert(faults::Truncate);
+            response
+        }
+    };
+    response.extensions_mut().insert(note);
+    response
+}
+
+/// The rule's status in the platform's envelope, with `Retry-After` when the rule gives it.
+fn answer(fault: &Fault) -> Response {
+    let status = fault
+        .status
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut error = ApiError::new(status, fault.message(), Some(fault.detail()));
+    if let Some(seconds) = fault.retry_after {
+        error = error.with_header(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    error.into_response()
+}
