@@ -24,9 +24,9 @@ def call(sb, method, path, body=None, user=("admin", "admin"), headers=None):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+            return response.status, response.headers, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), json.loads(e.read() or b"null")
+        return e.code, e.headers, json.loads(e.read() or b"null")
 
 
 def queues(sb):
