@@ -25,9 +25,12 @@ if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.requirements-stamp" 2>/dev/null)
         --requirement "$REQUIREMENTS"
     echo "$stamp" > "$VENV/.requirements-stamp"
 fi
-# Always the checkout's client (never a stale copy), installed as a user installs it.
+# Always the checkout's client (never a stale copy), installed as a user installs it; built from
+# a copy under target/, so that the build leaves nothing in the checkout.
+rm -rf target/python-client-src
+cp -r clients/python target/python-client-src
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    --no-build-isolation --force-reinstall --no-deps ./clients/python
+    --no-build-isolation --force-reinstall --no-deps ./target/python-client-src
 
 if [[ -z "${SWITCHBOARD_BIN:-}" ]]; then
     cargo build --quiet --bin switchboard
