@@ -1,5 +1,5 @@
 //! What every handler can reach: the storage, the authenticator, the rate limiter, the page
-//! budget and the configuration, opened from a [`Config`].
+//! budget, the request journal and the configuration, opened from a [`Config`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::domain::awa_work;
 use crate::fixtures::{bootstrap, demo};
 use crate::http::admission::PageAdmission;
 use crate::http::{BodyLimits, PublicUrl};
+use crate::journal::Journal;
 use crate::model::clock::Clock;
 use crate::server::Limits;
 use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError};
@@ -59,6 +60,10 @@ pub struct Config {
     /// How long the outbound deliverer waits for new events when it has none to send (zero:
     /// this node delivers nothing).
     pub outbound_poll_interval: Duration,
+    /// Entries the request journal keeps (0: no journal); see [`crate::journal`].
+    pub journal_size: usize,
+    /// The most of each request and response body a journal entry keeps.
+    pub journal_body_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +89,8 @@ impl std::fmt::Debug for Config {
             .field("page_wait", &self.page_wait)
             .field("awa_sweep_interval", &self.awa_sweep_interval)
             .field("outbound_poll_interval", &self.outbound_poll_interval)
+            .field("journal_size", &self.journal_size)
+            .field("journal_body_bytes", &self.journal_body_bytes)
             .finish()
     }
 }
@@ -97,6 +104,8 @@ impl Config {
     pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
     pub const DEFAULT_AWA_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
     pub const DEFAULT_OUTBOUND_POLL_INTERVAL: Duration = Duration::from_millis(200);
+    pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
+    pub const DEFAULT_JOURNAL_BODY_BYTES: usize = 4096;
 
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
@@ -118,6 +127,8 @@ impl Config {
             public_url: None,
             awa_sweep_interval: Self::DEFAULT_AWA_SWEEP_INTERVAL,
             outbound_poll_interval: Self::DEFAULT_OUTBOUND_POLL_INTERVAL,
+            journal_size: Self::DEFAULT_JOURNAL_SIZE,
+            journal_body_bytes: Self::DEFAULT_JOURNAL_BODY_BYTES,
         }
     }
 }
@@ -133,6 +144,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The time AWA's offers are measured against.
     pub clock: Clock,
+    /// The request journal, unless `journal_size` is 0.
+    pub journal: Option<Journal>,
 }
 
 impl AppState {
@@ -174,7 +187,10 @@ impl AppState {
             config.max_records_in_flight,
             config.page_wait,
         ));
+        let journal = (config.journal_size > 0)
+            .then(|| Journal::new(config.journal_size, config.journal_body_bytes));
         Ok(AppState {
+            journal,
             store,
             auth,
             rate_limits,
@@ -225,4 +241,7 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::server::tls::TlsError),
+    /// A command that talks to a running server (`switchboard tail`) could not.
+    #[error("{0}")]
+    Client(String),
 }

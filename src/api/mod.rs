@@ -17,6 +17,7 @@ pub mod control;
 pub mod external_id_mapping;
 pub mod interaction;
 pub mod mapping;
+mod marks;
 pub mod member;
 pub mod oauth;
 pub mod openapi;
@@ -37,6 +38,7 @@ use crate::auth::Caller;
 use crate::auth::rate_limit::{self, Api};
 use crate::http::{ApiError, conventions, replay};
 use crate::state::AppState;
+use marks::Mark;
 
 /// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,26 +59,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ("/api/now/v2", ApiVersion::V2),
     ] {
         let apis = table::router()
-            .layer(Extension(Api::Table))
-            .merge(interaction::router().layer(Extension(Api::Interaction)))
-            .merge(member::router().layer(Extension(Api::ConversationMember)))
-            .merge(batch::router().layer(Extension(Api::Batch)))
-            .merge(tiny_url::router().layer(Extension(Api::TinyUrl)))
-            .merge(stats::router().layer(Extension(Api::Aggregate)))
-            .merge(attachment::router().layer(Extension(Api::Attachment)))
-            .merge(awa_agent::router().layer(Extension(Api::AwaAgent)))
-            .merge(awa_offer::offer_router().layer(Extension(Api::AwaOfferWork)))
-            .merge(awa_offer::assignment_router().layer(Extension(Api::AwaManualAssignment)))
-            .merge(awa_routing::router().layer(Extension(Api::AwaRouting)))
-            .merge(awa_inbox::router().layer(Extension(Api::AwaInboxActions)))
-            .merge(awa_consult::router().layer(Extension(Api::AwaAgentConsult)))
-            .merge(wrap_up::router().layer(Extension(Api::WrapUp)));
+            .layer(Mark::Api(Api::Table))
+            .merge(interaction::router().layer(Mark::Api(Api::Interaction)))
+            .merge(member::router().layer(Mark::Api(Api::ConversationMember)))
+            .merge(batch::router().layer(Mark::Api(Api::Batch)))
+            .merge(tiny_url::router().layer(Mark::Api(Api::TinyUrl)))
+            .merge(stats::router().layer(Mark::Api(Api::Aggregate)))
+            .merge(attachment::router().layer(Mark::Api(Api::Attachment)))
+            .merge(awa_agent::router().layer(Mark::Api(Api::AwaAgent)))
+            .merge(awa_offer::offer_router().layer(Mark::Api(Api::AwaOfferWork)))
+            .merge(awa_offer::assignment_router().layer(Mark::Api(Api::AwaManualAssignment)))
+            .merge(awa_routing::router().layer(Mark::Api(Api::AwaRouting)))
+            .merge(awa_inbox::router().layer(Mark::Api(Api::AwaInboxActions)))
+            .merge(awa_consult::router().layer(Mark::Api(Api::AwaAgentConsult)))
+            .merge(wrap_up::router().layer(Mark::Api(Api::WrapUp)));
         api = api.nest(prefix, apis.layer(Extension(version)));
     }
-    api.merge(mapping::router().layer(Extension(Api::AgentMapping)))
-        .merge(external_id_mapping::router().layer(Extension(Api::ExternalIdMapping)))
-        .merge(oauth::router())
-        .merge(control::router())
+    api.merge(mapping::router().layer(Mark::Api(Api::AgentMapping)))
+        .merge(external_id_mapping::router().layer(Mark::Api(Api::ExternalIdMapping)))
+        .merge(oauth::router().layer(Mark::Name(Api::OAuth.name())))
+        .merge(control::router().layer(Mark::Name(control::API_NAME)))
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
 }
 
@@ -103,6 +105,11 @@ pub fn router(state: AppState) -> Router {
     let (routed, _) = routes().split_for_parts();
     let rate_limited = !state.rate_limits.is_empty();
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
+    let journal = state.journal.clone();
+    let routed = match journal {
+        Some(_) => routed.route_layer(Mark::Route),
+        None => routed,
+    };
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
@@ -121,14 +128,28 @@ pub fn router(state: AppState) -> Router {
     let app = app
         .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
-            conventions::OwnContent(attachment::serves_content),
+            conventions::OwnContent(serves_content),
             conventions::conventions,
         ))
         .layer(middleware::from_fn(conventions::method_override));
     // A batch's items go to the router as it is here, without this extension: an item that is
     // itself a batch finds no dispatcher and is refused.
     let dispatch = batch::Dispatch(app.clone());
-    app.layer(Extension(dispatch))
+    let app = app.layer(Extension(dispatch));
+    // Outside the dispatcher: a batch is one entry, its items are not recorded on their own.
+    match journal {
+        Some(journal) => app.layer(middleware::from_fn_with_state(
+            journal,
+            crate::journal::record,
+        )),
+        None => app,
+    }
+}
+
+/// The requests answered with content of their own whatever `Accept` names: an attachment's
+/// file, and the journal's event stream (an `EventSource` asks for `text/event-stream`).
+fn serves_content(method: &axum::http::Method, path: &str) -> bool {
+    attachment::serves_content(method, path) || control::streams_events(method, path)
 }
 
 /// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated

@@ -5,6 +5,7 @@
 //! answers unless a user asks it to.
 
 mod health;
+mod journal;
 mod supervisor;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,9 +15,22 @@ use crate::state::AppState;
 /// The prefix of every route of this module.
 pub const PREFIX: &str = "/_switchboard";
 
+/// The API name the request journal gives this module's requests.
+pub const API_NAME: &str = "switchboard";
+
 /// The OpenAPI tag of every route of this module.
 pub const TAG: &str = "switchboard";
 
+/// Whether a request is for the journal's event stream.
+pub fn streams_events(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::GET && path.strip_prefix(PREFIX) == Some(journal::STREAM_PATH)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().nest(PREFIX, supervisor::router().merge(health::router()))
+    OpenApiRouter::new().nest(
+        PREFIX,
+        supervisor::router()
+            .merge(health::router())
+            .merge(journal::router()),
+    )
 }
