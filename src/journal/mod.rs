@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Extensions, Method};
@@ -61,7 +62,11 @@ impl Kind {
 /// A body as kept: at most the cap, and whether there was more.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    pub bytes: Vec<u8>,
+    /// A body that came in one frame no larger than the cap: that frame itself (shared, not
+    /// copied: most bodies).
+    whole: Bytes,
+    /// Otherwise, a copy of the first `cap` bytes.
+    copied: Vec<u8>,
     pub truncated: bool,
 }
 
@@ -69,18 +74,37 @@ impl Captured {
     /// A body known whole (an outbound request), cut at `cap`.
     pub fn of(bytes: &[u8], cap: usize) -> Captured {
         Captured {
-            bytes: bytes[..bytes.len().min(cap)].to_vec(),
+            whole: Bytes::new(),
+            copied: bytes[..bytes.len().min(cap)].to_vec(),
             truncated: bytes.len() > cap,
         }
     }
 
-    /// Copies what of `chunk` still fits under `cap`.
-    fn take(&mut self, chunk: &[u8], cap: usize) {
-        let room = cap.saturating_sub(self.bytes.len());
+    /// The bytes kept.
+    pub fn bytes(&self) -> &[u8] {
+        match self.copied.is_empty() {
+            true => &self.whole,
+            false => &self.copied,
+        }
+    }
+
+    /// Keeps what of `chunk` still fits under `cap`: the chunk itself when it is the first and
+    /// fits (a larger frame is copied, so that no entry holds a large buffer alive).
+    fn take(&mut self, chunk: &Bytes, cap: usize) {
+        let kept = self.whole.len() + self.copied.len();
+        let room = cap.saturating_sub(kept);
         if chunk.len() > room {
             self.truncated = true;
         }
-        self.bytes
+        if kept == 0 && chunk.len() <= room {
+            self.whole = chunk.clone();
+            return;
+        }
+        if !self.whole.is_empty() {
+            self.copied
+                .extend_from_slice(&std::mem::take(&mut self.whole));
+        }
+        self.copied
             .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 }
@@ -502,15 +526,16 @@ impl serde::Serialize for HeadersJson<'_> {
 
 /// A body as text when it is UTF-8 (a character cut by the cap is dropped), else base64.
 fn body_text(captured: &Captured) -> (String, &'static str) {
-    match std::str::from_utf8(&captured.bytes) {
+    let bytes = captured.bytes();
+    match std::str::from_utf8(bytes) {
         Ok(text) => (text.to_owned(), "text"),
         Err(e) if captured.truncated && e.error_len().is_none() => {
-            let text = std::str::from_utf8(&captured.bytes[..e.valid_up_to()]).unwrap_or("");
+            let text = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
             (text.to_owned(), "text")
         }
         Err(_) => {
             use base64::Engine;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&captured.bytes);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
             (encoded, "base64")
         }
     }
