@@ -1,4 +1,4 @@
-//! The command line: `switchboard serve` and `switchboard migrate`.
+//! The command line: `switchboard serve`, `migrate`, `bench-data` and `tail`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
+
+mod tail;
 
 use crate::auth::rate_limit::{RateLimitSpec, RateLimits};
 use crate::auth::throttle::LoginLimits;
@@ -46,6 +48,8 @@ pub enum Command {
     /// Check fixture files, load them into a database, or print the demo's.
     #[command(subcommand)]
     Fixtures(FixturesCommand),
+    /// Print a running server's requests as they are answered (its request journal's stream).
+    Tail(tail::TailArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +244,14 @@ pub struct ServeArgs {
     /// admins either way.
     #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Requests (and outbound deliveries) the request journal keeps, the oldest forgotten
+    /// first (0: no journal, and its routes answer 404).
+    #[arg(long, env = "SWITCHBOARD_JOURNAL_SIZE", default_value_t = Config::DEFAULT_JOURNAL_SIZE)]
+    pub journal_size: usize,
+    /// The most of each request and response body a journal entry keeps, in bytes; a longer
+    /// body is cut and marked truncated.
+    #[arg(long, env = "SWITCHBOARD_JOURNAL_BODY_BYTES", default_value_t = Config::DEFAULT_JOURNAL_BODY_BYTES)]
+    pub journal_body_bytes: usize,
     /// Serve HTTPS only, with this PEM certificate chain (needs --tls-key).
     #[arg(
         long,
@@ -314,6 +326,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             Ok(())
         }
+        Command::Tail(args) => tail::run(args).await,
         Command::Serve(args) => {
             // Before the database: a bad certificate should fail fast, with nothing changed.
             let tls = match (&args.tls_cert, &args.tls_key) {
@@ -353,6 +366,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 public_url: args.public_url,
                 awa_sweep_interval: Duration::from_millis(args.awa_sweep_interval_ms),
                 outbound_poll_interval: Duration::from_millis(args.outbound_poll_interval_ms),
+                journal_size: args.journal_size,
+                journal_body_bytes: args.journal_body_bytes,
             };
             if config.admin_token.is_some() {
                 tracing::info!("switchboard's own routes admit the admin token");

@@ -10,6 +10,7 @@
 //! | [`outbound`] | the deliverer: the outbox's events POSTed to contact centers, retried   |
 //! | [`fixtures`] | data a database is given: the first admin, the demo, the benchmark set  |
 //! | [`auth`]     | who the caller is (Basic, bearer tokens), login throttling, rate limits |
+//! | [`journal`]  | the request journal: requests, responses and deliveries, kept in a ring |
 //! | [`server`]   | sockets: TLS, connection limits, timeouts, graceful shutdown            |
 //! | [`http`]     | the platform's REST conventions: envelopes, negotiation, bodies, errors |
 //! | [`domain`]   | rules about records: the one write path, numbering, membership, tokens  |
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod domain;
 pub mod fixtures;
 pub mod http;
+pub mod journal;
 pub mod model;
 pub mod outbound;
 pub mod server;
@@ -97,6 +99,7 @@ async fn deliver_events(state: state::AppState) {
     }
     outbound::Deliverer::new(state.store.clone(), state.clock.clone())
         .with_faults(state.faults.clone())
+        .journal(state.journal.clone())
         .run(interval)
         .await
 }

@@ -1,5 +1,5 @@
 //! What every handler can reach: the storage, the authenticator, the rate limiter, the page
-//! budget and the configuration, opened from a [`Config`].
+//! budget, the request journal and the configuration, opened from a [`Config`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use crate::fixtures::{LoadError, Prepared, bootstrap, demo};
 use crate::http::admission::PageAdmission;
 use crate::http::faults::Faults;
 use crate::http::{BodyLimits, PublicUrl};
+use crate::journal::Journal;
 use crate::model::clock::Clock;
 use crate::server::Limits;
 use crate::storage::{self, IdentityNews, PoolSettings, Storage, StorageError};
@@ -64,6 +65,10 @@ pub struct Config {
     /// How long the outbound deliverer waits for new events when it has none to send (zero:
     /// this node delivers nothing).
     pub outbound_poll_interval: Duration,
+    /// Entries the request journal keeps (0: no journal); see [`crate::journal`].
+    pub journal_size: usize,
+    /// The most of each request and response body a journal entry keeps.
+    pub journal_body_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -94,6 +99,8 @@ impl std::fmt::Debug for Config {
             .field("page_wait", &self.page_wait)
             .field("awa_sweep_interval", &self.awa_sweep_interval)
             .field("outbound_poll_interval", &self.outbound_poll_interval)
+            .field("journal_size", &self.journal_size)
+            .field("journal_body_bytes", &self.journal_body_bytes)
             .finish()
     }
 }
@@ -107,6 +114,8 @@ impl Config {
     pub const DEFAULT_PAGE_WAIT: Duration = Duration::from_secs(10);
     pub const DEFAULT_AWA_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
     pub const DEFAULT_OUTBOUND_POLL_INTERVAL: Duration = Duration::from_millis(200);
+    pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
+    pub const DEFAULT_JOURNAL_BODY_BYTES: usize = 4096;
 
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
@@ -130,6 +139,8 @@ impl Config {
             public_url: None,
             awa_sweep_interval: Self::DEFAULT_AWA_SWEEP_INTERVAL,
             outbound_poll_interval: Self::DEFAULT_OUTBOUND_POLL_INTERVAL,
+            journal_size: Self::DEFAULT_JOURNAL_SIZE,
+            journal_body_bytes: Self::DEFAULT_JOURNAL_BODY_BYTES,
         }
     }
 }
@@ -154,6 +165,8 @@ pub struct AppState {
     /// The fault rules of this node (`/_switchboard/faults`), for the platform's routes and
     /// the outbound deliverer.
     pub faults: Arc<Faults>,
+    /// The request journal, unless `journal_size` is 0.
+    pub journal: Option<Journal>,
 }
 
 impl AppState {
@@ -204,7 +217,10 @@ impl AppState {
             config.max_records_in_flight,
             config.page_wait,
         ));
+        let journal = (config.journal_size > 0)
+            .then(|| Journal::new(config.journal_size, config.journal_body_bytes));
         Ok(AppState {
+            journal,
             store,
             auth,
             rate_limits,
@@ -273,4 +289,7 @@ pub enum StartError {
     Tls(#[from] crate::server::tls::TlsError),
     #[error("fixture refused: {0}")]
     Fixture(#[from] crate::fixtures::FixtureError),
+    /// A command that talks to a running server (`switchboard tail`) could not.
+    #[error("{0}")]
+    Client(String),
 }

@@ -18,6 +18,7 @@ pub mod external_id_mapping;
 pub mod faults;
 pub mod interaction;
 pub mod mapping;
+mod marks;
 pub mod member;
 pub mod metrics;
 pub mod oauth;
@@ -39,6 +40,7 @@ use crate::auth::Caller;
 use crate::auth::rate_limit::{self, Api};
 use crate::http::{ApiError, conventions, replay};
 use crate::state::AppState;
+use marks::Mark;
 
 /// Which version prefix a request came in on: `/api/now/`, `/api/now/v1/` or `/api/now/v2/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,14 +85,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
             Api::ExternalIdMapping,
         ))
         .merge(platform(oauth::router(), Api::OAuth))
-        .merge(control::router())
+        .merge(control::router().layer(Mark::Name(control::API_NAME)))
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
 }
 
-/// An API's routes: tagged with their [`Api`] (which rate limits count by), open to fault
-/// injection ([`faults::inject`]), and measured ([`metrics::observe`], outside the faults, so
-/// an injected latency or status is measured as the client sees it). The OAuth endpoints count their requests themselves, so they
-/// get no tag.
+/// An API's routes: marked with their [`Api`] (which rate limits count by, and the journal
+/// names: [`marks`]), open to fault injection ([`faults::inject`]), and measured
+/// ([`metrics::observe`], outside the faults, so an injected latency or status is measured as
+/// the client sees it). The OAuth endpoints count their requests themselves, so they get the
+/// journal's name only, not the extension.
 fn platform(routes: OpenApiRouter<AppState>, api: Api) -> OpenApiRouter<AppState> {
     let routes = routes.layer(middleware::from_fn(
         move |req: axum::extract::Request, next| faults::inject(api, req, next),
@@ -99,8 +102,8 @@ fn platform(routes: OpenApiRouter<AppState>, api: Api) -> OpenApiRouter<AppState
         move |req: axum::extract::Request, next| metrics::observe(api, req, next),
     ));
     match api {
-        Api::OAuth => routes,
-        _ => routes.layer(Extension(api)),
+        Api::OAuth => routes.layer(Mark::Name(api.name())),
+        _ => routes.layer(Mark::Api(api)),
     }
 }
 
@@ -128,6 +131,11 @@ pub fn router(state: AppState) -> Router {
     let rate_limited = !state.rate_limits.is_empty();
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
     let world = state.clone();
+    let journal = state.journal.clone();
+    let routed = match journal {
+        Some(_) => routed.route_layer(Mark::Route),
+        None => routed,
+    };
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
@@ -147,16 +155,30 @@ pub fn router(state: AppState) -> Router {
     let app = app
         .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
-            conventions::OwnContent(attachment::serves_content),
+            conventions::OwnContent(serves_content),
             conventions::conventions,
         ))
         .layer(middleware::from_fn(conventions::method_override));
     // A batch's items go to the router as it is here, without this extension: an item that is
     // itself a batch finds no dispatcher and is refused.
     let dispatch = batch::Dispatch(app.clone());
-    // Outside the dispatcher: a batch holds the world once, for all its items.
-    app.layer(Extension(dispatch))
-        .layer(middleware::from_fn_with_state(world, control::hold_world))
+    let app = app.layer(Extension(dispatch));
+    // Outside the dispatcher: a batch is one journal entry, and holds the world once for all
+    // its items.
+    let app = app.layer(middleware::from_fn_with_state(world, control::hold_world));
+    match journal {
+        Some(journal) => app.layer(middleware::from_fn_with_state(
+            journal,
+            crate::journal::record,
+        )),
+        None => app,
+    }
+}
+
+/// The requests answered with content of their own whatever `Accept` names: an attachment's
+/// file, and the journal's event stream (an `EventSource` asks for `text/event-stream`).
+fn serves_content(method: &axum::http::Method, path: &str) -> bool {
+    attachment::serves_content(method, path) || control::streams_events(method, path)
 }
 
 /// A path that names nothing. Under `/api/`, as on the platform, the caller is authenticated

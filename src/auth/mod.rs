@@ -495,6 +495,7 @@ impl<S: CallerState> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = authenticate(parts, state).await?;
+        crate::journal::note_user(&parts.extensions, &caller.user_name);
         if let Some(&api) = parts.extensions.get::<Api>() {
             let report = parts.extensions.get::<Report>();
             state

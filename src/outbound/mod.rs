@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::domain::RecordError;
 use crate::domain::events::outbox::{self, Attempt, Claimed, Settled};
 use crate::http::faults::{self, Action, Fault, Faults};
+use crate::journal::{self, Captured, Journal};
 use crate::model::clock::Clock;
 use crate::model::value::Value;
 use crate::storage::Storage;
@@ -45,6 +46,8 @@ pub struct Deliverer {
     cursor: Arc<AtomicI64>,
     /// Fault rules for outbound deliveries (`api: "outbound"`), acting on each attempt.
     faults: Arc<Faults>,
+    /// Where each attempt is recorded, besides the outbox's log (`--journal-size`).
+    journal: Option<Journal>,
 }
 
 impl Deliverer {
@@ -64,12 +67,19 @@ impl Deliverer {
             in_flight: InFlight::default(),
             cursor: Arc::default(),
             faults: Arc::default(),
+            journal: None,
         }
     }
 
     /// The deliverer, its attempts subject to `faults` (the node's fault rules).
     pub fn with_faults(mut self, faults: Arc<Faults>) -> Deliverer {
         self.faults = faults;
+        self
+    }
+
+    /// Records every attempt in `journal` too.
+    pub fn journal(mut self, journal: Option<Journal>) -> Deliverer {
+        self.journal = journal;
         self
     }
 
@@ -209,9 +219,24 @@ impl Deliverer {
             request = request.header(name, value);
         }
         let outcome = read_answer(request.send().await, &mut attempt).await;
-        attempt.elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        if let Err(e) = outcome {
-            attempt.error = Some(describe(&e));
+        let elapsed = started.elapsed();
+        attempt.elapsed_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
+        let response_headers = match outcome {
+            Ok(headers) => Some(headers),
+            Err(e) => {
+                attempt.error = Some(describe(&e));
+                None
+            }
+        };
+        if let Some(journal) = &self.journal {
+            record(
+                journal,
+                claimed,
+                &delivery,
+                &attempt,
+                response_headers,
+                elapsed,
+            );
         }
         attempt
     }
@@ -294,13 +319,63 @@ async fn injected(fault: &Fault, timeout: Duration, attempt: &mut Attempt) -> bo
     }
 }
 
+/// One attempt as a journal entry: the request as sent (credentials and the provider's
+/// signature header masked), the answer if one came, or the error.
+fn record(
+    journal: &Journal,
+    claimed: &Claimed,
+    delivery: &request::Delivery,
+    attempt: &Attempt,
+    response_headers: Option<reqwest::header::HeaderMap>,
+    elapsed: Duration,
+) {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+    let signature_header = claimed.provider.str("signature_header").unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    for (name, value) in &delivery.headers {
+        let (Ok(name), Ok(mut value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) else {
+            continue;
+        };
+        if name.as_str().eq_ignore_ascii_case(signature_header) {
+            value = HeaderValue::from_static("***");
+        }
+        headers.append(name, value);
+    }
+    let cap = journal.body_bytes();
+    let answer = attempt.status.map(|status| {
+        let mut body = Captured::of(attempt.response_body.as_bytes(), cap);
+        body.truncated |= usize::try_from(attempt.response_length).unwrap_or(usize::MAX) > cap;
+        (status, response_headers.unwrap_or_default(), body)
+    });
+    let text = |r: &crate::model::value::Record, f: &str| r.str(f).unwrap_or_default().to_owned();
+    journal.outbound(
+        &delivery.url,
+        headers,
+        attempt.request_body.as_bytes(),
+        answer,
+        elapsed,
+        journal::Outbound {
+            provider: text(&claimed.provider, "name"),
+            event_type: text(&claimed.event, "event_type"),
+            event_id: claimed.event.sys_id().to_owned(),
+            attempt: claimed.attempt,
+            error: attempt.error.clone(),
+        },
+    );
+}
+
 /// Fills the attempt from the response: status, headers, `Retry-After`, and the body's start.
+/// Returns the response's headers.
 async fn read_answer(
     sent: reqwest::Result<reqwest::Response>,
     attempt: &mut Attempt,
-) -> reqwest::Result<()> {
+) -> reqwest::Result<reqwest::header::HeaderMap> {
     let mut response = sent?;
     attempt.status = Some(response.status().as_u16());
+    let headers = response.headers().clone();
     attempt.response_headers = response
         .headers()
         .iter()
@@ -322,7 +397,7 @@ async fn read_answer(
     }
     attempt.response_length = i64::try_from(length).unwrap_or(i64::MAX);
     attempt.response_body = String::from_utf8_lossy(&kept).into_owned();
-    Ok(())
+    Ok(headers)
 }
 
 /// A failed request in words, with its cause (reqwest's own message names only the URL).

@@ -6,8 +6,8 @@ use std::path::Path;
 
 /// From the top down; `lib.rs` and `main.rs` join them all and are not checked.
 const LAYERS: &[&str] = &[
-    "cli", "api", "state", "outbound", "fixtures", "auth", "server", "http", "domain", "storage",
-    "model",
+    "cli", "api", "state", "outbound", "fixtures", "auth", "journal", "server", "http", "domain",
+    "storage", "model",
 ];
 
 fn rank(layer: &str) -> Option<usize> {

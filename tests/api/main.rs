@@ -30,6 +30,7 @@ mod health;
 mod hostile;
 mod http2;
 mod interaction_api;
+mod journal;
 mod layers;
 mod limits;
 mod log_format;

@@ -6,6 +6,7 @@
 
 mod faults;
 mod health;
+mod journal;
 mod metrics;
 mod supervisor;
 mod world;
@@ -19,8 +20,16 @@ use crate::state::AppState;
 /// The prefix of every route of this module.
 pub const PREFIX: &str = "/_switchboard";
 
+/// The API name the request journal gives this module's requests.
+pub const API_NAME: &str = "switchboard";
+
 /// The OpenAPI tag of every route of this module.
 pub const TAG: &str = "switchboard";
+
+/// Whether a request is for the journal's event stream.
+pub fn streams_events(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::GET && path.strip_prefix(PREFIX) == Some(journal::STREAM_PATH)
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().nest(
@@ -29,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(health::router())
             .merge(world::router())
             .merge(faults::router())
-            .merge(metrics::router()),
+            .merge(metrics::router())
+            .merge(journal::router()),
     )
 }
