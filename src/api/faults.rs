@@ -64,6 +64,9 @@ pub async fn inject(api: Api, req: Request, next: Next) -> Response {
     };
     let note = fault.note();
     tracing::info!(fault = %note.0, api = api.name(), path = %path, "fault injected");
+    // Known to the journal before any answer: a client that leaves during the latency leaves
+    // an entry that names the fault.
+    crate::journal::note_fault(req.extensions(), &note.0);
     if let Some(latency) = fault.latency {
         tokio::time::sleep(latency).await;
     }

@@ -310,6 +310,9 @@ struct Noted {
     user: Option<String>,
     api: Option<&'static str>,
     route: Option<Arc<str>>,
+    /// A fault injected for the request, known before any answer (a request whose client
+    /// left during an injected latency has none).
+    fault: Option<String>,
 }
 
 impl Note {
@@ -345,6 +348,11 @@ pub fn note_route(extensions: &Extensions, route: &str) {
             n.route = Some(route.into());
         }
     });
+}
+
+/// A fault injected for the request (`http::faults::FaultNote`'s words).
+pub fn note_fault(extensions: &Extensions, fault: &str) {
+    Note::with(extensions, |n| n.fault = Some(fault.to_owned()));
 }
 
 /// Whether a request path is one of the journal's own routes (not recorded).
@@ -406,7 +414,9 @@ pub async fn record(State(journal): State<Journal>, req: Request, next: Next) ->
         request_body,
         note,
     };
+    let mut unanswered = Unanswered(Some(pending));
     let response = next.run(Request::from_parts(parts, body)).await;
+    let pending = unanswered.0.take().expect("taken once, here");
     let (parts, body) = response.into_parts();
     let answered = Answered {
         pending,
@@ -434,6 +444,45 @@ struct Pending {
     request_headers: HeaderMap,
     request_body: Arc<Mutex<Captured>>,
     note: Arc<Note>,
+}
+
+/// A request not answered yet. When the client goes away first, the request is dropped before
+/// it has an answer, and so is this: the entry is recorded then, without a status.
+struct Unanswered(Option<Pending>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let Some(pending) = self.0.take() else {
+            return;
+        };
+        let noted = pending.note.take();
+        let request_body = std::mem::take(
+            &mut *pending
+                .request_body
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        pending.journal.push(Entry {
+            id: 0,
+            kind: Kind::Inbound,
+            time: pending.time,
+            duration: pending.started.elapsed(),
+            method: pending.method,
+            path: pending.path,
+            query: pending.query,
+            request_headers: pending.request_headers,
+            request_body,
+            status: None,
+            response_headers: HeaderMap::new(),
+            response_body: Captured::default(),
+            user: noted.user,
+            api: noted.api,
+            route: noted.route,
+            transaction_id: None,
+            fault: noted.fault,
+            outbound: None,
+        });
+    }
 }
 
 /// What is known once the response's head is out; the body follows.
@@ -479,7 +528,7 @@ impl Answered {
             api: noted.api,
             route: noted.route,
             transaction_id,
-            fault,
+            fault: fault.or(noted.fault),
             outbound: None,
         });
     }

@@ -500,3 +500,40 @@ async fn an_injected_fault_is_marked_on_its_entry_and_a_reset_is_recorded() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["api"], "switchboard");
 }
+
+#[tokio::test]
+async fn a_request_whose_client_leaves_during_an_injected_latency_is_recorded_without_a_status() {
+    let app = TestApp::spawn().await;
+    let rule = app
+        .admin(Method::POST, "/_switchboard/faults")
+        .json(&json!({"api": "table", "method": "GET", "latency_ms": 5000, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.status(), StatusCode::CREATED);
+    clear(&app).await;
+    let impatient = crate::helpers::client_with_timeout(Duration::from_millis(300));
+    let gave_up = impatient
+        .get(app.url("/api/now/table/awa_queue"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out");
+    // The server notices the closed connection and drops the request: then it is recorded.
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = entries(&app, "path=/api/now/table/awa_queue").await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    let entry = &found[0];
+    assert_eq!(entry["status"], Value::Null, "{entry}");
+    assert_eq!(entry["route"], "/api/now/table/{table}", "{entry}");
+    assert!(
+        entry["fault"].as_str().unwrap_or_default().contains("5000"),
+        "{entry}"
+    );
+}
