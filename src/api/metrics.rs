@@ -3,6 +3,8 @@
 //! records how long it took; and the router of the separate metrics listener
 //! (`--metrics-listen`), which serves only `/metrics`, without credentials.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -16,20 +18,60 @@ use crate::http::metrics::{self, HTTP_DURATION, HTTP_REQUESTS};
 
 /// Counts a request to `api` by its route (the matched pattern, not the path: few values) and
 /// status, and records its duration: until the handler answered, not until the body is sent.
+/// Fault injection ([`super::faults::inject`]) runs inside it, so an injected latency or status
+/// is measured as the client sees it.
 pub async fn observe(api: Api, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(String::new, |m| m.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = super::faults::inject(api, req, next).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16().to_string();
-    let (name, route2) = (api.name(), route.clone());
-    ::metrics::counter!(HTTP_REQUESTS, "api" => name, "route" => route, "status" => status)
-        .increment(1);
-    ::metrics::histogram!(HTTP_DURATION, "api" => name, "route" => route2).record(elapsed);
+    let route = route.as_ref().map_or("", MatchedPath::as_str);
+    let key = (
+        api.name(),
+        route.as_ptr() as usize,
+        response.status().as_u16(),
+    );
+    let known = HANDLES.read().unwrap_or_else(|e| e.into_inner());
+    match known.get(&key).filter(|h| *h.route == *route) {
+        Some(handles) => handles.count(elapsed),
+        None => {
+            drop(known);
+            let handles = Handles::new(key.0, route, key.2);
+            handles.count(elapsed);
+            let mut known = HANDLES.write().unwrap_or_else(|e| e.into_inner());
+            known.insert(key, handles);
+        }
+    }
     response
+}
+
+/// A request's metrics for one API, route and status: made once, then found by the route
+/// pattern's address (axum hands every request of a route the same one), since building a
+/// metric's labels and finding it in the recorder's registry cost more than many requests.
+struct Handles {
+    /// The pattern itself: an address may be reused by another router's pattern.
+    route: Box<str>,
+    requests: ::metrics::Counter,
+    duration: ::metrics::Histogram,
+}
+
+static HANDLES: LazyLock<RwLock<HashMap<(&'static str, usize, u16), Handles>>> =
+    LazyLock::new(RwLock::default);
+
+impl Handles {
+    fn new(api: &'static str, route: &str, status: u16) -> Handles {
+        let labels = (route.to_owned(), status.to_string());
+        Handles {
+            route: route.into(),
+            requests: ::metrics::counter!(HTTP_REQUESTS, "api" => api, "route" => labels.0.clone(), "status" => labels.1),
+            duration: ::metrics::histogram!(HTTP_DURATION, "api" => api, "route" => labels.0),
+        }
+    }
+
+    fn count(&self, elapsed: f64) {
+        self.requests.increment(1);
+        self.duration.record(elapsed);
+    }
 }
 
 /// The metrics in Prometheus's text format.
