@@ -55,8 +55,10 @@ struct Handles {
     duration: ::metrics::Histogram,
 }
 
-static HANDLES: LazyLock<RwLock<HashMap<(&'static str, usize, u16), Handles>>> =
-    LazyLock::new(RwLock::default);
+/// (API, the route pattern's address, status).
+type HandleKey = (&'static str, usize, u16);
+
+static HANDLES: LazyLock<RwLock<HashMap<HandleKey, Handles>>> = LazyLock::new(RwLock::default);
 
 impl Handles {
     fn new(api: &'static str, route: &str, status: u16) -> Handles {
