@@ -446,42 +446,55 @@ struct Pending {
     note: Arc<Note>,
 }
 
+impl Pending {
+    /// Records the request with what came of it: its answer, or none (`status` None).
+    fn record(self, answer: Option<Answer>) {
+        let noted = self.note.take();
+        let request_body =
+            std::mem::take(&mut *self.request_body.lock().unwrap_or_else(|e| e.into_inner()));
+        let answer = answer.unwrap_or_default();
+        self.journal.push(Entry {
+            id: 0,
+            kind: Kind::Inbound,
+            time: self.time,
+            duration: self.started.elapsed(),
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            request_headers: self.request_headers,
+            request_body,
+            status: answer.status,
+            response_headers: answer.headers,
+            response_body: answer.body,
+            user: noted.user,
+            api: noted.api,
+            route: noted.route,
+            transaction_id: answer.transaction_id,
+            fault: answer.fault.or(noted.fault),
+            outbound: None,
+        });
+    }
+}
+
+/// What came back for a request.
+#[derive(Default)]
+struct Answer {
+    status: Option<u16>,
+    headers: HeaderMap,
+    body: Captured,
+    transaction_id: Option<String>,
+    fault: Option<String>,
+}
+
 /// A request not answered yet. When the client goes away first, the request is dropped before
 /// it has an answer, and so is this: the entry is recorded then, without a status.
 struct Unanswered(Option<Pending>);
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        let Some(pending) = self.0.take() else {
-            return;
-        };
-        let noted = pending.note.take();
-        let request_body = std::mem::take(
-            &mut *pending
-                .request_body
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        pending.journal.push(Entry {
-            id: 0,
-            kind: Kind::Inbound,
-            time: pending.time,
-            duration: pending.started.elapsed(),
-            method: pending.method,
-            path: pending.path,
-            query: pending.query,
-            request_headers: pending.request_headers,
-            request_body,
-            status: None,
-            response_headers: HeaderMap::new(),
-            response_body: Captured::default(),
-            user: noted.user,
-            api: noted.api,
-            route: noted.route,
-            transaction_id: None,
-            fault: noted.fault,
-            outbound: None,
-        });
+        if let Some(pending) = self.0.take() {
+            pending.record(None);
+        }
     }
 }
 
@@ -497,40 +510,13 @@ struct Answered {
 impl Answered {
     /// The response body ended (or was dropped): the entry is complete.
     fn finish(self, response_body: Captured) {
-        let Answered {
-            pending,
-            status,
-            response_headers,
-            transaction_id,
-            fault,
-        } = self;
-        let noted = pending.note.take();
-        let request_body = std::mem::take(
-            &mut *pending
-                .request_body
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        pending.journal.push(Entry {
-            id: 0,
-            kind: Kind::Inbound,
-            time: pending.time,
-            duration: pending.started.elapsed(),
-            method: pending.method,
-            path: pending.path,
-            query: pending.query,
-            request_headers: pending.request_headers,
-            request_body,
-            status: Some(status),
-            response_headers,
-            response_body,
-            user: noted.user,
-            api: noted.api,
-            route: noted.route,
-            transaction_id,
-            fault: fault.or(noted.fault),
-            outbound: None,
-        });
+        self.pending.record(Some(Answer {
+            status: Some(self.status),
+            headers: self.response_headers,
+            body: response_body,
+            transaction_id: self.transaction_id,
+            fault: self.fault,
+        }));
     }
 }
 
