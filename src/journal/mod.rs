@@ -59,10 +59,9 @@ impl Kind {
 /// A body as kept: at most the cap, and whether there was more.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    /// A body that came in one frame no larger than the cap: that frame itself (shared, not
-    /// copied: most bodies).
-    whole: Bytes,
-    /// Otherwise, a copy of the first `cap` bytes.
+    /// A copy of the first `cap` bytes. Always a copy, never the frame itself: a frame's
+    /// buffer may own more than bytes (a Table API page's buffer holds the page's reservation
+    /// of the records budget until it is freed), and an entry lives long after its answer.
     copied: Vec<u8>,
     pub truncated: bool,
 }
@@ -71,7 +70,6 @@ impl Captured {
     /// A body known whole (an outbound request), cut at `cap`.
     pub fn of(bytes: &[u8], cap: usize) -> Captured {
         Captured {
-            whole: Bytes::new(),
             copied: bytes[..bytes.len().min(cap)].to_vec(),
             truncated: bytes.len() > cap,
         }
@@ -79,27 +77,14 @@ impl Captured {
 
     /// The bytes kept.
     pub fn bytes(&self) -> &[u8] {
-        match self.copied.is_empty() {
-            true => &self.whole,
-            false => &self.copied,
-        }
+        &self.copied
     }
 
-    /// Keeps what of `chunk` still fits under `cap`: the chunk itself when it is the first and
-    /// fits (a larger frame is copied, so that no entry holds a large buffer alive).
+    /// Copies what of `chunk` still fits under `cap`.
     fn take(&mut self, chunk: &Bytes, cap: usize) {
-        let kept = self.whole.len() + self.copied.len();
-        let room = cap.saturating_sub(kept);
+        let room = cap.saturating_sub(self.copied.len());
         if chunk.len() > room {
             self.truncated = true;
-        }
-        if kept == 0 && chunk.len() <= room {
-            self.whole = chunk.clone();
-            return;
-        }
-        if !self.whole.is_empty() {
-            self.copied
-                .extend_from_slice(&std::mem::take(&mut self.whole));
         }
         self.copied
             .extend_from_slice(&chunk[..chunk.len().min(room)]);
