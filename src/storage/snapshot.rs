@@ -62,10 +62,19 @@ async fn ensure_catalog(tx: &mut Tx) -> Result<()> {
 
 /// The migrations applied: a snapshot restores only into the schema it was saved from.
 async fn schema_version(tx: &mut Tx) -> Result<String> {
-    let rows = tx
-        .query_text("SELECT CAST(COUNT(*) AS TEXT) || '/' || CAST(MAX(version) AS TEXT) FROM _sqlx_migrations")
-        .await?;
-    Ok(rows.into_iter().flatten().next().unwrap_or_default())
+    let sql =
+        "SELECT CAST(COUNT(*) AS TEXT) || '/' || CAST(MAX(version) AS TEXT) FROM _sqlx_migrations";
+    Ok(first_cell(tx, sql).await?.unwrap_or_default())
+}
+
+/// The first cell of a query's first row, if it has one.
+async fn first_cell(tx: &mut Tx, sql: &str) -> Result<Option<String>> {
+    Ok(tx.query_text(sql).await?.into_iter().flatten().next())
+}
+
+/// The first cell as a number, if there is one and it is.
+async fn first_number<N: std::str::FromStr>(tx: &mut Tx, sql: &str) -> Result<Option<N>> {
+    Ok(first_cell(tx, sql).await?.and_then(|n| n.parse().ok()))
 }
 
 /// Saves the world as `name`, replacing a snapshot of that name; the snapshot saved.
@@ -75,16 +84,8 @@ pub async fn save(tx: &mut Tx, name: &str, now: &str) -> Result<Snapshot> {
     if let Some(id) = id_of(tx, name).await? {
         drop_copies(tx, id).await?;
     }
-    let id: i64 = tx
-        .query_text(&format!(
-            "SELECT CAST(COALESCE(MAX(id), 0) + 1 AS TEXT) FROM {CATALOG}"
-        ))
-        .await?
-        .into_iter()
-        .flatten()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
+    let next = format!("SELECT CAST(COALESCE(MAX(id), 0) + 1 AS TEXT) FROM {CATALOG}");
+    let id: i64 = first_number(tx, &next).await?.unwrap_or(1);
     let mut script = String::new();
     let mut counts = Vec::new();
     for table in TABLES {
@@ -108,17 +109,11 @@ pub async fn save(tx: &mut Tx, name: &str, now: &str) -> Result<Snapshot> {
         ));
     }
     tx.run_script(&script).await?;
-    let records: u64 = tx
-        .query_text(&format!(
-            "SELECT CAST(SUM(n) AS TEXT) FROM ({}) AS counts",
-            counts.join(" UNION ALL ")
-        ))
-        .await?
-        .into_iter()
-        .flatten()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let sum = format!(
+        "SELECT CAST(SUM(n) AS TEXT) FROM ({}) AS counts",
+        counts.join(" UNION ALL ")
+    );
+    let records: u64 = first_number(tx, &sum).await?.unwrap_or(0);
     let version = schema_version(tx).await?;
     tx.run_script(&format!(
         "DELETE FROM {CATALOG} WHERE name = '{name}';\n\
@@ -169,12 +164,8 @@ pub async fn restore(tx: &mut Tx, name: &str) -> Result<(), SnapshotError> {
     let id = id_of(tx, name)
         .await?
         .ok_or_else(|| SnapshotError::NotFound(name.to_owned()))?;
-    let saved = tx
-        .query_text(&format!(
-            "SELECT schema_version FROM {CATALOG} WHERE id = {id}"
-        ))
-        .await?;
-    if saved.into_iter().flatten().next() != Some(schema_version(tx).await?) {
+    let saved = format!("SELECT schema_version FROM {CATALOG} WHERE id = {id}");
+    if first_cell(tx, &saved).await? != Some(schema_version(tx).await?) {
         return Err(SnapshotError::OtherSchema(name.to_owned()));
     }
     lock_everything(tx).await?;
@@ -230,16 +221,8 @@ pub async fn lock_everything(tx: &mut Tx) -> Result<()> {
 
 async fn id_of(tx: &mut Tx, name: &str) -> Result<Option<i64>> {
     debug_assert!(valid_name(name));
-    let rows = tx
-        .query_text(&format!(
-            "SELECT CAST(id AS TEXT) FROM {CATALOG} WHERE name = '{name}'"
-        ))
-        .await?;
-    Ok(rows
-        .into_iter()
-        .flatten()
-        .next()
-        .and_then(|n| n.parse().ok()))
+    let sql = format!("SELECT CAST(id AS TEXT) FROM {CATALOG} WHERE name = '{name}'");
+    first_number(tx, &sql).await
 }
 
 async fn drop_copies(tx: &mut Tx, id: i64) -> Result<()> {

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::auth::ControlAdmin;
 use crate::fixtures::bootstrap::{self, FirstAdmin};
-use crate::fixtures::{Fixture, LoadError, Loaded, Prepared};
+use crate::fixtures::{Fixture, LoadError, Loaded};
 use crate::http::respond::ResultEnvelope;
 use crate::http::{ApiError, Body, ErrorEnvelope, respond};
 use crate::model::filter::{Filter, Select};
@@ -143,17 +143,10 @@ async fn reset(State(state): State<AppState>, _: ControlAdmin) -> Result<Respons
     tx.lock("bootstrap").await?;
     snapshot::wipe(&mut tx).await?;
     bootstrap::ensure(&mut tx, Some(admin)).await?;
-    let loaded = start_fixtures(&state)
-        .apply(&mut tx)
-        .await
-        .map_err(refused)?;
+    let loaded = state.start.apply(&mut tx).await.map_err(refused)?;
     tx.commit().await?;
     tracing::info!("the world was reset");
     Ok(respond::typed(StatusCode::OK, &ResetOutcome { loaded }))
-}
-
-fn start_fixtures(state: &AppState) -> &Prepared {
-    &state.start
 }
 
 /// `admin` after a reset: with the password it has now (so whoever reset can go on), or the
@@ -171,17 +164,7 @@ async fn kept_admin(state: &AppState) -> Result<FirstAdmin, ApiError> {
             shown: None,
         });
     }
-    let (password, shown) = match &state.config.admin_password {
-        Some(p) if !p.is_empty() => (p.clone(), None),
-        _ => {
-            let p = crate::model::value::new_sys_id();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = crate::domain::password::hash(password)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(FirstAdmin { hash, shown })
+    Ok(FirstAdmin::chosen(state.config.admin_password.as_deref()).await?)
 }
 
 /// Names the snapshot to save.
