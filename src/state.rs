@@ -157,7 +157,7 @@ pub struct AppState {
     /// The time AWA's offers are measured against.
     pub clock: Clock,
     /// Held for reading by every request while it is served, and for writing by what swaps
-    /// the whole world (reset, snapshots): see `api::control::hold_world`.
+    /// the whole world (reset, snapshots): see `api::control::HoldWorld`.
     pub world: Arc<tokio::sync::RwLock<()>>,
     /// The fixtures given at start (the demo, `--fixtures`), checked and hashed once: every
     /// reset loads them again.

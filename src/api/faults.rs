@@ -1,17 +1,20 @@
-//! Fault injection on the platform's routes (docs/control-plane.md, "Fault injection"): each
-//! API's routes pass through [`inject`], which asks this node's rules
+//! Fault injection on the platform's routes (docs/control-plane.md, "Fault injection"): while a
+//! rule is live, each API's requests pass through [`inject`] (from the platform layer,
+//! [`super::platform`]), which asks this node's rules
 //! ([`crate::http::faults::Faults`]) whether the request gets a fault, and injects it: a wait,
 //! an answer in the platform's envelope (rendered JSON or XML by the conventions), a dropped
 //! connection or a cut body. Switchboard's own routes (`/_switchboard/`) never pass here.
 //!
-//! With no live rule, a request costs one extension lookup and one atomic load here.
+//! With no live rule, a request costs one extension lookup and one atomic load
+//! ([`FaultGate::live`]).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
+use axum::http::{Extensions, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tower_service::Service;
 
 use crate::auth::rate_limit::Api;
 use crate::auth::{self, Authenticator};
@@ -34,14 +37,27 @@ impl FaultGate {
             auth: state.auth.clone(),
         }
     }
+
+    /// The gate on a request, when a rule may touch it: some rule is live.
+    pub fn live(extensions: &Extensions) -> Option<FaultGate> {
+        extensions
+            .get::<FaultGate>()
+            .filter(|gate| !gate.faults.is_empty())
+            .cloned()
+    }
 }
 
-/// Injects the fault a rule holds for this request to `api`, if any, and marks the answer
-/// with a [`faults::FaultNote`].
-pub async fn inject(api: Api, req: Request, next: Next) -> Response {
-    let gate = match req.extensions().get::<FaultGate>() {
-        Some(gate) if !gate.faults.is_empty() => gate.clone(),
-        _ => return next.run(req).await,
+/// Injects the fault a rule of `gate` holds for this request to `api`, if any, and marks the
+/// answer with a [`faults::FaultNote`]; `route` (ready) answers the request otherwise.
+pub async fn inject<S>(api: Api, gate: FaultGate, req: Request, mut route: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let run = |req| async move {
+        match route.call(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     };
     // Nested routers see their part of the path; rules name the whole of it.
     let path = match req.extensions().get::<OriginalUri>() {
@@ -60,7 +76,7 @@ pub async fn inject(api: Api, req: Request, next: Next) -> Response {
         provider: None,
     };
     let Some(fault) = gate.faults.decide(&target) else {
-        return next.run(req).await;
+        return run(req).await;
     };
     let note = fault.note();
     tracing::info!(fault = %note.0, api = api.name(), path = %path, "fault injected");
@@ -71,11 +87,11 @@ pub async fn inject(api: Api, req: Request, next: Next) -> Response {
         tokio::time::sleep(latency).await;
     }
     let mut response = match fault.action {
-        Action::Delay => next.run(req).await,
+        Action::Delay => run(req).await,
         Action::Respond => answer(&fault),
         Action::Drop => faults::dropped(),
         Action::Truncate => {
-            let mut response = next.run(req).await;
+            let mut response = run(req).await;
             response.extensions_mut().insert(faults::Truncate);
             response
         }

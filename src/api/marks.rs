@@ -1,11 +1,13 @@
 //! What the router marks a request with once its route is known: the [`Api`] extension that
 //! rate limits count by, and for the request journal the API's name and the route template
-//! (`journal::note_api`, `journal::note_route`; nothing when the journal is off).
+//! (`journal::note_api`, `journal::note_route`; nothing when the journal is off). The platform's
+//! APIs are marked by their own layer ([`super::platform`]); this one marks switchboard's
+//! routes and the route templates.
 
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
-use axum::http::Request;
+use axum::http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -14,7 +16,7 @@ use crate::journal;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mark {
-    /// An API's routes: the extension and the journal's API name.
+    /// An API's routes (through [`super::platform`]): the extension and the journal's API name.
     Api(Api),
     /// Routes of no rate-limited API (OAuth, switchboard's own): the journal's API name only.
     Name(&'static str),
@@ -49,8 +51,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> S::Future {
-        let extensions = req.extensions_mut();
-        match self.mark {
+        self.mark.apply(req.extensions_mut());
+        self.inner.call(req)
+    }
+}
+
+impl Mark {
+    /// Marks a request's extensions.
+    pub fn apply(self, extensions: &mut Extensions) {
+        match self {
             Mark::Api(api) => {
                 journal::note_api(extensions, api.name());
                 extensions.insert(api);
@@ -58,10 +67,9 @@ where
             Mark::Name(name) => journal::note_api(extensions, name),
             Mark::Route => {
                 if let Some(route) = extensions.get::<MatchedPath>() {
-                    journal::note_route(extensions, route.as_str());
+                    journal::note_route(extensions, route);
                 }
             }
         }
-        self.inner.call(req)
     }
 }

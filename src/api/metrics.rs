@@ -1,36 +1,25 @@
 //! Prometheus metrics of the platform's requests (docs/control-plane.md, "Metrics"): each API's
-//! routes pass through [`observe`], which counts the request by API, route and status and
+//! answers pass through [`count`], which counts the request by API, route and status and
 //! records how long it took; and the router of the separate metrics listener
 //! (`--metrics-listen`), which serves only `/metrics`, without credentials.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::rate_limit::Api;
 use crate::http::metrics::{self, HTTP_DURATION, HTTP_REQUESTS};
 
 /// Counts a request to `api` by its route (the matched pattern, not the path: few values) and
-/// status, and records its duration: until the handler answered, not until the body is sent.
-/// Fault injection ([`super::faults::inject`]) runs inside it, so an injected latency or status
-/// is measured as the client sees it.
-pub async fn observe(api: Api, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = super::faults::inject(api, req, next).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let route = route.as_ref().map_or("", MatchedPath::as_str);
-    let key = (
-        api.name(),
-        route.as_ptr() as usize,
-        response.status().as_u16(),
-    );
+/// status, and records how long it took: until the handler answered, not until the body was
+/// sent. Called by the platform layer ([`super::platform`]) once the answer is ready.
+pub fn count(api: Api, route: &str, status: StatusCode, elapsed: Duration) {
+    let elapsed = elapsed.as_secs_f64();
+    let key = (api.name(), route.as_ptr() as usize, status.as_u16());
     let known = HANDLES.read().unwrap_or_else(|e| e.into_inner());
     match known.get(&key).filter(|h| *h.route == *route) {
         Some(handles) => handles.count(elapsed),
@@ -42,7 +31,6 @@ pub async fn observe(api: Api, req: Request, next: Next) -> Response {
             known.insert(key, handles);
         }
     }
-    response
 }
 
 /// A request's metrics for one API, route and status: made once, then found by the route

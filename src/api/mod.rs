@@ -23,6 +23,7 @@ pub mod member;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+mod platform;
 pub mod stats;
 pub mod table;
 pub mod tiny_url;
@@ -89,21 +90,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
 }
 
-/// An API's routes: marked with their [`Api`] (which rate limits count by, and the journal
-/// names: [`marks`]), open to fault injection ([`faults::inject`]), and measured
-/// ([`metrics::observe`], outside the faults, so an injected latency or status is measured as
-/// the client sees it). The OAuth endpoints count their requests themselves, so they get the
-/// journal's name only, not the extension.
+/// An API's routes, behind the layer every platform API shares ([`platform`]: marks, fault
+/// injection, metrics).
 fn platform(routes: OpenApiRouter<AppState>, api: Api) -> OpenApiRouter<AppState> {
-    // One middleware for both (each `from_fn` costs a clone of the route and a boxed future
-    // on every request: two of them made a read by sys_id 15% dearer).
-    let routes = routes.layer(middleware::from_fn(
-        move |req: axum::extract::Request, next| metrics::observe(api, req, next),
-    ));
-    match api {
-        Api::OAuth => routes.layer(Mark::Name(api.name())),
-        _ => routes.layer(Mark::Api(api)),
-    }
+    routes.layer(platform::Platform(api))
 }
 
 /// The OpenAPI document of every route.
@@ -129,7 +119,7 @@ pub fn router(state: AppState) -> Router {
     let (routed, _) = routes().split_for_parts();
     let rate_limited = !state.rate_limits.is_empty();
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
-    let world = state.clone();
+    let world = control::HoldWorld(state.world.clone());
     let journal = state.journal.clone();
     let routed = match journal {
         Some(_) => routed.route_layer(Mark::Route),
@@ -164,12 +154,9 @@ pub fn router(state: AppState) -> Router {
     let app = app.layer(Extension(dispatch));
     // Outside the dispatcher: a batch is one journal entry, and holds the world once for all
     // its items.
-    let app = app.layer(middleware::from_fn_with_state(world, control::hold_world));
+    let app = app.layer(world);
     match journal {
-        Some(journal) => app.layer(middleware::from_fn_with_state(
-            journal,
-            crate::journal::record,
-        )),
+        Some(journal) => app.layer(crate::journal::Record(journal)),
         None => app,
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -101,9 +101,13 @@ impl CredentialCache {
                 && e.stored.elapsed() < self.ttl
                 && e.until.is_none_or(|until| Instant::now() < until)
         });
-        let outcome = if found.is_some() { "hit" } else { "miss" };
-        metrics::counter!(crate::http::metrics::CREDENTIAL_CACHE, "outcome" => outcome)
-            .increment(1);
+        // Registered once: building the labels and finding the metric cost more than the lookup.
+        static LOOKUPS: LazyLock<[metrics::Counter; 2]> = LazyLock::new(|| {
+            ["miss", "hit"].map(|outcome| {
+                metrics::counter!(crate::http::metrics::CREDENTIAL_CACHE, "outcome" => outcome)
+            })
+        });
+        LOOKUPS[usize::from(found.is_some())].increment(1);
         found.map(|e| e.verified.clone())
     }
 

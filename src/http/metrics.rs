@@ -3,9 +3,8 @@
 //! exposition ([`render`]). Code anywhere records through the `metrics` macros; this module
 //! names the metrics and their buckets (the storage layer, below this one, names its own two,
 //! `switchboard_sqlite_writer_queue` and `switchboard_sqlite_commit_batch_size`, as written
-//! here).(the storage layer, below this one, names its own two,
-//! `switchboard_sqlite_writer_queue` and `switchboard_sqlite_commit_batch_size`, as written
-//! here).
+//! here). A metric recorded on every request is registered once and its handle kept (a
+//! `LazyLock`): the process installs the recorder when it opens its state, before any request.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -3,16 +3,17 @@
 //! (the client went away): never later than the last byte is handed to the connection.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 
-use super::{Answered, Captured};
+use super::record::Answered;
+use super::{Captured, Note};
 
 /// The request body, copying up to `cap` bytes into `into` as the handler reads it.
-pub(super) fn tap_request(body: Body, cap: usize, into: Arc<Mutex<Captured>>) -> Body {
+pub(super) fn tap_request(body: Body, cap: usize, into: Arc<Note>) -> Body {
     if http_body::Body::size_hint(&body).exact() == Some(0) {
         return body;
     }
@@ -26,7 +27,7 @@ pub(super) fn tap_request(body: Body, cap: usize, into: Arc<Mutex<Captured>>) ->
 struct RequestTap {
     inner: Body,
     cap: usize,
-    into: Arc<Mutex<Captured>>,
+    into: Arc<Note>,
 }
 
 impl http_body::Body for RequestTap {
@@ -42,8 +43,7 @@ impl http_body::Body for RequestTap {
             && let Some(data) = frame.data_ref()
         {
             let cap = self.cap;
-            let mut into = self.into.lock().unwrap_or_else(|e| e.into_inner());
-            into.take(data, cap);
+            self.into.lock().request_body.take(data, cap);
         }
         polled
     }
@@ -58,15 +58,16 @@ impl http_body::Body for RequestTap {
 }
 
 /// The response body, copying up to `cap` bytes; the entry is pushed at its end.
-pub(super) fn tap_response(body: Body, cap: usize, answered: Answered) -> Body {
+pub(super) fn tap_response(body: Body, cap: usize, mut answered: Answered) -> Body {
+    let captured = answered.body_buffer();
     if http_body::Body::is_end_stream(&body) {
-        answered.finish(Captured::default());
+        answered.finish(captured);
         return body;
     }
     Body::new(ResponseTap {
         inner: body,
         cap,
-        captured: Captured::default(),
+        captured,
         answered: Some(answered),
     })
 }

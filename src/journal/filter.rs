@@ -171,7 +171,7 @@ impl Compiled {
             }
         }
         if let Some(pieces) = &self.path
-            && !glob(pieces, &e.path)
+            && !glob(pieces, e.path())
         {
             return false;
         }

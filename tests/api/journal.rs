@@ -242,6 +242,51 @@ async fn the_ring_keeps_the_last_entries_and_bodies_are_capped() {
     assert_eq!(e["response_body_truncated"], true);
 }
 
+/// Once the ring is full, the entries it lets go are filled again by later requests: nothing
+/// of an earlier request may show in a later one's entry.
+#[tokio::test]
+async fn an_entry_reused_for_a_later_request_keeps_nothing_of_the_earlier_one() {
+    let app = TestApp::spawn_with(|c| c.journal_size = 2).await;
+    for round in 0..4 {
+        // A request with everything: a query, a body, a credential, a user, a route.
+        let full = app
+            .admin(
+                Method::POST,
+                &format!("/api/now/table/incident?round={round}"),
+            )
+            .json(&json!({"short_description": format!("round {round}")}));
+        assert_eq!(full.send().await.unwrap().status(), StatusCode::CREATED);
+        // And one with nothing: no query, no body, no caller, no route.
+        let bare = app.anonymous(Method::GET, "/nowhere").send().await.unwrap();
+        assert_eq!(bare.status(), StatusCode::NOT_FOUND);
+    }
+    let kept = entries(&app, "").await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let (full, bare) = (&kept[0], &kept[1]);
+    assert_eq!(full["query"], "round=3");
+    assert_eq!(
+        full["request_body"],
+        json!({"short_description": "round 3"}).to_string()
+    );
+    assert_eq!(full["user"], "admin");
+    assert_eq!(full["route"], "/api/now/table/{table}");
+    assert_eq!(full["status"], 201);
+
+    assert_eq!(bare["path"], "/nowhere");
+    assert_eq!(bare["query"], Value::Null);
+    assert_eq!(bare["request_body"], "");
+    assert_eq!(bare["request_headers"].get("authorization"), None);
+    assert_eq!(bare["request_headers"].get("content-type"), None);
+    assert_eq!(bare["user"], Value::Null);
+    assert_eq!(bare["api"], Value::Null);
+    assert_eq!(bare["route"], Value::Null);
+    assert_eq!(bare["status"], 404);
+    assert_eq!(bare["response_headers"].get("location"), None);
+    let answer = bare["response_body"].as_str().unwrap();
+    assert!(!answer.contains("round"), "{answer}");
+    assert!(bare["id"].as_u64() > full["id"].as_u64());
+}
+
 #[tokio::test]
 async fn a_batch_is_one_entry() {
     let app = TestApp::spawn().await;

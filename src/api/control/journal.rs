@@ -359,7 +359,7 @@ async fn verify(
         detail.push(':');
         for e in matching.iter().take(LISTED) {
             let status = e.status.map_or("-".to_owned(), |s| s.to_string());
-            detail.push_str(&format!("\n  #{} {} {} {status}", e.id, e.method, e.path));
+            detail.push_str(&format!("\n  #{} {} {} {status}", e.id, e.method, e.path()));
         }
         if found > LISTED {
             detail.push_str(&format!("\n  ... and {} more", found - LISTED));

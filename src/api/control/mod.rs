@@ -10,8 +10,9 @@ mod journal;
 mod metrics;
 mod supervisor;
 mod world;
+mod world_lock;
 
-pub use world::hold_world;
+pub use world_lock::HoldWorld;
 
 use utoipa_axum::router::OpenApiRouter;
 

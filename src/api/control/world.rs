@@ -1,15 +1,14 @@
 //! The world a test suite works in (docs/control-plane.md): load fixtures into it, reset it to
 //! how the server started, save it as a named snapshot and restore one.
 //!
-//! Reset, save and restore swap the whole world, so they run alone: [`hold_world`] has every
+//! Reset, save and restore swap the whole world, so they run alone: [`super::HoldWorld`] has every
 //! other request on this node hold the world for reading while it is served, and these take it
 //! for writing, so a request sees the world before the swap or after it, never a mix. On
 //! PostgreSQL they also lock every table, so other nodes' transactions wait for them too.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -35,20 +34,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The paths that swap the world, and so take it for writing themselves.
-fn swaps_the_world(path: &str) -> bool {
+pub(super) fn swaps_the_world(path: &str) -> bool {
     let Some(rest) = path.strip_prefix(super::PREFIX) else {
         return false;
     };
     rest == "/reset" || rest.starts_with("/snapshots")
-}
-
-/// Every other request holds the world for reading while it is served (see the module doc).
-pub async fn hold_world(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if swaps_the_world(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let _world = state.world.read().await;
-    next.run(request).await
 }
 
 fn refused(e: LoadError) -> ApiError {

@@ -13,8 +13,8 @@
 //! If SQLite ever rolls back the outer transaction itself (it may on I/O errors or a full
 //! disk), every transaction that was waiting on it is told its commit failed.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use rusqlite::Connection;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
@@ -147,7 +147,10 @@ impl Writer {
 
     /// Waits for the writer's turn and opens a transaction on it.
     pub async fn begin(self: &Arc<Self>) -> Result<WriteTx> {
-        let queue = metrics::gauge!("switchboard_sqlite_writer_queue");
+        // Registered once, not looked up in the registry on every write.
+        static QUEUE: LazyLock<metrics::Gauge> =
+            LazyLock::new(|| metrics::gauge!("switchboard_sqlite_writer_queue"));
+        let queue = &*QUEUE;
         queue.increment(1.0);
         let mut conn = self.conn.clone().lock_owned().await;
         queue.decrement(1.0);
