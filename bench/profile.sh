@@ -13,7 +13,9 @@
 #   --bin      the switchboard binary (default target/release/switchboard; build it first)
 #
 # Prints one line: req/s, p99, the server's CPU per request (utime+stime from /proc), its
-# peak RSS, and the count of non-2xx answers. Close, member, route and mixed take interactions from
+# peak RSS, its page faults per request (memory given back to the OS and taken again), its
+# threads' context switches per request (waits for a lock or for work), and the count of
+# non-2xx answers. Close, member, route and mixed take interactions from
 # the run's top-up; each call starts from the same copy, so calls can be compared.
 set -euo pipefail
 
@@ -64,14 +66,17 @@ wrk -t2 -c64 -d2s -s "$ROOT/bench/wrk/scenario.lua" "$URL" > /dev/null 2>&1
 export BENCH_START=100000 # past what the warm-up used
 
 cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+faults() { awk '{print $10}' "/proc/$PID/stat"; }
+# Context switches of every thread: a thread that sleeps on a lock or waits for work.
+switches() { cat /proc/"$PID"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 echo 5 > "/proc/$PID/clear_refs" 2> /dev/null || true
-t0=$(cpu)
+t0=$(cpu) f0=$(faults) s0=$(switches)
 if [ -n "$PERF" ]; then
   perf record -F 499 --call-graph dwarf -o "$OUT/perf.data" -p "$PID" -- sleep $((SECONDS_ > 3 ? SECONDS_ - 2 : 1)) > /dev/null 2>&1 &
   PERF_PID=$!
 fi
 wrk -t2 -c64 -d"${SECONDS_}s" --latency -s "$ROOT/bench/wrk/scenario.lua" "$URL" > "$OUT/wrk.out" 2>&1
-t1=$(cpu)
+t1=$(cpu) f1=$(faults) s1=$(switches)
 [ -n "$PERF" ] && wait "$PERF_PID"
 RSS=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$PID/status")
 kill "$PID"
@@ -79,15 +84,18 @@ wait "$PID" 2> /dev/null || true
 
 REQUESTS=$(awk '/requests in/ {print $1}' "$OUT/wrk.out")
 TICKS=$(getconf CLK_TCK)
-python3 - "$OUT/wrk.out" "$SCENARIO" "$REQUESTS" "$((t1 - t0))" "$TICKS" "$RSS" << 'EOF'
+python3 - "$OUT/wrk.out" "$SCENARIO" "$REQUESTS" "$((t1 - t0))" "$TICKS" "$RSS" "$((f1 - f0))" "$((s1 - s0))" << 'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
 scenario, requests, ticks, hz, rss = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+faults, switches = int(sys.argv[7]), int(sys.argv[8])
 rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
 p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 print(f"{scenario}: {float(rps):,.0f} req/s, p99 {p99}, server CPU {ticks / hz * 1e6 / max(requests, 1):.0f} µs/request, "
-      f"peak RSS {rss}, non-2xx {non2xx.group(1) if non2xx else 0}")
+      f"peak RSS {rss}, page faults {faults / max(requests, 1):.2f}/request, "
+      f"context switches {switches / max(requests, 1):.2f}/request, "
+      f"non-2xx {non2xx.group(1) if non2xx else 0}")
 EOF
 if [ -n "$PERF" ]; then
   perf report -i "$OUT/perf.data" --children --sort symbol -g none 2> /dev/null |
