@@ -271,15 +271,13 @@ impl Journal {
     /// one.
     fn blank(&self) -> Arc<Entry> {
         let spare = self.ring().spares.pop();
-        match spare {
-            Some(mut entry) => {
-                if let Some(blank) = Arc::get_mut(&mut entry) {
-                    blank.recycle();
-                }
-                entry
-            }
-            None => Arc::new(Entry::blank()),
+        if let Some(mut entry) = spare
+            && let Some(blank) = Arc::get_mut(&mut entry)
+        {
+            blank.recycle();
+            return entry;
         }
+        Arc::new(Entry::blank())
     }
 
     /// Numbers `entry`, keeps it (dropping the oldest past the capacity) and sends it to the
