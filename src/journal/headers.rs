@@ -11,7 +11,7 @@ use axum::http::header::{self, HeaderMap, HeaderName};
 const MASK: &[u8] = b"***";
 
 /// Whether a header's value is a credential: shown as `***`.
-pub fn is_sensitive(name: &HeaderName) -> bool {
+fn is_sensitive(name: &HeaderName) -> bool {
     matches!(
         *name,
         header::AUTHORIZATION | header::COOKIE | header::SET_COOKIE | header::PROXY_AUTHORIZATION

@@ -21,7 +21,7 @@ mod json;
 mod record;
 
 pub use filter::{Compiled, Criteria, CriteriaError};
-pub use headers::{Headers, is_sensitive};
+pub use headers::Headers;
 pub use record::Record;
 
 use std::collections::VecDeque;
