@@ -195,8 +195,9 @@ impl Accepted {
     /// Serves HTTP/1 or HTTP/2 on the connection until it ends. Shutdown, the server's or the
     /// watchdog's (no request in flight for the header timeout), is graceful: hyper finishes
     /// what is in flight, then closes. A connection still open once it has again had nothing in
-    /// flight for the header timeout is dropped: an HTTP/2 client that never answers the
-    /// shutdown's PING would otherwise keep it.
+    /// flight for a while is dropped: an HTTP/2 client that never answers the shutdown's PING
+    /// would otherwise keep it. That while is the header timeout, or [`SHUTDOWN_LINGER`] once
+    /// the server itself is stopping (its exit waits for every connection).
     async fn drive<I>(self, io: I, tls: bool)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -214,6 +215,8 @@ impl Accepted {
             .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
         tokio::pin!(served);
         let mut closing = false;
+        let mut stopping = false;
+        let mut linger = limits.header_timeout;
         loop {
             tokio::select! {
                 ended = served.as_mut() => {
@@ -222,11 +225,15 @@ impl Accepted {
                     }
                     return;
                 }
-                () = server_shutdown(&mut shutdown), if !closing => {
-                    served.as_mut().graceful_shutdown();
-                    closing = true;
+                () = server_shutdown(&mut shutdown), if !stopping => {
+                    stopping = true;
+                    if !closing {
+                        served.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    linger = linger.min(SHUTDOWN_LINGER);
                 }
-                () = activity.idle_for(limits.header_timeout) => {
+                () = activity.idle_for(linger) => {
                     if closing {
                         tracing::debug!(%peer, "connection still open after shutting down; dropped");
                         return;
@@ -239,6 +246,11 @@ impl Accepted {
         }
     }
 }
+
+/// How long a connection with nothing in flight is left to close by itself (an HTTP/2 client
+/// answering the GOAWAY's PING) once the server is stopping: the exit waits for every
+/// connection, and a client that never answers must not hold it for the header timeout.
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
 
 /// Completes once the server shuts down (or is gone).
 async fn server_shutdown(shutdown: &mut watch::Receiver<bool>) {

@@ -92,14 +92,21 @@ impl Binary {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("the server did not stop within 10 s");
+        panic!(
+            "the server did not stop within 10 s; its log so far:\n{}",
+            self.stderr().join("\n")
+        );
     }
 
     /// SIGTERM, and a clean exit.
     pub fn stop(mut self) {
         self.signal("TERM");
         let status = self.wait();
-        assert!(status.success(), "exit after SIGTERM: {status}");
+        assert!(
+            status.success(),
+            "exit after SIGTERM: {status}; its log:\n{}",
+            self.stderr().join("\n")
+        );
     }
 }
 

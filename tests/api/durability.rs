@@ -3,9 +3,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use super::binary::Binary;
 use super::helpers::{ADMIN, TestDb, call, sys_id_of};
@@ -63,6 +65,74 @@ async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
         assert!(server.wait().success(), "SIG{signal}");
         assert!(!id.is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_at_sigterm_is_answered_before_the_exit() {
+    let test_db = TestDb::new();
+    let mut server = Binary::serve(
+        &test_db.url,
+        &[],
+        &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)],
+    );
+    let rule = json!({"method": "GET", "path": "/api/now/table/sys_user", "latency_ms": 1500});
+    let (status, body) = call(
+        &server.base,
+        ADMIN,
+        Method::POST,
+        "/_switchboard/faults",
+        Some(rule),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let base = server.base.clone();
+    let slow = tokio::spawn(async move {
+        call(
+            &base,
+            ADMIN,
+            Method::GET,
+            "/api/now/table/sys_user?user_name=admin",
+            None,
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.signal("TERM");
+    assert!(server.wait().success());
+    let (status, body) = slow.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"][0]["user_name"], "admin");
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_the_shutdown_does_not_hold_the_exit() {
+    let test_db = TestDb::new();
+    let mut server = Binary::serve(
+        &test_db.url,
+        &["--header-timeout-seconds", "60"],
+        &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)],
+    );
+    // An HTTP/2 connection that sent its preface and settings, and then never reads: it cannot
+    // answer the GOAWAY's PING. (A test's own HTTP client, left on a runtime the test then
+    // blocks, is such a client.)
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    // The connection is being served before the signal.
+    let (status, _) = call(&server.base, ADMIN, Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = Instant::now();
+    server.signal("TERM");
+    assert!(server.wait().success());
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the server took {took:?} to stop, held by a connection with nothing in flight \
+         (header timeout 60 s)"
+    );
+    drop(idle);
 }
 
 #[tokio::test]
