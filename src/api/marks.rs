@@ -1,12 +1,15 @@
 //! What the router marks a request with once its route is known: the [`Api`] extension that
 //! rate limits count by, and for the request journal the API's name and the route template
-//! (`journal::note_api`, `journal::note_route`; nothing when the journal is off). The platform's
-//! APIs are marked by their own layer ([`super::platform`]); this one marks switchboard's
-//! routes and the route templates.
+//! (`journal::note_match`; nothing when the journal is off). The platform's APIs are marked by
+//! their own layer ([`super::platform`]); this one marks switchboard's routes and the OpenAPI
+//! document's.
+//!
+//! Each route is marked by the layer its API already has, not by a `route_layer` over every
+//! route: each layer applied to a router's routes costs every request a clone of the route's
+//! boxed service and a boxed future, and one more made a read by sys_id about 5% dearer.
 
 use std::task::{Context, Poll};
 
-use axum::extract::MatchedPath;
 use axum::http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -20,7 +23,7 @@ pub enum Mark {
     Api(Api),
     /// Routes of no rate-limited API (OAuth, switchboard's own): the journal's API name only.
     Name(&'static str),
-    /// Every route: the template that matched, for the journal.
+    /// A route of no API: the template that matched, for the journal.
     Route,
 }
 
@@ -61,15 +64,11 @@ impl Mark {
     pub fn apply(self, extensions: &mut Extensions) {
         match self {
             Mark::Api(api) => {
-                journal::note_api(extensions, api.name());
+                journal::note_match(extensions, Some(api.name()));
                 extensions.insert(api);
             }
-            Mark::Name(name) => journal::note_api(extensions, name),
-            Mark::Route => {
-                if let Some(route) = extensions.get::<MatchedPath>() {
-                    journal::note_route(extensions, route);
-                }
-            }
+            Mark::Name(name) => journal::note_match(extensions, Some(name)),
+            Mark::Route => journal::note_match(extensions, None),
         }
     }
 }

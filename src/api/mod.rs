@@ -87,7 +87,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .merge(platform(oauth::router(), Api::OAuth))
         .merge(control::router().layer(Mark::Name(control::API_NAME)))
-        .merge(OpenApiRouter::new().routes(utoipa_axum::routes!(serve_openapi)))
+        .merge(
+            OpenApiRouter::new()
+                .routes(utoipa_axum::routes!(serve_openapi))
+                .layer(Mark::Route),
+        )
 }
 
 /// An API's routes, behind the layer every platform API shares ([`platform`]: marks, fault
@@ -121,10 +125,6 @@ pub fn router(state: AppState) -> Router {
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
     let world = control::HoldWorld(state.world.clone());
     let journal = state.journal.clone();
-    let routed = match journal {
-        Some(_) => routed.route_layer(Mark::Route),
-        None => routed,
-    };
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)

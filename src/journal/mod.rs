@@ -7,7 +7,7 @@
 //! body), and pushes one [`Entry`] when the response body ends or is dropped. What only the
 //! inside knows (the caller's user name, the matched API and route) is written into a [`Note`]
 //! the middleware puts on the request: by the `auth::Caller` extractor ([`note_user`]) and by
-//! the router ([`note_api`], [`note_route`]). A fault-injection layer marks a response it
+//! the layer that marks the matched route ([`note_match`]). A fault-injection layer marks a response it
 //! changed with a `http::faults::FaultNote` extension.
 //!
 //! Recording is cheap: the headers are copied as they are (sensitive ones replaced by `***`),
@@ -442,16 +442,16 @@ pub fn note_user(extensions: &Extensions, user_name: &str) {
     });
 }
 
-/// The name of the API whose route matched (`auth::rate_limit::Api::name`, or `switchboard`).
-pub fn note_api(extensions: &Extensions, api: &'static str) {
-    Note::with(extensions, |n| n.api = Some(api));
-}
-
-/// The route template that matched (axum's `MatchedPath`: shared, not copied).
-pub fn note_route(extensions: &Extensions, route: &MatchedPath) {
+/// The route that matched: its API's name (`auth::rate_limit::Api::name`, or `switchboard`),
+/// when it has one, and its template (axum's `MatchedPath`, shared, not copied). The first
+/// noted stays.
+pub fn note_match(extensions: &Extensions, api: Option<&'static str>) {
     Note::with(extensions, |n| {
+        if n.api.is_none() {
+            n.api = api;
+        }
         if n.route.is_none() {
-            n.route = Some(route.clone());
+            n.route = extensions.get::<MatchedPath>().cloned();
         }
     });
 }
