@@ -34,6 +34,7 @@ use std::sync::OnceLock;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router, middleware};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -130,35 +131,35 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(faults::FaultGate::of(&state)))
         .with_state(state);
-    // The method override must act before routing, so it wraps the routed service. A write that
-    // lost a database conflict runs again inside every other convention (one transaction id).
-    let mut app = Router::new()
-        .fallback_service(routed)
-        .layer(middleware::from_fn_with_state(
-            replay_limit,
-            replay::replay_conflicts,
-        ));
-    if rate_limited {
-        app = app.layer(middleware::from_fn(rate_limit::report));
-    }
-    let app = app
-        .layer(CatchPanicLayer::custom(panicked))
+    // The conventions around the routes, as one tower stack over the routed router rather than
+    // layers added to a `Router`: each `Router::layer` costs every request a clone of a boxed
+    // service and a boxed future. The method override must act before routing, so it wraps the
+    // routed service. A write that lost a database conflict runs again inside every other
+    // convention (one transaction id).
+    let conventions = ServiceBuilder::new()
+        .layer(middleware::from_fn(conventions::method_override))
         .layer(middleware::from_fn_with_state(
             conventions::OwnContent(serves_content),
             conventions::conventions,
         ))
-        .layer(middleware::from_fn(conventions::method_override));
-    // A batch's items go to the router as it is here, without this extension: an item that is
-    // itself a batch finds no dispatcher and is refused.
-    let dispatch = batch::Dispatch(app.clone());
-    let app = app.layer(Extension(dispatch));
+        .layer(CatchPanicLayer::custom(panicked))
+        .option_layer(rate_limited.then(|| middleware::from_fn(rate_limit::report)))
+        .layer(middleware::from_fn_with_state(
+            replay_limit,
+            replay::replay_conflicts,
+        ))
+        .service(routed);
+    // A batch's items go to the conventions as they are here, without the dispatcher: an item
+    // that is itself a batch finds none and is refused.
+    let dispatch = batch::Dispatch(Router::new().fallback_service(conventions.clone()));
     // Outside the dispatcher: a batch is one journal entry, and holds the world once for all
     // its items.
-    let app = app.layer(world);
-    match journal {
-        Some(journal) => app.layer(crate::journal::Record(journal)),
-        None => app,
-    }
+    let app = ServiceBuilder::new()
+        .option_layer(journal.map(crate::journal::Record))
+        .layer(world)
+        .layer(Extension(dispatch))
+        .service(conventions);
+    Router::new().fallback_service(app)
 }
 
 /// The requests answered with content of their own whatever `Accept` names: an attachment's
