@@ -149,13 +149,13 @@ impl Compiled {
             || self
                 .user
                 .as_ref()
-                .is_some_and(|u| Some(u) != e.user.as_ref())
+                .is_some_and(|u| Some(u.as_str()) != e.user())
             || self.api.as_ref().is_some_and(|a| Some(a.as_str()) != e.api)
         {
             return false;
         }
         if let Some(unmatched) = self.unmatched {
-            let no_route = e.kind == Kind::Inbound && e.route.is_none();
+            let no_route = e.kind == Kind::Inbound && e.route().is_none();
             if unmatched != no_route {
                 return false;
             }

@@ -1,7 +1,6 @@
 //! Entries as their readers see them: JSON, as documented in docs/control-plane.md. Nothing
 //! of this runs while a request is recorded; it all happens when someone reads the journal.
 
-use axum::extract::MatchedPath;
 use serde::ser::{SerializeMap, SerializeStruct};
 use time::OffsetDateTime;
 
@@ -86,9 +85,9 @@ impl serde::Serialize for Entry {
         e.serialize_field("response_body", &text)?;
         e.serialize_field("response_body_encoding", encoding)?;
         e.serialize_field("response_body_truncated", &self.response_body.truncated)?;
-        e.serialize_field("user", &self.user)?;
+        e.serialize_field("user", &self.user())?;
         e.serialize_field("api", &self.api)?;
-        e.serialize_field("route", &self.route.as_ref().map(MatchedPath::as_str))?;
+        e.serialize_field("route", &self.route())?;
         e.serialize_field("transaction_id", &self.transaction_id())?;
         e.serialize_field("fault", &self.fault)?;
         let outbound = self.outbound.as_ref();

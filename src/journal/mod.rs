@@ -24,7 +24,9 @@ pub use filter::{Compiled, Criteria, CriteriaError};
 pub use headers::Headers;
 pub use record::Record;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -115,9 +117,11 @@ pub struct Entry {
     pub status: Option<u16>,
     pub response_headers: Headers,
     pub response_body: Captured,
-    pub user: Option<String>,
+    /// The caller's user name; empty when none was noted. Read with [`Entry::user`].
+    user: String,
     pub api: Option<&'static str>,
-    pub route: Option<MatchedPath>,
+    /// The route template that matched; empty when none did. Read with [`Entry::route`].
+    route: String,
     pub fault: Option<String>,
     /// Outbound only.
     pub outbound: Option<Outbound>,
@@ -139,9 +143,9 @@ impl Entry {
             status: None,
             response_headers: Headers::default(),
             response_body: Captured::default(),
-            user: None,
+            user: String::new(),
             api: None,
-            route: None,
+            route: String::new(),
             fault: None,
             outbound: None,
         }
@@ -156,9 +160,9 @@ impl Entry {
         self.status = None;
         self.response_headers.clear();
         self.response_body.clear();
-        self.user = None;
+        self.user.clear();
         self.api = None;
-        self.route = None;
+        self.route.clear();
         self.fault = None;
         self.outbound = None;
     }
@@ -182,6 +186,16 @@ impl Entry {
     /// The query string of an inbound request, if it had one.
     pub fn query(&self) -> Option<&str> {
         self.target.get(self.path_len + 1..)
+    }
+
+    /// The authenticated caller's user name, if there was one.
+    pub fn user(&self) -> Option<&str> {
+        Some(self.user.as_str()).filter(|u| !u.is_empty())
+    }
+
+    /// The route template that matched (`/api/now/table/{table}`), if one did.
+    pub fn route(&self) -> Option<&str> {
+        Some(self.route.as_str()).filter(|r| !r.is_empty())
     }
 
     /// The `X-Transaction-ID` of the answer.
@@ -210,20 +224,32 @@ struct Inner {
     body_bytes: usize,
     ring: Mutex<Ring>,
     live: broadcast::Sender<Arc<Entry>>,
+    /// Live readers ([`Journal::subscribe`]): a push sends to the stream only when there are
+    /// some. The broadcast's own count is behind a lock of its own.
+    listeners: AtomicUsize,
 }
 
 #[derive(Default)]
 struct Ring {
     last_id: u64,
     entries: VecDeque<Arc<Entry>>,
-    /// Entries the ring let go that no reader holds: the next requests fill them again
-    /// ([`Journal::blank`]) instead of allocating (and the ring freeing) a dozen buffers each.
+    /// Entries the ring let go that no reader holds, beyond each thread's own ([`SPARE`]):
+    /// the next requests fill them again ([`Journal::blank`]) instead of allocating (and the
+    /// ring freeing) a dozen buffers each.
     spares: Vec<Arc<Entry>>,
 }
 
 /// The most entries kept for reuse: more than the requests in flight at once on a busy node
 /// need, few enough to weigh nothing.
 const SPARES: usize = 64;
+
+thread_local! {
+    /// The entry this thread's last push let go, for this thread's next request: on a busy
+    /// node each request takes the entry the one before it freed, without the ring's lock, in
+    /// memory this core wrote last. Any journal's entry will do: a blank entry is only
+    /// buffers.
+    static SPARE: Cell<Option<Arc<Entry>>> = const { Cell::new(None) };
+}
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -250,6 +276,7 @@ impl Journal {
                 spares: Vec::with_capacity(SPARES),
             }),
             live: broadcast::channel(LIVE_BACKLOG).0,
+            listeners: AtomicUsize::new(0),
         }))
     }
 
@@ -270,7 +297,7 @@ impl Journal {
     /// An entry to fill, with no other owner: one the ring let go (its buffers reused), or a new
     /// one.
     fn blank(&self) -> Arc<Entry> {
-        let spare = self.ring().spares.pop();
+        let spare = SPARE.take().or_else(|| self.ring().spares.pop());
         if let Some(mut entry) = spare
             && let Some(blank) = Arc::get_mut(&mut entry)
         {
@@ -300,14 +327,18 @@ impl Journal {
                 && let Some(mut oldest) = ring.entries.pop_front()
             {
                 // Out of the ring, it can gain no reader: unless one holds it already (a list
-                // being written, the live stream's backlog), it is spare.
-                match Arc::get_mut(&mut oldest).is_some() && ring.spares.len() < SPARES {
-                    true => ring.spares.push(oldest),
-                    false => freed = Some(oldest),
+                // being written, the live stream's backlog), it is spare, this thread's first.
+                if Arc::get_mut(&mut oldest).is_some() {
+                    match SPARE.replace(Some(oldest)) {
+                        Some(more) if ring.spares.len() < SPARES => ring.spares.push(more),
+                        more => freed = more,
+                    }
+                } else {
+                    freed = Some(oldest);
                 }
             }
             // Under the lock, so that readers receive entries in the order of their ids.
-            if self.0.live.receiver_count() > 0 {
+            if self.0.listeners.load(Ordering::Relaxed) > 0 {
                 let _ = self.0.live.send(entry.clone());
             }
             ring.entries.push_back(entry);
@@ -348,9 +379,12 @@ impl Journal {
         drop(old);
     }
 
-    /// The entries pushed from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Entry>> {
-        self.0.live.subscribe()
+    /// The entries pushed from now on, as long as the [`Listening`] is kept.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Entry>>, Listening) {
+        // Under the ring's lock, which pushes read the count under: a push after this sees it.
+        let _ring = self.ring();
+        self.0.listeners.fetch_add(1, Ordering::Relaxed);
+        (self.0.live.subscribe(), Listening(self.clone()))
     }
 
     /// Records an outbound delivery attempt.
@@ -382,12 +416,21 @@ impl Journal {
             status,
             response_headers,
             response_body,
-            user: None,
+            user: String::new(),
             api: None,
-            route: None,
+            route: String::new(),
             fault: None,
             outbound: Some(outbound),
         })
+    }
+}
+
+/// A live reader of the journal, counted while it is kept ([`Journal::subscribe`]).
+pub struct Listening(Journal);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.0.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -399,9 +442,11 @@ pub struct Note(Mutex<Noted>);
 
 #[derive(Debug, Default)]
 struct Noted {
-    user: Option<String>,
+    /// Empty until noted.
+    user: String,
     api: Option<&'static str>,
-    route: Option<MatchedPath>,
+    /// Empty until noted.
+    route: String,
     /// A fault injected for the request, known before any answer (a request whose client
     /// left during an injected latency has none).
     fault: Option<String>,
@@ -410,11 +455,16 @@ struct Noted {
 }
 
 impl Note {
-    /// A note whose request body is copied into `buffer` (empty).
-    fn reading(buffer: Captured) -> Note {
+    /// A note written into the buffers of `entry` (blank), lent until [`Note::take`]: the
+    /// user name, the route and the request body are copied into buffers an earlier request
+    /// left, not allocated (nor the route's shared name counted) for each request.
+    fn lent_by(entry: &mut Entry) -> Note {
         Note(Mutex::new(Noted {
-            request_body: buffer,
-            ..Noted::default()
+            user: std::mem::take(&mut entry.user),
+            api: None,
+            route: std::mem::take(&mut entry.route),
+            fault: None,
+            request_body: std::mem::take(&mut entry.request_body),
         }))
     }
 
@@ -436,22 +486,23 @@ impl Note {
 /// The authenticated caller's user name (the first one noted: a batch's own caller).
 pub fn note_user(extensions: &Extensions, user_name: &str) {
     Note::with(extensions, |n| {
-        if n.user.is_none() {
-            n.user = Some(user_name.to_owned());
+        if n.user.is_empty() {
+            n.user.push_str(user_name);
         }
     });
 }
 
 /// The route that matched: its API's name (`auth::rate_limit::Api::name`, or `switchboard`),
-/// when it has one, and its template (axum's `MatchedPath`, shared, not copied). The first
-/// noted stays.
+/// when it has one, and its template (axum's `MatchedPath`). The first noted stays.
 pub fn note_match(extensions: &Extensions, api: Option<&'static str>) {
     Note::with(extensions, |n| {
         if n.api.is_none() {
             n.api = api;
         }
-        if n.route.is_none() {
-            n.route = extensions.get::<MatchedPath>().cloned();
+        if n.route.is_empty()
+            && let Some(route) = extensions.get::<MatchedPath>()
+        {
+            n.route.push_str(route.as_str());
         }
     });
 }
@@ -494,6 +545,18 @@ mod tests {
         assert_eq!(ids, [3, 4, 5]);
         journal.clear();
         assert!(journal.entries().is_empty());
+    }
+
+    #[test]
+    fn a_live_reader_is_sent_entries_while_it_listens() {
+        let journal = Journal::new(3, 16);
+        let (mut entries, listening) = journal.subscribe();
+        journal.push(Entry::blank());
+        assert_eq!(entries.try_recv().unwrap().id, 1);
+        drop(listening);
+        assert_eq!(journal.0.listeners.load(Ordering::Relaxed), 0);
+        journal.push(Entry::blank());
+        assert!(entries.try_recv().is_err(), "sent with no one listening");
     }
 
     #[test]

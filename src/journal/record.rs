@@ -73,7 +73,7 @@ where
         blank.set_target(parts.uri.path(), parts.uri.query());
         blank.request_headers.fill(&parts.headers);
         // The bodies are copied into the entry's own buffers, lent to the taps meanwhile.
-        let note = Arc::new(Note::reading(std::mem::take(&mut blank.request_body)));
+        let note = Arc::new(Note::lent_by(blank));
         let response_body = std::mem::take(&mut blank.response_body);
         parts.extensions.insert(note.clone());
         let body = body::tap_request(body, self.journal.body_bytes(), note.clone());

@@ -423,7 +423,10 @@ async fn stream(
 ) -> Result<Response, ApiError> {
     let journal = journal(&state)?;
     let (_, compiled, _) = read_query(query)?;
-    let events = BroadcastStream::new(journal.subscribe()).filter_map(move |received| {
+    let (entries, listening) = journal.subscribe();
+    let events = BroadcastStream::new(entries).filter_map(move |received| {
+        // Counted as a live reader while the stream lives.
+        let _listening = &listening;
         let event = match received {
             Ok(entry) if compiled.matches(&entry) => {
                 let data = serde_json::to_string(&*entry).unwrap_or_default();
