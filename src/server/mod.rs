@@ -216,8 +216,11 @@ impl Accepted {
         tokio::pin!(served);
         let mut closing = false;
         let mut stopping = false;
-        let mut linger = limits.header_timeout;
         loop {
+            let linger = match stopping {
+                true => limits.header_timeout.min(SHUTDOWN_LINGER),
+                false => limits.header_timeout,
+            };
             tokio::select! {
                 ended = served.as_mut() => {
                     if let Err(e) = ended {
@@ -231,7 +234,6 @@ impl Accepted {
                         served.as_mut().graceful_shutdown();
                         closing = true;
                     }
-                    linger = linger.min(SHUTDOWN_LINGER);
                 }
                 () = activity.idle_for(linger) => {
                     if closing {

@@ -10,11 +10,16 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::binary::Binary;
-use super::helpers::{ADMIN, TestDb, call, sys_id_of};
+use super::helpers::{ADMIN, PREFACE_AND_SETTINGS, TestDb, call, sys_id_of};
 
 /// The binary with the test admin's password.
 fn start(database: &str) -> Binary {
-    Binary::serve(database, &[], &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)])
+    start_with(database, &[])
+}
+
+/// [`start`], with more arguments to `serve`.
+fn start_with(database: &str, args: &[&str]) -> Binary {
+    Binary::serve(database, args, &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)])
 }
 
 async fn create_queue(base: &str, name: &str) -> String {
@@ -70,11 +75,7 @@ async fn sigterm_and_sigint_stop_cleanly_with_exit_code_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_sigterm_is_answered_before_the_exit() {
     let test_db = TestDb::new();
-    let mut server = Binary::serve(
-        &test_db.url,
-        &[],
-        &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)],
-    );
+    let mut server = start(&test_db.url);
     let rule = json!({"method": "GET", "path": "/api/now/table/sys_user", "latency_ms": 1500});
     let (status, body) = call(
         &server.base,
@@ -107,19 +108,13 @@ async fn a_request_in_flight_at_sigterm_is_answered_before_the_exit() {
 #[tokio::test]
 async fn a_client_that_never_answers_the_shutdown_does_not_hold_the_exit() {
     let test_db = TestDb::new();
-    let mut server = Binary::serve(
-        &test_db.url,
-        &["--header-timeout-seconds", "60"],
-        &[("SWITCHBOARD_ADMIN_PASSWORD", ADMIN.1)],
-    );
+    let mut server = start_with(&test_db.url, &["--header-timeout-seconds", "60"]);
     // An HTTP/2 connection that sent its preface and settings, and then never reads: it cannot
     // answer the GOAWAY's PING. (A test's own HTTP client, left on a runtime the test then
     // blocks, is such a client.)
     let address = server.base.trim_start_matches("http://").to_owned();
     let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
-    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-        .await
-        .unwrap();
+    idle.write_all(PREFACE_AND_SETTINGS).await.unwrap();
     // The connection is being served before the signal.
     let (status, _) = call(&server.base, ADMIN, Method::GET, "/api/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);

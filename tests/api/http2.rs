@@ -9,12 +9,9 @@ use axum::http::{Request, StatusCode};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::helpers::{ADMIN, TestApp, basic_authorization, read_until_closed};
-
-/// The client connection preface, then an empty SETTINGS frame: a connection that has started
-/// HTTP/2 and asks for nothing.
-const PREFACE_AND_SETTINGS: &[u8] =
-    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+use super::helpers::{
+    ADMIN, PREFACE_AND_SETTINGS, TestApp, basic_authorization, read_until_closed,
+};
 
 /// Opens an HTTP/2 connection that sends the preface and nothing else.
 async fn idle_h2c(app: &TestApp) -> TcpStream {

@@ -8,6 +8,11 @@ use tokio::net::TcpStream;
 
 use super::TestApp;
 
+/// The HTTP/2 client connection preface, then an empty SETTINGS frame: a connection that has
+/// started HTTP/2 and asks for nothing.
+pub const PREFACE_AND_SETTINGS: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
 /// A response read off a raw socket (see [`raw`]).
 #[derive(Debug)]
 pub struct RawResponse {
