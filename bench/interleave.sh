@@ -28,20 +28,14 @@ OUT=$RUN/interleave
 mkdir -p "$OUT"
 
 # shellcheck disable=SC1091
-source "$RUN/data/vars.sh"
-export BENCH_CHANNEL BENCH_QUEUE BENCH_OTHER_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
-export BENCH_AGENTS=$RUN/data/agents.txt BENCH_IDS=$RUN/data/ids.txt
-export BENCH_LIMIT=20 BENCH_PAGES=50 BENCH_START=0
-export BENCH_QUERY="/api/now/table/interaction?sysparm_query=active%3Dtrue%5EORDERBYnumber&sysparm_limit=20"
-export BENCH_AUTH="Basic $(printf '%s:bench' "$BENCH_AGENT_USER" | base64 | tr -d '\n')"
-export BENCH_SCENARIO=$SCENARIO BENCH_THREADS=2
+source "$ROOT/bench/wrk/env.sh"
 
 PIDS=()
 trap 'kill "${PIDS[@]}" 2> /dev/null || true' EXIT
 
 # Starts one configuration on PORT with its own copy of the database; prints its pid.
 start() {
-  local side=$1 port=$2 config=$3 word bin=$ROOT/target/release/switchboard env=() opts=()
+  local side=$1 port=$2 config=$3 bin=$ROOT/target/release/switchboard env=() opts=()
   set -- $config
   while [ $# -gt 0 ]; do
     case $1 in

@@ -41,14 +41,7 @@ rm -f "$OUT"/bench.db*
 cp "$RUN/db/bench.db" "$OUT/bench.db"
 
 # shellcheck disable=SC1091
-source "$RUN/data/vars.sh"
-export BENCH_CHANNEL BENCH_QUEUE BENCH_OTHER_QUEUE BENCH_INBOUND BENCH_SUPERVISOR
-export BENCH_AGENTS=$RUN/data/agents.txt BENCH_IDS=$RUN/data/ids.txt
-case $SCENARIO in close | member | route | mixed) [ -s "$RUN/data/topup/ids.txt" ] && BENCH_IDS=$RUN/data/topup/ids.txt ;; esac
-export BENCH_LIMIT=20 BENCH_PAGES=50
-export BENCH_QUERY="/api/now/table/interaction?sysparm_query=active%3Dtrue%5EORDERBYnumber&sysparm_limit=20"
-export BENCH_AUTH="Basic $(printf '%s:bench' "$BENCH_AGENT_USER" | base64 | tr -d '\n')"
-export BENCH_SCENARIO=$SCENARIO BENCH_THREADS=2 BENCH_START=0
+source "$ROOT/bench/wrk/env.sh"
 URL=http://127.0.0.1:$PORT
 
 "$BIN" serve --database "sqlite://$OUT/bench.db" --listen "127.0.0.1:$PORT" > "$OUT/server.out" 2> "$OUT/server.log" &
