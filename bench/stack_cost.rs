@@ -1,9 +1,10 @@
 //! The whole router's cost of one read, in process: `GET /api/now/table/interaction/{id}` sent
-//! through `api::router` (every layer, the real state, the SQLite database of a bench run) one
-//! request at a time on one thread, with no network, no load generator and no other process
-//! in between. Steadier than wrk on a shared two-core machine (a few percent between runs
-//! rather than 10–15%), so it shows what a change to the layers costs per request; wrk
-//! (`bench/ab.sh`) shows what it costs under load (docs/performance.md).
+//! through `api::router` and the journal's layer around it (every layer, the real state, the
+//! SQLite database of a bench run) one request at a time on one thread, with no network, no
+//! load generator and no other process in between. Steadier than wrk on a shared two-core
+//! machine (a few percent between runs rather than 10–15%), so it shows what a change to the
+//! layers costs per request; wrk (`bench/ab.sh`) shows what it costs under load
+//! (docs/performance.md).
 //!
 //! ```sh
 //! cargo build --release --example stack_cost
@@ -24,7 +25,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
 /// The allocator the server runs with (src/main.rs).
 #[global_allocator]
@@ -63,7 +64,9 @@ fn main() {
         let state = switchboard::state::AppState::open(config)
             .await
             .expect("the server state");
-        let app = switchboard::api::router(state);
+        // The journal's layer as the server puts it on each connection, around the router.
+        let record = switchboard::journal::Record(state.journal.clone());
+        let app = record.layer(switchboard::api::router(state));
         let credentials = base64::engine::general_purpose::STANDARD.encode("bench.agent.0:bench");
         let auth: Arc<str> = format!("Basic {credentials}").into();
         let read = move |i: usize| {
@@ -79,7 +82,7 @@ fn main() {
             async move {
                 let response = app.oneshot(request).await.expect("an answer");
                 assert_eq!(response.status(), 200);
-                axum::body::to_bytes(response.into_body(), usize::MAX)
+                axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
                     .await
                     .expect("the body")
                     .len()

@@ -47,11 +47,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let config = state.config.clone();
     let store = state.store.clone();
+    let record = journal::Record(state.journal.clone());
     let sweeper = tokio::spawn(sweep_offers(state.clone()));
     let deliverer = tokio::spawn(deliver_events(state.clone()));
     let served = server::serve(
         listener,
         api::router(state),
+        record,
         &config.limits,
         config.tls.clone(),
         shutdown,

@@ -125,7 +125,6 @@ pub fn router(state: AppState) -> Router {
     let rate_limited = !state.rate_limits.is_empty();
     let replay_limit = replay::ReplayLimit(state.config.max_body_bytes);
     let world = control::HoldWorld(state.world.clone());
-    let journal = state.journal.clone();
     let routed = routed
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
@@ -152,10 +151,10 @@ pub fn router(state: AppState) -> Router {
     // A batch's items go to the conventions as they are here, without the dispatcher: an item
     // that is itself a batch finds none and is refused.
     let dispatch = batch::Dispatch(Router::new().fallback_service(conventions.clone()));
-    // Outside the dispatcher: a batch is one journal entry, and holds the world once for all
-    // its items.
+    // Outside the dispatcher: a batch holds the world once for all its items. (The journal,
+    // which records a batch as one entry, is outside the router: `server::serve` puts
+    // `journal::Record` on each connection's service.)
     let app = ServiceBuilder::new()
-        .option_layer(journal.map(crate::journal::Record))
         .layer(world)
         .layer(Extension(dispatch))
         .service(conventions);

@@ -2,9 +2,10 @@
 //! delivery attempt), kept in a bounded ring in memory, for tests and the console to ask what
 //! happened (docs/control-plane.md, "The request journal").
 //!
-//! [`Record`] is a layer around the whole router. It notes the request when it arrives,
-//! copies at most `--journal-body-bytes` of each body as the body passes (never holding a whole
-//! body), and pushes one [`Entry`] when the response body ends or is dropped. What only the
+//! [`Record`] is a layer around the whole router, which the server puts on each connection's
+//! service. It notes the request when it arrives, copies at most `--journal-body-bytes` of each
+//! body as the body passes (never holding a whole body), and pushes one [`Entry`] when the
+//! response body ends or is dropped. What only the
 //! inside knows (the caller's user name, the matched API and route) is written into a [`Note`]
 //! the middleware puts on the request: by the `auth::Caller` extractor ([`note_user`]) and by
 //! the layer that marks the matched route ([`note_match`]). A fault-injection layer marks a
@@ -20,9 +21,10 @@ mod headers;
 mod json;
 mod record;
 
+pub use body::{RequestBody, ResponseBody};
 pub use filter::{Compiled, Criteria, CriteriaError};
 pub use headers::Headers;
-pub use record::Record;
+pub use record::{Record, Recorded};
 
 use std::cell::Cell;
 use std::collections::VecDeque;

@@ -1,10 +1,12 @@
-//! The recording layer around the whole router ([`Record`]): notes a request when it arrives,
-//! taps its body and its response's body ([`super::body`]), and pushes its entry when the
-//! response body ends or is dropped, or when the request is dropped unanswered (the client went
-//! away first).
+//! The recording layer ([`Record`]): notes a request when it arrives, taps its body and its
+//! response's body ([`super::body`]), and pushes its entry when the response body ends or is
+//! dropped, or when the request is dropped unanswered (the client went away first).
 //!
-//! A hand-written layer rather than a `from_fn` middleware: every request passes here, and a
-//! `from_fn` would clone the router and box a future for each.
+//! It wraps the connection's service (`server::serve` puts it around the whole router), not a
+//! layer inside the router: there its response body is a type of its own rather than boxed
+//! again, and the router's per-request clone of its layers does not count the journal. A
+//! hand-written layer rather than a `from_fn` middleware, which would box a future for each
+//! request.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,19 +15,21 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::extract::Request;
-use axum::response::Response;
+use axum::body::Body;
+use axum::http::{Request, Response};
 use pin_project_lite::pin_project;
 use time::OffsetDateTime;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Captured, Entry, Journal, Kind, Note, body, is_own};
+use super::body::{RequestBody, ResponseBody};
+use super::{Captured, Entry, Journal, Kind, Note, is_own};
 use crate::http::faults::FaultNote;
 
-/// The layer: records every request but the journal's own in `Journal`.
+/// The layer: records every request but the journal's own in the journal, if there is one
+/// (`None`: the journal is off, and requests pass through untouched).
 #[derive(Clone)]
-pub struct Record(pub Journal);
+pub struct Record(pub Option<Journal>);
 
 impl<S> Layer<S> for Record {
     type Service = Recorded<S>;
@@ -41,14 +45,15 @@ impl<S> Layer<S> for Record {
 #[derive(Clone)]
 pub struct Recorded<S> {
     inner: S,
-    journal: Journal,
+    journal: Option<Journal>,
 }
 
-impl<S> Service<Request> for Recorded<S>
+impl<S, B> Service<Request<B>> for Recorded<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible>,
+    S: Service<Request<RequestBody<B>>, Response = Response<Body>, Error = Infallible>,
+    B: http_body::Body,
 {
-    type Response = Response;
+    type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = Recording<S::Future>;
 
@@ -56,16 +61,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Recording<S::Future> {
-        if is_own(req.uri().path()) {
-            return Recording {
-                inner: self.inner.call(req),
-                unanswered: Unanswered(None),
-            };
-        }
+    fn call(&mut self, req: Request<B>) -> Recording<S::Future> {
+        let journal = match &self.journal {
+            Some(journal) if !is_own(req.uri().path()) => journal,
+            _ => {
+                return Recording {
+                    inner: self.inner.call(req.map(RequestBody::untouched)),
+                    unanswered: Unanswered(None),
+                };
+            }
+        };
         let started = Instant::now();
         let (mut parts, body) = req.into_parts();
-        let mut entry = self.journal.blank();
+        let mut entry = journal.blank();
         let blank = Arc::get_mut(&mut entry).expect("a blank entry has one owner");
         blank.kind = Kind::Inbound;
         blank.time = OffsetDateTime::now_utc();
@@ -76,9 +84,9 @@ where
         let note = Arc::new(Note::lent_by(blank));
         let response_body = std::mem::take(&mut blank.response_body);
         parts.extensions.insert(note.clone());
-        let body = body::tap_request(body, self.journal.body_bytes(), note.clone());
+        let body = RequestBody::tapped(body, journal.body_bytes(), note.clone());
         let pending = Pending {
-            journal: self.journal.clone(),
+            journal: journal.clone(),
             started,
             entry,
             response_body,
@@ -102,9 +110,9 @@ pin_project! {
 
 impl<F> Future for Recording<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Result<Response<Body>, Infallible>>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Result<Response<ResponseBody>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -113,7 +121,7 @@ where
             Err(never) => match never {},
         };
         let Some(mut pending) = this.unanswered.0.take() else {
-            return Poll::Ready(Ok(response));
+            return Poll::Ready(Ok(response.map(ResponseBody::untouched)));
         };
         let (parts, body) = response.into_parts();
         if let Some(entry) = Arc::get_mut(&mut pending.entry) {
@@ -125,7 +133,7 @@ where
             status: parts.status.as_u16(),
             fault: parts.extensions.get::<FaultNote>().map(|f| f.0.clone()),
         };
-        let body = body::tap_response(body, cap, answered);
+        let body = ResponseBody::tapped(body, cap, answered);
         Poll::Ready(Ok(Response::from_parts(parts, body)))
     }
 }

@@ -93,12 +93,12 @@ pub struct Tracked<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S, B> Service<Request<B>> for Tracked<S>
+impl<S, B, R> Service<Request<B>> for Tracked<S>
 where
-    S: Service<Request<B>, Response = Response<Body>>,
+    S: Service<Request<B>, Response = Response<R>>,
     S::Future: Send + 'static,
 {
-    type Response = Response<TrackedBody>;
+    type Response = Response<TrackedBody<R>>;
     type Error = S::Error;
     type Future = BoxFuture<Result<Self::Response, S::Error>>;
 
@@ -124,28 +124,31 @@ where
 /// A response body that keeps its request counted until it is finished or dropped, and hands
 /// its data to hyper in pieces of at most [`PIECE`] bytes. Its size hint is the wrapped body's,
 /// so `Content-Length` is unchanged.
-pub struct TrackedBody {
-    body: Body,
+pub struct TrackedBody<B = Body> {
+    body: B,
     /// What is left of the data frame being handed out.
     piece: Bytes,
     in_flight: Option<InFlight>,
 }
 
-impl TrackedBody {
+impl<B> TrackedBody<B> {
     fn next_piece(&mut self) -> Frame<Bytes> {
         let size = self.piece.len().min(PIECE);
         Frame::data(self.piece.split_to(size))
     }
 }
 
-impl http_body::Body for TrackedBody {
+impl<B> http_body::Body for TrackedBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         if !this.piece.is_empty() {
             return Poll::Ready(Some(Ok(this.next_piece())));

@@ -33,6 +33,7 @@ use activity::Activity;
 use send_timeout::SendTimeout;
 
 use crate::http::Connection;
+use crate::journal::Record;
 
 /// Connection-level limits.
 #[derive(Debug, Clone)]
@@ -67,10 +68,12 @@ impl Default for Limits {
 }
 
 /// Serves `router` until `shutdown` completes, then lets requests in flight finish (for up to
-/// `limits.shutdown_grace`). With `tls`, every connection must speak TLS.
+/// `limits.shutdown_grace`). With `tls`, every connection must speak TLS. `record` is the
+/// request journal's layer, put around the router on each connection (see `journal::Record`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    record: Record,
     limits: &Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -119,6 +122,7 @@ pub async fn serve(
         let accepted = Accepted {
             builder: builder.clone(),
             router: router.clone(),
+            record: record.clone(),
             shutdown: shutting_down.subscribe(),
             limits: limits.clone(),
             peer,
@@ -147,6 +151,7 @@ pub async fn serve(
 struct Accepted {
     builder: auto::Builder<TokioExecutor>,
     router: Router,
+    record: Record,
     /// Becomes `true` when the server shuts down.
     shutdown: watch::Receiver<bool>,
     /// The header timeout is also the deadline for the first byte and for the TLS handshake.
@@ -205,12 +210,14 @@ impl Accepted {
         let Accepted {
             builder,
             router,
+            record,
             mut shutdown,
             limits,
             peer,
         } = self;
         let mut activity = Activity::new();
-        let service = activity.track(Extension(Connection { peer, tls }).layer(router));
+        let service =
+            activity.track(record.layer(Extension(Connection { peer, tls }).layer(router)));
         let served = builder
             .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
         tokio::pin!(served);

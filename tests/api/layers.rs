@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// From the top down; `lib.rs` and `main.rs` join them all and are not checked.
 const LAYERS: &[&str] = &[
-    "cli", "api", "state", "outbound", "fixtures", "auth", "journal", "server", "http", "domain",
+    "cli", "api", "state", "outbound", "fixtures", "auth", "server", "journal", "http", "domain",
     "storage", "model",
 ];
 
