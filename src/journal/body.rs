@@ -123,24 +123,25 @@ impl http_body::Body for ResponseBody {
     type Error = axum::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if self.tap.is_none() {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let Some(tap) = this.tap.as_mut() else {
             return polled;
-        }
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(data), Some(tap)) = (frame.data_ref(), self.tap.as_mut()) {
+                if let Some(data) = frame.data_ref() {
                     tap.captured.take(data, tap.cap);
                 }
                 // The connection may stop polling once the body says it has ended.
-                if self.inner.is_end_stream() {
-                    self.finish();
+                if this.inner.is_end_stream() {
+                    this.finish();
                 }
             }
-            Poll::Ready(_) => self.finish(),
+            Poll::Ready(_) => this.finish(),
             Poll::Pending => {}
         }
         polled

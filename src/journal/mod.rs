@@ -5,11 +5,11 @@
 //! [`Record`] is a layer around the whole router, which the server puts on each connection's
 //! service. It notes the request when it arrives, copies at most `--journal-body-bytes` of each
 //! body as the body passes (never holding a whole body), and pushes one [`Entry`] when the
-//! response body ends or is dropped. What only the
-//! inside knows (the caller's user name, the matched API and route) is written into a [`Note`]
-//! the middleware puts on the request: by the `auth::Caller` extractor ([`note_user`]) and by
-//! the layer that marks the matched route ([`note_match`]). A fault-injection layer marks a
-//! response it changed with a `http::faults::FaultNote` extension.
+//! response body ends or is dropped. What only the inside knows (the caller's user name, the
+//! matched API and route) is written into a [`Note`] the middleware puts on the request: by the
+//! `auth::Caller` extractor ([`note_user`]) and by the layer that marks the matched route
+//! ([`note_match`]). A fault-injection layer marks a response it changed with a
+//! `http::faults::FaultNote` extension.
 //!
 //! Recording is cheap: the headers are copied as they are (sensitive ones replaced by `***`),
 //! bodies up to the cap, and the lock is held only to number and push an entry. Everything

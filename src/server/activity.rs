@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{Request, Response};
 use http_body::{Frame, SizeHint};
 use tokio::sync::watch;
@@ -124,7 +124,7 @@ where
 /// A response body that keeps its request counted until it is finished or dropped, and hands
 /// its data to hyper in pieces of at most [`PIECE`] bytes. Its size hint is the wrapped body's,
 /// so `Content-Length` is unchanged.
-pub struct TrackedBody<B = Body> {
+pub struct TrackedBody<B> {
     body: B,
     /// What is left of the data frame being handed out.
     piece: Bytes,
@@ -188,6 +188,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
     use http_body::Body as _;
 
     #[tokio::test]
